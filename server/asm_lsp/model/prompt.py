@@ -1,0 +1,116 @@
+"""The one fill-in-the-middle prompt format, shared by the server and by training.
+
+Layout (suffix first, "SPM"):
+
+    {context}<|fim_suffix|>{suffix}<|fim_prefix|>{prefix}<|fim_middle|>{middle}<|endoftext|>
+
+Why suffix first: llama.cpp reuses the KV cache only for the longest common *token
+prefix* of consecutive prompts. While the user types, the text after the cursor stays
+the same and the text before it only grows at its end, so with the suffix first every
+keystroke re-evaluates just the few new tokens. Training uses exactly this layout
+(``models/`` imports :func:`build_fim_prompt` and :func:`cut_window`).
+
+Windows are cut at line boundaries, and the prefix window's first line is snapped to a
+multiple of ``ANCHOR_LINES`` so that it stays put while the user types downwards.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+END_OF_TEXT = "<|endoftext|>"
+FIM_TOKEN_IDS = {FIM_PREFIX: 151659, FIM_SUFFIX: 151661, FIM_MIDDLE: 151660, END_OF_TEXT: 151643}
+
+ANCHOR_LINES = 16  # prefix window start moves in steps of this many lines: cache survives typing
+DEFAULT_PREFIX_BUDGET = 640  # tokens; a typical -O2 function is 150-400 tokens
+DEFAULT_SUFFIX_BUDGET = 192  # tokens; enough to see the next basic block
+
+TokenCounter = Callable[[str], int]
+
+
+def approx_tokens(text: str) -> int:
+    """Cheap token estimate for assembly with the Qwen tokenizer (~3.2 chars/token)."""
+    return (len(text) * 10 + 31) // 32
+
+
+@dataclass(frozen=True)
+class FimWindow:
+    """The text either side of the hole, already cut to the token budgets."""
+
+    prefix: str
+    suffix: str
+    prefix_first_line: int  # 0-based line of the document where ``prefix`` starts
+
+
+def split_at(text: str, line: int, col: int) -> tuple[str, str]:
+    """Split ``text`` at a 0-based line and 0-based code-point column (clamped to the text)."""
+    lines = text.split("\n")
+    if not lines:
+        return "", ""
+    line = max(0, min(line, len(lines) - 1))
+    col = max(0, min(col, len(lines[line])))
+    head = "\n".join(lines[:line] + [lines[line][:col]])
+    return head, text[len(head):]
+
+
+def cut_window(
+    prefix: str,
+    suffix: str,
+    prefix_budget: int = DEFAULT_PREFIX_BUDGET,
+    suffix_budget: int = DEFAULT_SUFFIX_BUDGET,
+    count_tokens: TokenCounter = approx_tokens,
+    anchor_lines: int = ANCHOR_LINES,
+) -> FimWindow:
+    """Cut ``prefix`` (text before the cursor) and ``suffix`` (after it) to token budgets.
+
+    The prefix keeps its end: the cursor's partial line is always kept whole, and earlier
+    lines are dropped from the start in blocks so the window start is a multiple of
+    ``anchor_lines`` (0-based document line). The suffix keeps its start, cut at a line end.
+    """
+    prefix_lines = prefix.split("\n")
+    cursor_line = len(prefix_lines) - 1
+    start = 0
+    if count_tokens(prefix) > prefix_budget:
+        # Smallest anchored start whose window fits; never past the cursor's line.
+        start = (cursor_line // anchor_lines) * anchor_lines
+        candidate = start
+        while candidate >= 0:
+            if count_tokens("\n".join(prefix_lines[candidate:])) > prefix_budget:
+                break
+            start = candidate
+            candidate -= anchor_lines
+        if count_tokens("\n".join(prefix_lines[start:])) > prefix_budget:
+            start = cursor_line  # one huge line: keep just it, trimmed from the left
+    kept_prefix = "\n".join(prefix_lines[start:])
+    if count_tokens(kept_prefix) > prefix_budget:
+        kept_prefix = kept_prefix[-prefix_budget * 3:]
+
+    kept_suffix_lines: list[str] = []
+    used = 0
+    for piece in suffix.split("\n"):
+        cost = count_tokens(piece + "\n")
+        if kept_suffix_lines and used + cost > suffix_budget:
+            break
+        kept_suffix_lines.append(piece)
+        used += cost
+    kept_suffix = "\n".join(kept_suffix_lines)
+    if count_tokens(kept_suffix) > suffix_budget:
+        kept_suffix = kept_suffix[: suffix_budget * 3]
+    return FimWindow(kept_prefix, kept_suffix, start)
+
+
+def build_fim_prompt(prefix: str, suffix: str, context: str = "") -> str:
+    """The prompt text for a hole between ``prefix`` and ``suffix``.
+
+    ``context`` (optional, e.g. similar functions) goes first: it changes rarely, so it
+    does not break the cache that typing relies on.
+    """
+    return f"{context}{FIM_SUFFIX}{suffix}{FIM_PREFIX}{prefix}{FIM_MIDDLE}"
+
+
+def build_fim_example(prefix: str, middle: str, suffix: str, context: str = "") -> str:
+    """A whole training example: the prompt, the answer and the end-of-text marker."""
+    return build_fim_prompt(prefix, suffix, context) + middle + END_OF_TEXT
