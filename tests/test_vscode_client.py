@@ -1,0 +1,70 @@
+"""Build checks for the VS Code extension in vscode-client/.
+
+Runs `npm run typecheck`, `npm run lint`, `npm test` and `npm run package`, then
+checks the .vsix. Skipped unless npm exists and either ASM_LSP_TEST_VSCODE=1 or
+vscode-client/node_modules exists (set ASM_LSP_TEST_VSCODE=1 on a fresh checkout
+to run `npm ci` first). Test data: the vscode-client/ sources themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+CLIENT = Path(__file__).resolve().parent.parent / "vscode-client"
+VSIX = CLIENT / "asm-lsp-aarch64.vsix"
+NPM = shutil.which("npm")
+
+pytestmark = [
+    pytest.mark.skipif(NPM is None, reason="npm is not installed"),
+    pytest.mark.skipif(
+        os.environ.get("ASM_LSP_TEST_VSCODE") != "1" and not (CLIENT / "node_modules").is_dir(),
+        reason="set ASM_LSP_TEST_VSCODE=1 (or run `npm ci` in vscode-client) to build the extension",
+    ),
+]
+
+
+def npm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    assert NPM is not None
+    result = subprocess.run(
+        [NPM, *args], cwd=CLIENT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"npm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed() -> None:
+    if not (CLIENT / "node_modules").is_dir():
+        npm("ci")
+
+
+@pytest.mark.parametrize("script", ["typecheck", "lint", "test"])
+def test_npm_script_passes(installed: None, script: str) -> None:
+    npm("run", script)
+
+
+def test_package_builds_a_small_vsix_with_bundle_and_grammar(installed: None) -> None:
+    VSIX.unlink(missing_ok=True)
+    npm("run", "package")
+    with zipfile.ZipFile(VSIX) as vsix:
+        names = set(vsix.namelist())
+        manifest = json.loads(vsix.read("extension/package.json"))
+    assert {
+        "extension/package.json",
+        "extension/dist/extension.js",
+        "extension/syntaxes/aarch64-asm.tmLanguage.json",
+        "extension/language-configuration.json",
+    } <= names
+    # .vscodeignore keeps sources, tests and node_modules out.
+    assert not [n for n in names if n.startswith(("extension/node_modules/", "extension/src/", "extension/test/"))]
+    assert manifest["main"] == "./dist/extension.js"
+    assert manifest["contributes"]["languages"][0]["id"] == "aarch64-asm"
+    assert manifest["contributes"]["grammars"][0]["path"] == "./syntaxes/aarch64-asm.tmLanguage.json"
+    assert VSIX.stat().st_size < 1_000_000

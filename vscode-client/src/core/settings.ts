@@ -1,0 +1,167 @@
+/**
+ * The `asmLsp` settings, typed and fully defaulted, and the object the server
+ * receives (as initializationOptions and as the answer to workspace/configuration).
+ * The server shape is the one in docs/ARCHITECTURE.md ("Settings"); `server.*` and
+ * `trace.server` are client-only and are not sent.
+ */
+import { expandPath } from "./serverCommand";
+
+export type CompletionMode = "inline" | "list" | "both";
+
+export interface ServerSettings {
+  model: {
+    enabled: boolean;
+    path: string;
+    adapter: string;
+    threads: number;
+    contextSize: number;
+    cacheDir: string;
+  };
+  completion: {
+    enabled: boolean;
+    mode: CompletionMode;
+    maxLines: number;
+    checkWithAssembler: boolean;
+    candidates: number;
+    timeBudgetMs: number;
+  };
+  assembler: { path: string; flags: string[] };
+  diagnostics: { enabled: boolean; debounceMs: number };
+  index: { enabled: boolean; embeddings: boolean };
+}
+
+export interface ClientSettings {
+  serverPath: string;
+  serverExtraArgs: string[];
+}
+
+export const SERVER_DEFAULTS: ServerSettings = {
+  model: { enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "" },
+  completion: {
+    enabled: true,
+    mode: "both",
+    maxLines: 8,
+    checkWithAssembler: true,
+    candidates: 3,
+    timeBudgetMs: 2000,
+  },
+  assembler: { path: "", flags: [] },
+  diagnostics: { enabled: true, debounceMs: 300 },
+  index: { enabled: true, embeddings: true },
+};
+
+/** Reads one dotted key below `asmLsp` (e.g. "model.threads"); undefined when unset. */
+export type SettingGetter = (key: string) => unknown;
+
+export interface PathContext {
+  homeDir: string;
+  workspaceFolder?: string;
+}
+
+/** Collects "asmLsp.x: bad value" notes while reading, so the user can be told once. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly get: SettingGetter) {}
+
+  private bad(key: string, value: unknown, expected: string): void {
+    this.problems.push(`asmLsp.${key}: ${JSON.stringify(value)} is not ${expected}; using the default`);
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.get(key);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === "boolean") return v;
+    this.bad(key, v, "true or false");
+    return fallback;
+  }
+
+  int(key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.get(key);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
+    this.bad(key, v, `a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}`);
+    return fallback;
+  }
+
+  str(key: string, fallback: string): string {
+    const v = this.get(key);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === "string") return v;
+    this.bad(key, v, "a string");
+    return fallback;
+  }
+
+  strList(key: string, fallback: string[]): string[] {
+    const v = this.get(key);
+    if (v === undefined || v === null) return fallback;
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) return [...(v as string[])];
+    this.bad(key, v, "a list of strings");
+    return fallback;
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.get(key);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+    this.bad(key, v, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+    return fallback;
+  }
+}
+
+/** Paths that are files on the user's machine get `~` and `${workspaceFolder}` expanded. */
+function filePath(value: string, ctx: PathContext): string {
+  return value === "" ? "" : expandPath(value, ctx.homeDir, ctx.workspaceFolder);
+}
+
+/** The adapter is "default", "none" or a path; only the path is expanded. */
+function adapterValue(value: string, ctx: PathContext): string {
+  return value === "default" || value === "none" ? value : filePath(value, ctx);
+}
+
+export function readServerSettings(
+  get: SettingGetter,
+  ctx: PathContext,
+): { settings: ServerSettings; problems: string[] } {
+  const r = new Reader(get);
+  const d = SERVER_DEFAULTS;
+  const settings: ServerSettings = {
+    model: {
+      enabled: r.bool("model.enabled", d.model.enabled),
+      path: filePath(r.str("model.path", d.model.path), ctx),
+      adapter: adapterValue(r.str("model.adapter", d.model.adapter), ctx),
+      threads: r.int("model.threads", d.model.threads, 0, 1024),
+      contextSize: r.int("model.contextSize", d.model.contextSize, 256, 1 << 20),
+      cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
+    },
+    completion: {
+      enabled: r.bool("completion.enabled", d.completion.enabled),
+      mode: r.oneOf("completion.mode", d.completion.mode, ["inline", "list", "both"] as const),
+      maxLines: r.int("completion.maxLines", d.completion.maxLines, 1, 200),
+      checkWithAssembler: r.bool("completion.checkWithAssembler", d.completion.checkWithAssembler),
+      candidates: r.int("completion.candidates", d.completion.candidates, 1, 16),
+      timeBudgetMs: r.int("completion.timeBudgetMs", d.completion.timeBudgetMs, 0, 600000),
+    },
+    assembler: {
+      path: filePath(r.str("assembler.path", d.assembler.path), ctx),
+      flags: r.strList("assembler.flags", d.assembler.flags),
+    },
+    diagnostics: {
+      enabled: r.bool("diagnostics.enabled", d.diagnostics.enabled),
+      debounceMs: r.int("diagnostics.debounceMs", d.diagnostics.debounceMs, 0, 60000),
+    },
+    index: {
+      enabled: r.bool("index.enabled", d.index.enabled),
+      embeddings: r.bool("index.embeddings", d.index.embeddings),
+    },
+  };
+  return { settings, problems: r.problems };
+}
+
+export function readClientSettings(get: SettingGetter): { settings: ClientSettings; problems: string[] } {
+  const r = new Reader(get);
+  const settings: ClientSettings = {
+    serverPath: r.str("server.path", ""),
+    serverExtraArgs: r.strList("server.extraArgs", []),
+  };
+  return { settings, problems: r.problems };
+}
