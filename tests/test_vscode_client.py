@@ -1,9 +1,9 @@
 """Build checks for the VS Code extension in vscode-client/.
 
 Runs `npm run typecheck`, `npm run lint`, `npm test` and `npm run package`, then
-checks the .vsix. Skipped unless npm exists and either ASM_LSP_TEST_VSCODE=1 or
-vscode-client/node_modules exists (set ASM_LSP_TEST_VSCODE=1 on a fresh checkout
-to run `npm ci` first). Test data: the vscode-client/ sources themselves.
+checks the .vsix. Those are skipped unless npm exists and either ASM_LSP_TEST_VSCODE=1
+or vscode-client/node_modules exists (with ASM_LSP_TEST_VSCODE=1 on a fresh checkout
+`npm ci` runs first). The settings cross-check needs only the server package. Test data: the vscode-client/ sources themselves.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ CLIENT = Path(__file__).resolve().parent.parent / "vscode-client"
 VSIX = CLIENT / "asm-lsp-aarch64.vsix"
 NPM = shutil.which("npm")
 
-pytestmark = [
-    pytest.mark.skipif(NPM is None, reason="npm is not installed"),
-    pytest.mark.skipif(
-        os.environ.get("ASM_LSP_TEST_VSCODE") != "1" and not (CLIENT / "node_modules").is_dir(),
-        reason="set ASM_LSP_TEST_VSCODE=1 (or run `npm ci` in vscode-client) to build the extension",
-    ),
-]
+needs_npm = pytest.mark.skipif(
+    NPM is None
+    or (os.environ.get("ASM_LSP_TEST_VSCODE") != "1" and not (CLIENT / "node_modules").is_dir()),
+    reason="needs npm, and ASM_LSP_TEST_VSCODE=1 or `npm ci` done in vscode-client",
+)
 
 
 def npm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -45,11 +43,13 @@ def installed() -> None:
         npm("ci")
 
 
+@needs_npm
 @pytest.mark.parametrize("script", ["typecheck", "lint", "test"])
 def test_npm_script_passes(installed: None, script: str) -> None:
     npm("run", script)
 
 
+@needs_npm
 def test_package_builds_a_small_vsix_with_bundle_and_grammar(installed: None) -> None:
     VSIX.unlink(missing_ok=True)
     npm("run", "package")
@@ -68,3 +68,20 @@ def test_package_builds_a_small_vsix_with_bundle_and_grammar(installed: None) ->
     assert manifest["contributes"]["languages"][0]["id"] == "aarch64-asm"
     assert manifest["contributes"]["grammars"][0]["path"] == "./syntaxes/aarch64-asm.tmLanguage.json"
     assert VSIX.stat().st_size < 1_000_000
+
+
+def test_contributed_defaults_match_the_server_settings() -> None:
+    """package.json's `asmLsp.*` defaults equal server/asm_lsp/settings.py's."""
+    settings = pytest.importorskip("asm_lsp.settings")
+    manifest = json.loads((CLIENT / "package.json").read_text(encoding="utf-8"))
+    contributed = {
+        key: spec["default"]
+        for key, spec in manifest["contributes"]["configuration"]["properties"].items()
+        if not key.startswith("asmLsp.server.") and key != "asmLsp.trace.server"
+    }
+    expected = {}
+    for section in settings.Settings.__dataclass_fields__:
+        for name, value in vars(getattr(settings.Settings(), section)).items():
+            camel = name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:])
+            expected[f"asmLsp.{section}.{camel}"] = value
+    assert contributed == expected

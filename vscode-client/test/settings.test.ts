@@ -31,9 +31,9 @@ test("values are mapped into the server's nested shape, paths expanded", () => {
     ...SERVER_DEFAULTS,
     model: { ...SERVER_DEFAULTS.model, path: "/home/u/models/a64.gguf", adapter: "/ws/lora.gguf", threads: 4 },
     completion: { ...SERVER_DEFAULTS.completion, mode: "inline", maxLines: 3 },
-    assembler: { path: "/usr/bin/aarch64-linux-gnu-as", flags: ["-march=armv8.2-a"] },
+    assembler: { path: "/usr/bin/aarch64-linux-gnu-as", flags: ["-march=armv8.2-a"], timeoutMs: 5000 },
     diagnostics: { enabled: true, debounceMs: 150 },
-    index: { enabled: false, embeddings: true },
+    index: { enabled: false, embeddings: true, maxFiles: 20000 },
   });
 });
 
@@ -44,7 +44,7 @@ test("bad values fall back to defaults and are reported", () => {
   );
   assert.deepEqual(settings, SERVER_DEFAULTS);
   assert.deepEqual(problems, [
-    'asmLsp.model.threads: -2 is not a whole number from 0 to 1024; using the default',
+    'asmLsp.model.threads: -2 is not a whole number from 0 to 256; using the default',
     'asmLsp.completion.enabled: "yes" is not true or false; using the default',
     'asmLsp.completion.mode: "ghost" is not one of "inline", "list", "both"; using the default',
     'asmLsp.assembler.flags: "-g" is not a list of strings; using the default',

@@ -2,7 +2,8 @@
  * The `asmLsp` settings, typed and fully defaulted, and the object the server
  * receives (as initializationOptions and as the answer to workspace/configuration).
  * The server shape is the one in docs/ARCHITECTURE.md ("Settings"); `server.*` and
- * `trace.server` are client-only and are not sent.
+ * `trace.server` are client-only and are not sent (the server reports unknown keys).
+ * Ranges match server/asm_lsp/settings.py `_RANGES`.
  */
 import { expandPath } from "./serverCommand";
 
@@ -25,9 +26,9 @@ export interface ServerSettings {
     candidates: number;
     timeBudgetMs: number;
   };
-  assembler: { path: string; flags: string[] };
+  assembler: { path: string; flags: string[]; timeoutMs: number };
   diagnostics: { enabled: boolean; debounceMs: number };
-  index: { enabled: boolean; embeddings: boolean };
+  index: { enabled: boolean; embeddings: boolean; maxFiles: number };
 }
 
 export interface ClientSettings {
@@ -45,9 +46,9 @@ export const SERVER_DEFAULTS: ServerSettings = {
     candidates: 3,
     timeBudgetMs: 2000,
   },
-  assembler: { path: "", flags: [] },
+  assembler: { path: "", flags: [], timeoutMs: 5000 },
   diagnostics: { enabled: true, debounceMs: 300 },
-  index: { enabled: true, embeddings: true },
+  index: { enabled: true, embeddings: true, maxFiles: 20000 },
 };
 
 /** Reads one dotted key below `asmLsp` (e.g. "model.threads"); undefined when unset. */
@@ -129,29 +130,31 @@ export function readServerSettings(
       enabled: r.bool("model.enabled", d.model.enabled),
       path: filePath(r.str("model.path", d.model.path), ctx),
       adapter: adapterValue(r.str("model.adapter", d.model.adapter), ctx),
-      threads: r.int("model.threads", d.model.threads, 0, 1024),
-      contextSize: r.int("model.contextSize", d.model.contextSize, 256, 1 << 20),
+      threads: r.int("model.threads", d.model.threads, 0, 256),
+      contextSize: r.int("model.contextSize", d.model.contextSize, 256, 32768),
       cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
     },
     completion: {
       enabled: r.bool("completion.enabled", d.completion.enabled),
       mode: r.oneOf("completion.mode", d.completion.mode, ["inline", "list", "both"] as const),
-      maxLines: r.int("completion.maxLines", d.completion.maxLines, 1, 200),
+      maxLines: r.int("completion.maxLines", d.completion.maxLines, 1, 64),
       checkWithAssembler: r.bool("completion.checkWithAssembler", d.completion.checkWithAssembler),
       candidates: r.int("completion.candidates", d.completion.candidates, 1, 16),
-      timeBudgetMs: r.int("completion.timeBudgetMs", d.completion.timeBudgetMs, 0, 600000),
+      timeBudgetMs: r.int("completion.timeBudgetMs", d.completion.timeBudgetMs, 50, 60000),
     },
     assembler: {
       path: filePath(r.str("assembler.path", d.assembler.path), ctx),
       flags: r.strList("assembler.flags", d.assembler.flags),
+      timeoutMs: r.int("assembler.timeoutMs", d.assembler.timeoutMs, 100, 120000),
     },
     diagnostics: {
       enabled: r.bool("diagnostics.enabled", d.diagnostics.enabled),
-      debounceMs: r.int("diagnostics.debounceMs", d.diagnostics.debounceMs, 0, 60000),
+      debounceMs: r.int("diagnostics.debounceMs", d.diagnostics.debounceMs, 0, 10000),
     },
     index: {
       enabled: r.bool("index.enabled", d.index.enabled),
       embeddings: r.bool("index.embeddings", d.index.embeddings),
+      maxFiles: r.int("index.maxFiles", d.index.maxFiles, 1, 1000000),
     },
   };
   return { settings, problems: r.problems };
