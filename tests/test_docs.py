@@ -36,6 +36,10 @@ COMPILERS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     ("gcc-lse", (GCC, "-O2", "-march=armv8.2-a+lse")),
     ("clang-lse", (CLANG, "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig",
                    "-O2", "-march=armv8.1-a")),
+    # Debug info (.loc, .uleb128), PIC/TLS descriptors, and return-address signing (PAC/BTI).
+    ("gcc-g-pic-pac", (GCC, "-O2", "-g", "-fPIC", "-mbranch-protection=standard")),
+    ("clang-g-pic-pac", (CLANG, "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig",
+                         "-O2", "-g", "-fPIC", "-mbranch-protection=standard")),
 )
 
 # First token of a statement after any `label:` prefixes; the lookahead keeps `.L2:` a label.
@@ -98,9 +102,9 @@ def test_compiler_output_is_fully_documented(compiled: dict[str, str]) -> None:
     # Guard against a broken extractor making this test pass vacuously.
     assert len(mnemonics) > 150, sorted(mnemonics)
     expected = {"adrp", "ldp", "stp", "csel", "ubfx", "madd", "umulh", "fcvtzs", "scvtf", "fmadd", "ld2", "tbl",
-                "uaddlv", "ldaxr", "stlxr", "casal", "ldaddal", "b.ne", "bne", "fmla", "cmhi", "xtn", "adcs"}
+                "uaddlv", "ldaxr", "stlxr", "casal", "ldaddal", "b.ne", "bne", "fmla", "cmhi", "xtn", "adcs", "paciasp", "bti"}
     assert expected <= mnemonics, f"fixtures no longer produce: {sorted(expected - mnemonics)}"
-    assert {".cfi_startproc", ".p2align", ".type", ".size", ".section"} <= directives
+    assert {".cfi_startproc", ".p2align", ".type", ".size", ".section", ".loc", ".cfi_negate_ra_state"} <= directives
     missing = undocumented(mnemonics, directives)
     assert not missing, f"{len(missing)} names emitted by the compilers have no docs: {' '.join(missing)}"
 
