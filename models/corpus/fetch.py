@@ -111,7 +111,9 @@ def fetch_package(name: str, download_dir: Path, src_dir: Path) -> SourcePackage
     debian = src_dir / "debian"
     done = src_dir / ".unpacked"
     if not done.exists():
-        tarballs = [download_dir / f for f in files if ".tar." in f or f.endswith(".tar")]
+        # Only the tarballs themselves, not their detached signatures (.tar.xz.asc).
+        tarballs = [download_dir / f for f in files
+                    if re.search(r"\.tar(\.(gz|bz2|xz|lzma))?$", f)]
         debian_tars = [t for t in tarballs if ".debian.tar" in t.name]
         upstream_tars = [t for t in tarballs if t not in debian_tars]
         # Component tarballs (orig-foo.tar.*) unpack beside the main one, as dpkg-source does.
