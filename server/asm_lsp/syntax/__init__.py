@@ -1,0 +1,28 @@
+"""Pure AArch64 GNU-as text model (no pygls, no llama_cpp). Nothing here raises.
+
+Positions are 0-based lines and 0-based Python string (code point) columns.
+"""
+
+from __future__ import annotations
+
+from .functions import split_functions
+from .model import Function, FunctionText, LabelDef, LabelRef, Operand, Statement, Token
+from .normalize import normalize_function
+from .parser import ParsedDocument, parse, split_lines
+from .tokens import token_at
+
+__all__ = [
+    "Function",
+    "FunctionText",
+    "LabelDef",
+    "LabelRef",
+    "Operand",
+    "ParsedDocument",
+    "Statement",
+    "Token",
+    "normalize_function",
+    "parse",
+    "split_functions",
+    "split_lines",
+    "token_at",
+]
