@@ -1,0 +1,186 @@
+"""Fillers: who writes the middle of a hole.
+
+- `oracle`: the original text. Must pass 100%; it checks the harness.
+- `empty`: nothing. The floor; shows the tests notice missing code.
+- `lsp:<adapter>`: the real server over stdio, `textDocument/inlineCompletion`
+  at the hole, with `model.adapter` = `none`, `default` or a path.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from holes import Hole
+from lsp_client import LspClient, LspError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Fill:
+    text: str | None                    # None: the filler gave no answer
+    seconds: float = 0.0
+    end: tuple[int, int] | None = None  # end of the replaced range, when the server sent one
+    error: str = ""
+
+
+class Filler(Protocol):
+    name: str
+
+    def fill(self, hole: Hole) -> Fill: ...
+
+    def close(self) -> None: ...
+
+
+class OracleFiller:
+    name = "oracle"
+
+    def fill(self, hole: Hole) -> Fill:
+        return Fill(hole.original)
+
+    def close(self) -> None:
+        pass
+
+
+class EmptyFiller:
+    name = "empty"
+
+    def fill(self, hole: Hole) -> Fill:
+        return Fill("")
+
+    def close(self) -> None:
+        pass
+
+
+def inline_items(result: Any) -> list[dict[str, Any]]:
+    """`InlineCompletionList | InlineCompletionItem[] | null` -> items."""
+    if isinstance(result, dict):
+        return list(result.get("items") or [])
+    if isinstance(result, list):
+        return result
+    return []
+
+
+def item_text(item: dict[str, Any]) -> str:
+    text = item.get("insertText", "")
+    if isinstance(text, dict):  # StringValue (snippet)
+        text = text.get("value", "")
+    return str(text)
+
+
+class LspFiller:
+    """One server per hole kind, because maxLines is a setting: 1 for a line
+    hole, 3 for a block. Documents get a virtual URI and no workspace folder,
+    so the server's index cannot see the original .s files."""
+
+    def __init__(self, adapter: str, log_dir: Path, request_timeout: float = 60.0,
+                 warmup_timeout: float = 120.0, server_cmd: list[str] | None = None) -> None:
+        self.adapter = adapter
+        self.name = f"lsp:{adapter}"
+        self.log_dir = log_dir
+        self.request_timeout = request_timeout
+        self.warmup_timeout = warmup_timeout
+        self.server_cmd = server_cmd or [sys.executable, "-m", "asm_lsp", "--stdio"]
+        self.clients: dict[int, LspClient] = {}
+        self.warmup_seconds: dict[int, float] = {}
+        self._opened = 0
+
+    def settings(self, max_lines: int) -> dict[str, Any]:
+        return {
+            "model": {"adapter": self.adapter},
+            "completion": {"maxLines": max_lines},
+            "diagnostics": {"enabled": False},  # the bench does not read them; saves CPU
+        }
+
+    def _start(self, max_lines: int, first_hole: Hole) -> LspClient:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), env.get("PYTHONPATH")]))
+        safe = "".join(c if c.isalnum() else "_" for c in self.adapter)
+        log_path = self.log_dir / f"lsp-{safe}-maxlines{max_lines}.stderr.log"
+        settings = self.settings(max_lines)
+        client = LspClient(self.server_cmd, log_path, env=env, cwd=REPO, settings=settings)
+        client.request("initialize", {
+            "processId": os.getpid(),
+            "clientInfo": {"name": "exec-completion-bench"},
+            "rootUri": None,
+            "workspaceFolders": None,
+            "initializationOptions": settings,
+            "capabilities": {
+                "workspace": {"configuration": True},
+                "textDocument": {"inlineCompletion": {}, "synchronization": {}},
+                "window": {"workDoneProgress": False},
+            },
+        }, timeout=120.0)
+        client.notify("initialized", {})
+        client.notify("workspace/didChangeConfiguration", {"settings": {"asmLsp": settings}})
+        # Wait until the model answers once, so the first measured hole does not pay for loading.
+        start = time.monotonic()
+        while time.monotonic() - start < self.warmup_timeout and client.proc.poll() is None:
+            fill = self._ask(client, first_hole)
+            if fill.text:
+                break
+            time.sleep(2.0)
+        self.warmup_seconds[max_lines] = round(time.monotonic() - start, 2)
+        return client
+
+    def _ask(self, client: LspClient, hole: Hole) -> Fill:
+        self._opened += 1
+        uri = f"file:///exec-bench/{self._opened}/{hole.case}-{hole.compiler}-{hole.opt}.s"
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "asm", "version": 1, "text": hole.holed_text()}})
+        start = time.monotonic()
+        try:
+            result = client.request("textDocument/inlineCompletion", {
+                "textDocument": {"uri": uri},
+                "position": {"line": hole.start, "character": 0},
+                "context": {"triggerKind": 1},  # Invoked
+            }, timeout=self.request_timeout)
+        except TimeoutError:
+            return Fill(None, time.monotonic() - start, error="timeout")
+        except LspError as exc:
+            return Fill(None, time.monotonic() - start, error=str(exc))
+        finally:
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        seconds = time.monotonic() - start
+        items = inline_items(result)
+        if not items:
+            return Fill(None, seconds, error="no items")
+        item = items[0]
+        end = None
+        if isinstance(item.get("range"), dict):
+            r = item["range"]
+            if (r["start"]["line"], r["start"]["character"]) != (hole.start, 0):
+                return Fill(None, seconds, error=f"range does not start at the hole: {r}")
+            end = (r["end"]["line"], r["end"]["character"])
+        return Fill(item_text(item), seconds, end)
+
+    def fill(self, hole: Hole) -> Fill:
+        client = self.clients.get(hole.n_lines)
+        if client is None or client.proc.poll() is not None:
+            try:
+                client = self.clients[hole.n_lines] = self._start(hole.n_lines, hole)
+            except (LspError, TimeoutError, OSError) as exc:
+                return Fill(None, 0.0, error=f"server start failed: {exc}")
+        try:
+            return self._ask(client, hole)
+        except OSError as exc:
+            return Fill(None, 0.0, error=f"server gone: {exc}")
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+
+
+def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout: float) -> Filler:
+    if spec == "oracle":
+        return OracleFiller()
+    if spec == "empty":
+        return EmptyFiller()
+    if spec.startswith("lsp:") and len(spec) > 4:
+        return LspFiller(spec[4:], log_dir, request_timeout, warmup_timeout)
+    raise ValueError(f"unknown filler {spec!r}; use oracle, empty, lsp:none, lsp:default or lsp:<adapter path>")
