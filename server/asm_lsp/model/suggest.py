@@ -1,0 +1,182 @@
+"""Suggestion cutting and the typed-ahead suggestion cache. Pure text logic: no llama_cpp.
+
+Cutting rules (what a raw model "middle" becomes before it is shown):
+
+- Text after the cursor on its line (non-whitespace): one line, and a copy of that
+  rest-of-line at the suggestion's end is dropped (the model likes to re-emit it).
+- Cursor at the end of a non-blank line: finish that line only.
+- Blank cursor line: up to ``max_lines`` lines, ending before a blank line, before a line
+  that starts a new function (``.globl``/``.global``/``.type``, a non-local label at
+  column 0), and after ``.cfi_endproc`` or ``.size``.
+- Lines that repeat the next non-blank line of the suffix end the suggestion there (the
+  model is re-joining the existing code); trailing whitespace is stripped.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from .prompt import split_at
+
+_NEW_FUNCTION = re.compile(r"^\s*\.(globl|global|type)\b")
+_ENDS_FUNCTION = re.compile(r"^\s*\.(cfi_endproc|size)\b")
+_COLUMN0_LABEL = re.compile(r"^([A-Za-z_$][\w$.]*):")
+
+
+@dataclass(frozen=True)
+class Hole:
+    """Where a suggestion goes: the whole document split at the cursor."""
+
+    prefix: str  # everything before the cursor
+    suffix: str  # everything after it
+
+    @classmethod
+    def at(cls, text: str, line: int, col: int) -> Hole:
+        """The hole at a 0-based line and 0-based code-point column."""
+        return cls(*split_at(text, line, col))
+
+    @property
+    def line_before(self) -> str:
+        return self.prefix.rsplit("\n", 1)[-1]
+
+    @property
+    def line_after(self) -> str:
+        return self.suffix.split("\n", 1)[0]
+
+    @property
+    def multiline(self) -> bool:
+        """Several lines only on a blank line; otherwise finish the cursor's line."""
+        return not self.line_before.strip() and not self.line_after.strip()
+
+    def next_code_line(self) -> str:
+        """The first non-blank line after the cursor's line, stripped ("" if none)."""
+        for piece in self.suffix.split("\n")[1:]:
+            if piece.strip():
+                return piece.strip()
+        return ""
+
+
+def _starts_new_function(line: str) -> bool:
+    if _NEW_FUNCTION.match(line):
+        return True
+    label = _COLUMN0_LABEL.match(line)
+    return bool(label) and not label.group(1).startswith(".L")
+
+
+def _is_preamble(line: str) -> bool:
+    """Lines that may open a function: .globl/.type/.p2align/.align and labels."""
+    stripped = line.strip()
+    return _starts_new_function(line) or stripped.startswith((".p2align", ".align", ".balign")) or stripped.endswith(":")
+
+
+def inside_function(prefix: str) -> bool:
+    """Whether the text before the cursor ends inside a function body (cheap backwards scan)."""
+    for line in reversed(prefix.split("\n")[:-1]):
+        if _ENDS_FUNCTION.match(line) or re.match(r"^\s*\.(section|text|data|bss)\b", line):
+            return False
+        if _starts_new_function(line) or re.match(r"^\s*\.cfi_startproc\b", line):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Cut:
+    text: str  # what to show ("" = nothing)
+    done: bool  # no point generating more: a stop rule or the line limit was hit
+
+
+def cut_suggestion(raw: str, hole: Hole, max_lines: int = 8) -> Cut:
+    """Cut a raw model middle to what is shown. Safe on partial output (for early stopping)."""
+    if not hole.multiline:
+        return _cut_one_line(raw, hole)
+    pieces = raw.split("\n")
+    next_line = hole.next_code_line()
+    may_open_function = not inside_function(hole.prefix)
+    kept: list[str] = []
+    in_preamble = True
+    for piece in pieces[:-1]:  # the last piece may still be growing: never show half a line
+        line = piece.rstrip()
+        if not line.strip():
+            return Cut("\n".join(kept), True)  # blank line ends the block
+        if _starts_new_function(line) and (not may_open_function or not in_preamble):
+            return Cut("\n".join(kept), True)
+        if next_line and line.strip() == next_line:
+            return Cut("\n".join(kept), True)  # re-joining the code after the cursor
+        kept.append(line)
+        in_preamble = in_preamble and _is_preamble(line)
+        if _ENDS_FUNCTION.match(line) or len(kept) >= max(1, max_lines):
+            return Cut("\n".join(kept), True)
+    return Cut("\n".join(kept), False)
+
+
+def _cut_one_line(raw: str, hole: Hole) -> Cut:
+    first, newline, _ = raw.partition("\n")
+    rest = hole.line_after
+    # Trailing spaces matter only when the insertion butts against text after the cursor.
+    text = first.rstrip() if not rest or rest[0].isspace() else first
+    tail = rest.strip()
+    if tail and text.rstrip().endswith(tail):
+        text = text.rstrip()[: len(text.rstrip()) - len(tail)]
+    if not text.strip() or (tail and tail.startswith(text.strip())):
+        return Cut("", bool(newline))  # nothing, or only echoes what follows the cursor
+    if (hole.line_before + text + rest).strip() == hole.next_code_line():
+        return Cut("", bool(newline))  # repeats the next line
+    return Cut(text, bool(newline))
+
+
+class SuggestionCache:
+    """Thread-safe LRU of shown suggestions, keyed by the hole they were made for.
+
+    ``lookup`` also serves *typed-ahead* holes: if the user has typed the first characters of
+    a cached suggestion at the same place (same text before the suggestion start, same text
+    after the cursor), the rest of that suggestion is returned without the model.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, hole: Hole, text: str, validated: bool = False) -> None:
+        """Remember ``text`` for ``hole``; ``validated``: it passed the request's validator."""
+        if not text:
+            return
+        key = (hole.prefix, hole.suffix)
+        with self._lock:
+            self._entries[key] = (text, validated)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def lookup(self, hole: Hole) -> tuple[str, bool] | None:
+        """(remainder, validated) of a cached suggestion the user is typing along, or None."""
+        with self._lock:
+            for (prefix, suffix), (text, validated) in reversed(self._entries.items()):
+                if suffix != hole.suffix or not hole.prefix.startswith(prefix):
+                    continue
+                typed = hole.prefix[len(prefix):]
+                if text.startswith(typed) and len(text) > len(typed):
+                    self._entries.move_to_end((prefix, suffix))
+                    return text[len(typed):], validated
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def accept(hole: Hole, text: str) -> Hole:
+    """The hole the editor will ask about next if ``text`` is accepted and Enter pressed.
+
+    Accepting inserts ``text`` at the cursor; the user then ends the line and presses Enter,
+    so the next cursor is at the start of a new line after the current one (indentation is
+    left to the model: the typed-ahead cache matches whatever the editor auto-indents).
+    """
+    rest_of_line, newline, after = hole.suffix.partition("\n")
+    prefix = hole.prefix + text + rest_of_line + "\n"
+    return Hole(prefix, "\n" + after if newline else "")

@@ -1,0 +1,164 @@
+"""Suggestion cutting and the typed-ahead cache (pure; no model).
+
+Test data: FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it.
+"""
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from asm_lsp.model.suggest import Cut, Hole, SuggestionCache, accept, cut_suggestion, inside_function
+
+FACT = """\
+\t.align\t2
+\t.global\tfact
+\t.type\tfact, %function
+fact:
+.LFB1:
+\t.cfi_startproc
+\tcmp\tx0, 1
+\tbgt\t.L13
+\tmov\tx0, 1
+\tret
+.L13:
+\tstp\tx29, x30, [sp, -32]!
+\tmov\tx29, sp
+\tstr\tx19, [sp, 16]
+\tmov\tx19, x0
+\tsub\tx0, x0, #1
+\tbl\tfact
+\tmul\tx0, x0, x19
+\tldr\tx19, [sp, 16]
+\tldp\tx29, x30, [sp], 32
+\tret
+\t.cfi_endproc
+.LFE1:
+\t.size\tfact, .-fact
+"""
+LINES = FACT.split("\n")
+MUL = LINES.index("\tmul\tx0, x0, x19")
+
+
+def blank_at(line: int) -> tuple[str, Hole]:
+    """FACT with ``line`` replaced by an empty line, and the hole at its start."""
+    text = "\n".join(LINES[:line] + [""] + LINES[line + 1:])
+    return text, Hole.at(text, line, 0)
+
+
+def test_hole_splits_at_line_and_column():
+    hole = Hole.at(FACT, MUL, 5)
+    assert (hole.line_before, hole.line_after) == ("\tmul\t", "x0, x0, x19")
+    assert not hole.multiline
+    assert hole.next_code_line() == "ldr\tx19, [sp, 16]"
+    assert blank_at(MUL)[1].multiline
+
+
+def test_one_line_when_text_follows_the_cursor():
+    hole = Hole.at(FACT, MUL, 5)  # "\tmul\t|x0, x0, x19"
+    assert cut_suggestion("x1, ", hole) == Cut("x1, ", False)
+    assert cut_suggestion("x1, \n\tmore", hole) == Cut("x1, ", True)
+
+
+def test_one_line_drops_a_copy_of_the_rest_of_the_line():
+    text = "\n".join(LINES[:MUL] + ["\tmul\tx0, ]"] + LINES[MUL + 1:])
+    hole = Hole.at(text, MUL, 9)  # "\tmul\tx0, |]"
+    assert cut_suggestion("x0, x19]\n", hole) == Cut("x0, x19", True)
+    assert cut_suggestion("]\n", hole) == Cut("", True)  # only echoes the suffix
+
+
+def test_end_of_line_finishes_that_line_only():
+    text = "\n".join(LINES[:MUL] + ["\tmul\tx0, "] + LINES[MUL + 1:])
+    hole = Hole.at(text, MUL, len("\tmul\tx0, "))
+    assert cut_suggestion("x0, x19   \n\tldr\tx19, [sp, 16]\n", hole) == Cut("x0, x19", True)
+
+
+def test_drops_a_line_that_repeats_the_next_line():
+    text = "\n".join(LINES[:MUL] + ["\tldr\tx19, "] + LINES[MUL + 1:])
+    hole = Hole.at(text, MUL, len("\tldr\tx19, "))
+    assert cut_suggestion("[sp, 16]\n", hole) == Cut("", True)
+
+
+def test_multiline_stops_where_the_model_rejoins_the_code():
+    _, hole = blank_at(MUL)
+    raw = "\tmul\tx0, x0, x19\n\tldr\tx19, [sp, 16]\n\tldp\tx29"
+    assert cut_suggestion(raw, hole) == Cut("\tmul\tx0, x0, x19", True)
+
+
+def test_multiline_never_shows_half_a_line():
+    _, hole = blank_at(MUL)
+    assert cut_suggestion("\tmul\tx0, x0", hole) == Cut("", False)
+    assert cut_suggestion("\tmul\tx0, x0, x19\n\tadd", hole) == Cut("\tmul\tx0, x0, x19", False)
+
+
+def test_multiline_stops_at_blank_line_and_max_lines():
+    _, hole = blank_at(MUL)
+    assert cut_suggestion("\tmov\tx1, x0\n\n\tmov\tx2, x0\n", hole) == Cut("\tmov\tx1, x0", True)
+    raw = "".join(f"\tadd\tx{i}, x{i}, 1\n" for i in range(5))
+    assert cut_suggestion(raw, hole, max_lines=3) == Cut("\tadd\tx0, x0, 1\n\tadd\tx1, x1, 1\n\tadd\tx2, x2, 1", True)
+
+
+def test_multiline_ends_after_function_end_and_before_a_new_function():
+    end = LINES.index("\tret", MUL)
+    text = "\n".join(LINES[:end] + [""])  # writing the end of the function at the end of the file
+    hole = Hole.at(text, end, 0)
+    raw = "\tret   \n\t.cfi_endproc\n.LFE1:\n"
+    assert cut_suggestion(raw, hole) == Cut("\tret\n\t.cfi_endproc", True)
+    raw = "\tret\n\t.globl\tother\n"
+    assert cut_suggestion(raw, hole) == Cut("\tret", True)
+    raw = "\tret\nother:\n"
+    assert cut_suggestion(raw, hole) == Cut("\tret", True)
+    raw = "\tret\n.L99:\n\tnop\n"  # local labels belong to the function
+    assert cut_suggestion(raw, hole).text == "\tret\n.L99:\n\tnop"
+
+
+def test_new_function_may_start_between_functions():
+    text = FACT + "\n"
+    hole = Hole.at(text, len(LINES), 0)
+    assert not inside_function(hole.prefix)
+    raw = "\t.global\tsquare\n\t.type\tsquare, %function\nsquare:\n\tmul\tx0, x0, x0\n\tret\n\t.globl\tnext\n"
+    assert cut_suggestion(raw, hole).text == "\t.global\tsquare\n\t.type\tsquare, %function\nsquare:\n\tmul\tx0, x0, x0\n\tret"
+
+
+def test_inside_function_rejects_a_new_function_start():
+    _, hole = blank_at(MUL)
+    assert inside_function(hole.prefix)
+    assert cut_suggestion("\t.globl\tx\n", hole) == Cut("", True)
+
+
+def test_cache_serves_the_typed_ahead_remainder():
+    text, hole = blank_at(MUL)
+    cache = SuggestionCache()
+    cache.put(hole, "\tmul\tx0, x0, x19", validated=True)
+    assert cache.lookup(hole) == ("\tmul\tx0, x0, x19", True)
+    typed = Hole(hole.prefix + "\tmu", hole.suffix)
+    assert cache.lookup(typed) == ("l\tx0, x0, x19", True)
+    assert cache.lookup(Hole(hole.prefix + "\tmov", hole.suffix)) is None  # typed something else
+    assert cache.lookup(Hole(hole.prefix + "\tmul\tx0, x0, x19", hole.suffix)) is None  # all typed
+    assert cache.lookup(Hole(hole.prefix + "\tmu", hole.suffix + "x")) is None  # text after changed
+
+
+def test_cache_is_lru():
+    cache = SuggestionCache(capacity=2)
+    holes = [Hole(f"p{i}", "s") for i in range(3)]
+    for hole in holes:
+        cache.put(hole, "text")
+    assert len(cache) == 2 and cache.lookup(holes[0]) is None and cache.lookup(holes[2]) == ("text", False)
+
+
+def test_accept_predicts_the_next_hole():
+    hole = Hole.at(FACT, MUL, 5)
+    after = accept(hole, "x1, ")
+    assert after.prefix == hole.prefix + "x1, x0, x0, x19\n"
+    assert after.suffix == "\n" + "\n".join(LINES[MUL + 1:])
+    assert after.multiline
+
+
+@given(st.text(alphabet="\tabx0,[] \n.:#", max_size=80), st.integers(0, len(LINES) - 1), st.integers(0, 12), st.integers(1, 8))
+def test_cut_is_a_stripped_prefix_of_the_lines(raw, line, col, max_lines):
+    hole = Hole.at(FACT, line, col)
+    cut = cut_suggestion(raw, hole, max_lines)
+    assert cut.text.count("\n") < max_lines
+    for shown in cut.text.split("\n"):
+        assert shown == "" or not hole.multiline or shown == shown.rstrip()
+    if cut.text:
+        assert any(piece.startswith(shown) for shown in cut.text.split("\n")[:1] for piece in [raw.split("\n")[0], raw])
