@@ -1,0 +1,449 @@
+"""The pygls language server: state, and thin handlers that call features/.
+
+Handlers read their params, call a feature function and return its result; ``None``
+means "nothing here". Anything slow (assembling, indexing, the model) runs off the
+event loop. Every handler is wrapped so that an unexpected exception is logged and
+answered with an empty result instead of taking the server down.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from asm_lsp import VERSION_LINE, __version__
+from asm_lsp.assembler import Assembler, AssemblerNotFound, assemble, find_assembler
+from asm_lsp.features import completion as completion_feature
+from asm_lsp.features import diagnostics as diagnostics_feature
+from asm_lsp.features import hover as hover_feature
+from asm_lsp.features import navigation, symbols
+from asm_lsp.features.positions import clamp_position
+from asm_lsp.settings import Settings, settings_from_dict
+from asm_lsp.syntax import ParsedDocument, parse
+from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Documents larger than this are parsed and assembled only in a window around edits.
+LARGE_DOCUMENT_CHARS = 8_000_000
+
+
+class AsmLanguageServer(LanguageServer):
+    """Server state: settings, the workspace index, the assembler, the model (optional)."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        super().__init__("asm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.overrides = overrides or {}
+        self.settings, _ = settings_from_dict(self.overrides)
+        self.index = WorkspaceIndex()
+        self.open_versions: dict[str, int] = {}
+        self._parsed: dict[str, tuple[int, ParsedDocument]] = {}  # uri -> (text hash, doc)
+        self._assembler: Assembler | None = None
+        self._assembler_problem: str | None = None
+        self._told: set[str] = set()  # messages shown once
+        self._diag_tasks: dict[str, asyncio.Task] = {}
+        self._last_change: dict[str, float] = {}
+        self._pull_diagnostics = False
+        self._index_cancel = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
+
+    # -- settings -----------------------------------------------------------------
+    def apply_settings(self, raw: Any, source: str) -> None:
+        merged = _deep_merge(raw if isinstance(raw, dict) else {}, self.overrides)
+        settings, problems = settings_from_dict(merged if raw is not None or self.overrides else None)
+        if raw is not None and not isinstance(raw, dict):
+            problems.insert(0, f"{source}: settings must be an object, got {type(raw).__name__}")
+        self.settings = settings
+        self._assembler = None
+        self._assembler_problem = None
+        for problem in problems:
+            self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
+
+    # -- messages -----------------------------------------------------------------
+    def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """Show ``message`` to the user once per session; always log it."""
+        log.warning("%s", message)
+        if message in self._told:
+            return
+        self._told.add(message)
+        self.send_threadsafe(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+
+    def send_threadsafe(self, method: Callable[[Any], None], params: Any) -> None:
+        """Send a notification from any thread (the transport belongs to the event loop)."""
+        loop = self.loop
+        try:
+            if loop is None or _on_loop(loop):
+                method(params)
+            else:
+                loop.call_soon_threadsafe(method, params)
+        except Exception:  # the client may be gone; never let a notification kill a worker
+            log.debug("could not send notification", exc_info=True)
+
+    def send_status(self, model: str | None = None, indexing: str | None = None) -> None:
+        self._status = getattr(self, "_status", {"model": "off", "indexing": "idle"})
+        if model is not None:
+            self._status["model"] = model
+        if indexing is not None:
+            self._status["indexing"] = indexing
+        params = dict(self._status)
+        self.send_threadsafe(lambda p: self.protocol.notify("asmLsp/status", p), params)
+
+    # -- documents ----------------------------------------------------------------
+    def document(self, uri: str) -> ParsedDocument | None:
+        """The parsed current text of ``uri``: the open buffer, else the indexed file, else None."""
+        if uri in self.open_versions:
+            text = self.workspace.get_text_document(uri).source
+            key = hash(text)
+            cached = self._parsed.get(uri)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            doc = parse(text)
+            self._parsed[uri] = (key, doc)
+            self.index.put(uri, doc)
+            return doc
+        return self.index.get(uri)
+
+    def assembler(self) -> Assembler | None:
+        if self._assembler is None and self._assembler_problem is None:
+            cfg = self.settings.assembler
+            try:
+                self._assembler = find_assembler(cfg.path, cfg.flags)
+                log.info("assembler: %s", self._assembler.describe())
+            except AssemblerNotFound as exc:
+                self._assembler_problem = str(exc)
+        if self._assembler_problem:
+            self.tell_once(self._assembler_problem, types.MessageType.Warning)
+        return self._assembler
+
+    async def compute_diagnostics(self, uri: str) -> list[types.Diagnostic]:
+        doc = self.document(uri)
+        if doc is None or not self.settings.diagnostics.enabled:
+            return []
+        text = self.workspace.get_text_document(uri).source if uri in self.open_versions else None
+        asm = self.assembler()
+        messages = []
+        if asm is not None and text is not None:
+            path = to_fs_path(uri)
+            preprocess = bool(path and path.endswith(".S"))
+            include_dir = Path(path).parent if path else None
+            result = await asyncio.to_thread(assemble, asm, text, preprocess, include_dir,
+                                             self.settings.assembler.timeout_ms / 1000)
+            if result.failed_to_run:
+                self.tell_once(result.failed_to_run, types.MessageType.Warning)
+            messages = result.messages
+        name = Path(asm.program).name if asm else diagnostics_feature.SOURCE
+        return diagnostics_feature.build_diagnostics(doc, messages, name)
+
+    def schedule_push_diagnostics(self, uri: str) -> None:
+        """Debounced push of diagnostics for clients without pull diagnostics."""
+        self._last_change[uri] = time.monotonic()
+        if self._pull_diagnostics:
+            return
+        old = self._diag_tasks.pop(uri, None)
+        if old is not None:
+            old.cancel()
+
+        async def run() -> None:
+            await asyncio.sleep(self.settings.diagnostics.debounce_ms / 1000)
+            version = self.open_versions.get(uri)
+            found = await self.compute_diagnostics(uri)
+            if self.open_versions.get(uri) == version and uri in self.open_versions:
+                self.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version))
+
+        self._diag_tasks[uri] = asyncio.ensure_future(run())
+
+    # -- indexing ------------------------------------------------------------------
+    async def index_workspace(self) -> None:
+        roots = [Path(p) for p in (to_fs_path(f.uri) for f in self.workspace.folders.values()) if p]
+        if not roots and self.workspace.root_path:
+            roots = [Path(self.workspace.root_path)]
+        if not roots or not self.settings.index.enabled:
+            return
+        token = str(uuid.uuid4())
+        supports_progress = bool(self.client_capabilities.window and self.client_capabilities.window.work_done_progress)
+        if supports_progress:
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), 10)
+                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+                    title="asm-lsp: indexing", cancellable=True, message="finding files", percentage=0))
+                self._progress_token = token
+            except Exception:
+                supports_progress = False
+        self.send_status(indexing="indexing")
+        started = time.monotonic()
+        files = await asyncio.to_thread(find_asm_files, roots, self.settings.index.max_files)
+        pairs = [(from_fs_path(str(p)) or str(p), p) for p in files]
+
+        def progress(done: int, total: int) -> None:
+            if supports_progress:
+                self.send_threadsafe(lambda _: self.work_done_progress.report(token, types.WorkDoneProgressReport(
+                    message=f"{done}/{total} files", percentage=int(100 * done / max(total, 1)))), None)
+
+        count = await asyncio.to_thread(scan_files, self.index, pairs, lambda u: u in self.open_versions,
+                                        self._index_cancel.is_set, progress)
+        elapsed = time.monotonic() - started
+        log.info("indexed %d of %d files in %.2f s", count, len(pairs), elapsed)
+        if supports_progress:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
+        self.send_status(indexing=f"{count} files")
+        if self.completions is not None:
+            self.completions.on_index_ready()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def guarded(default: Any = None) -> Callable[[F], F]:
+    """Log and swallow unexpected exceptions in a handler; answer ``default`` instead."""
+
+    def wrap(fn: F) -> F:
+        if asyncio.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed", fn.__name__)
+                    return default() if callable(default) else default
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("%s failed", fn.__name__)
+                return default() if callable(default) else default
+        return wrapper  # type: ignore[return-value]
+
+    return wrap
+
+
+def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
+    """A server with every feature registered. ``overrides`` win over client settings (CLI flags)."""
+    server = AsmLanguageServer(overrides)
+
+    @server.feature(types.INITIALIZE)
+    @guarded()
+    def initialize(ls: AsmLanguageServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls.apply_settings(params.initialization_options, "initializationOptions")
+        caps = params.capabilities.text_document
+        ls._pull_diagnostics = bool(caps and caps.diagnostic)
+        log.info("%s; client %s; pull diagnostics: %s", VERSION_LINE,
+                 params.client_info.name if params.client_info else "?", ls._pull_diagnostics)
+
+    @server.feature(types.INITIALIZED)
+    @guarded()
+    async def initialized(ls: AsmLanguageServer, params: types.InitializedParams) -> None:
+        workspace_caps = ls.client_capabilities.workspace
+        if workspace_caps and workspace_caps.configuration:
+            try:
+                result = await asyncio.wait_for(ls.workspace_configuration_async(types.ConfigurationParams(
+                    items=[types.ConfigurationItem(section="asmLsp")])), 5)
+                if result and result[0] is not None:
+                    ls.apply_settings(result[0], "workspace/configuration")
+            except Exception as exc:
+                log.info("workspace/configuration not answered: %s", exc)
+        ls.assembler()
+        from asm_lsp.features import model_completion  # imports the model layer lazily
+        ls.completions = model_completion.start(ls)
+        asyncio.ensure_future(guarded()(ls.index_workspace)())
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded()
+    async def did_change_configuration(ls: AsmLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and "asmLsp" in settings:
+            ls.apply_settings(settings["asmLsp"], "didChangeConfiguration")
+        elif ls.client_capabilities.workspace and ls.client_capabilities.workspace.configuration:
+            result = await asyncio.wait_for(ls.workspace_configuration_async(types.ConfigurationParams(
+                items=[types.ConfigurationItem(section="asmLsp")])), 5)
+            if result:
+                ls.apply_settings(result[0], "workspace/configuration")
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def cancel_progress(ls: AsmLanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
+        if params.token == getattr(ls, "_progress_token", None):
+            ls._index_cancel.set()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @guarded()
+    def did_open(ls: AsmLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.open_versions[params.text_document.uri] = params.text_document.version
+        ls.document(params.text_document.uri)
+        ls.schedule_push_diagnostics(params.text_document.uri)
+        if ls.completions is not None:
+            ls.completions.on_open(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @guarded()
+    def did_change(ls: AsmLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.open_versions[params.text_document.uri] = params.text_document.version
+        ls.schedule_push_diagnostics(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    @guarded()
+    def did_save(ls: AsmLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri in ls.open_versions:
+            ls.schedule_push_diagnostics(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @guarded()
+    def did_close(ls: AsmLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.open_versions.pop(uri, None)
+        ls._parsed.pop(uri, None)
+        task = ls._diag_tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        path = to_fs_path(uri)
+        if path and Path(path).is_file():  # the file on disk is what the workspace has now
+            ls.index.update(uri, Path(path).read_bytes().decode("utf-8", "replace"))
+        else:
+            ls.index.remove(uri)
+        if not ls._pull_diagnostics:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @guarded(default=list)
+    def document_symbol(ls: AsmLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        doc = ls.document(params.text_document.uri)
+        return symbols.document_symbols(doc) if doc else []
+
+    @server.feature(types.WORKSPACE_SYMBOL)
+    @guarded(default=list)
+    def workspace_symbol(ls: AsmLanguageServer, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol]:
+        for uri in list(ls.open_versions):
+            ls.document(uri)
+        return symbols.workspace_symbols(ls.index, params.query)
+
+    @server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
+    @guarded(default=list)
+    def folding_range(ls: AsmLanguageServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
+        doc = ls.document(params.text_document.uri)
+        return symbols.folding_ranges(doc) if doc else []
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    @guarded()
+    def definition(ls: AsmLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
+        uri = params.text_document.uri
+        doc = ls.document(uri)
+        if doc is None:
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        return navigation.definition(ls.index, uri, doc, line, col)
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    @guarded()
+    def references(ls: AsmLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
+        uri = params.text_document.uri
+        doc = ls.document(uri)
+        if doc is None:
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        return navigation.references(ls.index, uri, doc, line, col, params.context.include_declaration)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded()
+    def hover(ls: AsmLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        doc = ls.document(uri)
+        if doc is None:
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        extra = ls.completions.similar_markdown if ls.completions is not None else None
+        return hover_feature.hover(ls.index, uri, doc, line, col, extra)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=[".", " ", ","], resolve_provider=False))
+    @guarded()
+    async def completion(ls: AsmLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
+        uri = params.text_document.uri
+        doc = ls.document(uri)
+        if doc is None:
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        items = completion_feature.static_completions(ls.index, uri, doc, line, col)
+        if ls.completions is not None and ls.settings.completion.mode in ("list", "both"):
+            suggestion = await ls.completions.completion_item(uri, line, col)
+            if suggestion is not None:
+                items.insert(0, suggestion)
+        return types.CompletionList(is_incomplete=ls.completions is not None, items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @guarded()
+    async def inline_completion(ls: AsmLanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        uri = params.text_document.uri
+        doc = ls.document(uri)
+        if doc is None or ls.completions is None or ls.settings.completion.mode == "list":
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        return await ls.completions.inline(uri, line, col)
+
+    @server.feature(types.TEXT_DOCUMENT_DIAGNOSTIC,
+                    types.DiagnosticOptions(identifier="asm-lsp", inter_file_dependencies=False,
+                                            workspace_diagnostics=False))
+    @guarded()
+    async def pull_diagnostics(ls: AsmLanguageServer, params: types.DocumentDiagnosticParams) -> types.FullDocumentDiagnosticReport:
+        uri = params.text_document.uri
+        # Debounce: wait until typing pauses before running the assembler.
+        while True:
+            idle = time.monotonic() - ls._last_change.get(uri, 0.0)
+            wait = ls.settings.diagnostics.debounce_ms / 1000 - idle
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        found = await ls.compute_diagnostics(uri)
+        return types.FullDocumentDiagnosticReport(items=found)
+
+    @server.command("asmLsp.similarFunctions")
+    @guarded(default=list)
+    async def similar_functions(ls: AsmLanguageServer, *args: Any) -> list[types.Location]:
+        if ls.completions is None:
+            return []
+        return await ls.completions.similar_locations(args)
+
+    @server.command("asmLsp.modelStatus")
+    @guarded(default="model status unavailable")
+    def model_status(ls: AsmLanguageServer, *args: Any) -> str:
+        if ls.completions is None:
+            return "The model is off (asmLsp.model.enabled is false or the model layer failed to start)."
+        return ls.completions.status_markdown()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: AsmLanguageServer, params: Any) -> None:
+        ls._index_cancel.set()
+        if ls.completions is not None:
+            ls.completions.close()
+
+    return server
