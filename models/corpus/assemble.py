@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +90,31 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int) -> dict:
-    """Write the three corpus files from the cached assembly; return the totals."""
+@dataclass(frozen=True)
+class SplitFunction:
+    name: str
+    start_line: int
+    end_line: int
+    text: str
+    sha_exact: str
+    sha_normalized: str
+
+
+def analyse(path: Path) -> tuple[str, list[SplitFunction]]:
+    """Read one assembly file and split it into hashed functions (runs in a worker)."""
+    text = path.read_text(errors="replace")
+    return text, [SplitFunction(fn.name, fn.start_line, fn.end_line, fn.text, _sha(fn.text),
+                                _sha(normalize_function(fn.text, fn.name)))
+                  for fn in split_functions(text)]
+
+
+def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int,
+             pool: Executor | None = None) -> dict:
+    """Write the three corpus files from the cached assembly; return the totals.
+
+    Splitting and normalising is the slow part (pure Python parsing), so it runs in
+    `pool`; dedup and writing stay here, in a fixed order, so output is reproducible.
+    """
     usable = [r for r in results if not r.error and any(
         n for per_opt in r.ok.values() for n in per_opt.values())]
     splits = split_projects([(r.name, r.kind) for r in usable], seed)
@@ -111,42 +135,40 @@ def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int)
         variants: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
         for r in ordered:
             totals[r.split]["projects"] += 1
-            for rel in r.tus:
-                for compiler in COMPILERS:
-                    for opt in OPTS:
-                        path = asm_path(asm_root / r.name, compiler, opt, rel)
-                        if not path.exists():
-                            continue
-                        text = path.read_text(errors="replace")
-                        file_id = _id(r.name, rel, compiler, opt)
-                        files_out.write(json.dumps({
-                            "id": file_id, "project": r.name, "split": r.split, "path": rel,
-                            "compiler": compiler, "opt": opt, "text": text}) + "\n")
-                        r.files += 1
-                        r.asm_bytes += len(text.encode())
-                        for fn in split_functions(text):
-                            r.functions_seen += 1
-                            exact = _sha(fn.text)
-                            norm = _sha(normalize_function(fn.text, fn.name))
-                            key = (r.name, rel, fn.name)
-                            if norm in seen_norm:
-                                dups["exact" if exact in seen_exact else "normalized"] += 1
-                                variants[key].append({"compiler": compiler, "opt": opt,
-                                                      "id": seen_norm[norm], "duplicate": True})
-                                continue
-                            fid = _id(r.name, rel, compiler, opt, fn.name)
-                            seen_exact.add(exact)
-                            seen_norm[norm] = fid
-                            variants[key].append({"compiler": compiler, "opt": opt,
-                                                  "id": fid, "duplicate": False})
-                            funcs_out.write(json.dumps({
-                                "id": fid, "file_id": file_id, "project": r.name,
-                                "split": r.split, "source": rel, "compiler": compiler,
-                                "opt": opt, "name": fn.name, "start_line": fn.start_line,
-                                "end_line": fn.end_line, "sha256_normalized": norm,
-                                "text": fn.text}) + "\n")
-                            r.functions += 1
-                            r.function_bytes += len(fn.text.encode())
+            outputs = [(rel, compiler, opt, asm_path(asm_root / r.name, compiler, opt, rel))
+                             for rel in r.tus for compiler in COMPILERS for opt in OPTS]
+            outputs = [v for v in outputs if v[3].exists()]
+            paths = [v[3] for v in outputs]
+            analysed = pool.map(analyse, paths, chunksize=4) if pool else map(analyse, paths)
+            for (rel, compiler, opt, _), (text, split_fns) in zip(outputs, analysed):
+                file_id = _id(r.name, rel, compiler, opt)
+                files_out.write(json.dumps({
+                    "id": file_id, "project": r.name, "split": r.split, "path": rel,
+                    "compiler": compiler, "opt": opt, "text": text}) + "\n")
+                r.files += 1
+                r.asm_bytes += len(text.encode())
+                for fn in split_fns:
+                    r.functions_seen += 1
+                    exact, norm = fn.sha_exact, fn.sha_normalized
+                    key = (r.name, rel, fn.name)
+                    if norm in seen_norm:
+                        dups["exact" if exact in seen_exact else "normalized"] += 1
+                        variants[key].append({"compiler": compiler, "opt": opt,
+                                              "id": seen_norm[norm], "duplicate": True})
+                        continue
+                    fid = _id(r.name, rel, compiler, opt, fn.name)
+                    seen_exact.add(exact)
+                    seen_norm[norm] = fid
+                    variants[key].append({"compiler": compiler, "opt": opt,
+                                          "id": fid, "duplicate": False})
+                    funcs_out.write(json.dumps({
+                        "id": fid, "file_id": file_id, "project": r.name,
+                        "split": r.split, "source": rel, "compiler": compiler,
+                        "opt": opt, "name": fn.name, "start_line": fn.start_line,
+                        "end_line": fn.end_line, "sha256_normalized": norm,
+                        "text": fn.text}) + "\n")
+                    r.functions += 1
+                    r.function_bytes += len(fn.text.encode())
             t = totals[r.split]
             t["files"] += r.files
             t["functions"] += r.functions

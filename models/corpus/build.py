@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = [compile_project(s, roots, out, args, pool, gcc_include) for s in specs]
     print(f"compiled in {time.time() - started:.0f} s; assembling the corpus", flush=True)
-    totals = assemble(results, out / "asm", out, args.seed)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        totals = assemble(results, out / "asm", out, args.seed, pool)
     manifest = {
         "command": "python -m models.corpus.build " + " ".join(sys.argv[1:] if argv is None else argv),
         "seed": args.seed, "max_tus": args.max_tus, "max_file_kb": args.max_file_kb,
