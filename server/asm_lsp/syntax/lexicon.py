@@ -47,7 +47,7 @@ NO_SYMBOL_DIRECTIVES = frozenset(
 )
 
 # Directives that define the symbol named by their first operand.
-SYMBOL_DEFINING_DIRECTIVES = frozenset(".set .equ .equiv .eqv".split())
+SYMBOL_DEFINING_DIRECTIVES = frozenset(".set .equ .equiv .eqv .comm .lcomm".split())
 
 _cache: dict[str, str] = {}
 

@@ -82,7 +82,7 @@ class Statement:
 
 @dataclass(slots=True)
 class LabelDef:
-    """A symbol definition: ``name:``, or ``.set``/``.equ``/``.equiv``/``name = expr``.
+    """A symbol definition: ``name:``, ``.set``/``.equ``/``.equiv``/``.comm``/``.lcomm`` or ``name = expr``.
 
     ``kind``: ``"local"`` for ``.L*``, ``"numeric"`` for ``1:``, ``"global"`` when the
     name is in ``ParsedDocument.globals``, else ``"symbol"``. ``defined_by`` says how

@@ -53,17 +53,21 @@ def normalize_function(text: str, name: str | None = None) -> str:
         if statement.kind == "unknown":
             out.append(_collapse(doc.lines[statement.line][statement.start : statement.end]))
             continue
+        line = doc.lines[statement.line]
         line_refs = refs_by_line.get(statement.line, ())
+        next_ref = 0  # refs and operands both run left to right
         operands = []
         for operand in statement.operands:
             pieces = []
             pos = operand.start
-            line = doc.lines[statement.line]
-            for ref in line_refs:
-                if operand.start <= ref.start and ref.end <= operand.end:
-                    pieces.append(line[pos : ref.start])
-                    pieces.append(rename(ref.name))
-                    pos = ref.end
+            while next_ref < len(line_refs) and line_refs[next_ref].start < operand.start:
+                next_ref += 1
+            while next_ref < len(line_refs) and line_refs[next_ref].end <= operand.end:
+                ref = line_refs[next_ref]
+                pieces.append(line[pos : ref.start])
+                pieces.append(rename(ref.name))
+                pos = ref.end
+                next_ref += 1
             pieces.append(line[pos : operand.end])
             operands.append(_collapse("".join(pieces)))
         if statement.name == "=":

@@ -8,6 +8,7 @@ comment only in column 0 (``# 1 "file.c"``; elsewhere it prefixes an immediate),
 
 from __future__ import annotations
 
+import logging
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from .lexicon import (
     SYMBOL_DEFINING_DIRECTIVES,
 )
 from .model import Function, LabelDef, LabelRef, Operand, Statement
+
+_log = logging.getLogger(__name__)
+# Tests set this so that an internal error fails loudly instead of degrading quietly.
+STRICT = False
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # Pieces of a line that need care: strings, comment openers, separators.
@@ -186,8 +191,10 @@ def parse(text: str) -> ParsedDocument:
     parser = _Parser()
     try:
         parser.run(lines)
-    except Exception:  # pragma: no cover - a parser bug must not take the server down
-        parser.finish_partial()
+    except Exception:  # a parser bug must not take the server down: keep what we have
+        if STRICT:
+            raise
+        _log.exception("syntax: parse failed; results are partial")
     labels = parser.labels
     globals_ = parser.globals
     for label in labels:
@@ -204,7 +211,10 @@ def parse(text: str) -> ParsedDocument:
     )
     try:
         doc.functions = find_functions(doc, parser.facts)
-    except Exception:  # pragma: no cover
+    except Exception:
+        if STRICT:
+            raise
+        _log.exception("syntax: function detection failed")
         doc.functions = []
     return doc
 
@@ -224,9 +234,6 @@ class _Parser:
         self._section = (True, True)  # GAS starts in .text
         self._numeric_last: dict[str, int] = {}  # name -> line of latest definition
         self._numeric_pending: dict[str, list[LabelRef]] = {}  # forward refs waiting
-
-    def finish_partial(self) -> None:
-        pass
 
     def run(self, lines: list[str]) -> None:
         in_block = False
@@ -251,14 +258,16 @@ class _Parser:
     def _segment(self, code: str, pos: int, end: int, lineno: int) -> None:
         m = _HEAD.match(code, pos, end)
         word = m.group(4)
-        if m.group(1) is not None or m.group(2) is not None or m.group(3) is not None:
+        while m.group(1) is not None or m.group(2) is not None or m.group(3) is not None:
             if word is not None and code.startswith(":", m.end(4)):
                 word = None  # `a: b: ...`: more labels, take them one at a time
             pos = self._label(m, lineno)
-            if word is None:
-                if pos < end:
-                    self._segment(code, pos, end, lineno)
+            if word is not None:
+                break
+            if pos >= end:
                 return
+            m = _HEAD.match(code, pos, end)
+            word = m.group(4)
         if word is None:
             m = _JUNK.match(code, pos, end)
             if m is not None:
