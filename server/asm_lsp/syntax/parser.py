@@ -59,9 +59,9 @@ def _symbol_finder(skip_keywords: bool) -> re.Pattern[str]:
 _SYMBOLS = _symbol_finder(skip_keywords=True)
 _BRANCH_SYMBOLS = _symbol_finder(skip_keywords=False)
 # Start of a statement: an optional label, then a mnemonic or directive.
-# Groups: 1-3 label (name, number, quoted), 4 mnemonic/directive, 5 operands (trimmed).
+# Groups: 1 label (name, number or "quoted"), 2 mnemonic/directive, 3 operands (trimmed).
 _HEAD = re.compile(
-    r'\s*(?:(?:([A-Za-z_.$][\w.$]*)|(\d+)|"([^"]*)")\s*::?\s*)?'
+    r'\s*(?:([A-Za-z_.$][\w.$]*|\d+|"[^"]*")\s*::?\s*)?'
     r"(?:([A-Za-z_.$][\w.$]*)\s*(\S(?:.*\S)?)?)?"
 )
 # Directives whose operands are needed while parsing; the rest are split on demand.
@@ -257,9 +257,9 @@ class _Parser:
 
     def _segment(self, code: str, pos: int, end: int, lineno: int) -> None:
         m = _HEAD.match(code, pos, end)
-        word = m.group(4)
-        while m.group(1) is not None or m.group(2) is not None or m.group(3) is not None:
-            if word is not None and code.startswith(":", m.end(4)):
+        label, word, ops = m.groups()
+        while label is not None:
+            if word is not None and code.startswith(":", m.end(2)):
                 word = None  # `a: b: ...`: more labels, take them one at a time
             pos = self._label(m, lineno)
             if word is not None:
@@ -267,7 +267,7 @@ class _Parser:
             if pos >= end:
                 return
             m = _HEAD.match(code, pos, end)
-            word = m.group(4)
+            label, word, ops = m.groups()
         if word is None:
             m = _JUNK.match(code, pos, end)
             if m is not None:
@@ -275,16 +275,16 @@ class _Parser:
                 last = len(code[start:end].rstrip()) + start
                 self.statements.append(Statement(lineno, "unknown", m.group(1), start, stop, [], start, last))
             return
-        name_start, name_end = m.span(4)
+        name_start, name_end = m.span(2)
         name = word.lower()
-        ops_start, stmt_end = m.span(5)
-        if ops_start < 0:
+        if ops is None:
             kind = "directive" if word[0] == "." else "instruction"
             self.statements.append(Statement(lineno, kind, name, name_start, name_end, [], name_start, name_end))
             if name in _SECTION_DIRECTIVES:
                 self._section_change(name, [], lineno)
             return
-        if code[ops_start] == "=":  # `sym = expr`
+        ops_start, stmt_end = m.span(3)
+        if ops[0] == "=":  # `sym = expr`
             self._assignment(code, lineno, word, name_start, name_end, ops_start, stmt_end)
             return
         if word[0] == ".":
@@ -320,17 +320,16 @@ class _Parser:
 
     def _label(self, m: re.Match[str], lineno: int) -> int:
         """Record the label matched by _HEAD; return where its statement ends."""
-        group = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
-        name = m.group(group)
-        start, stop = m.span(group)
-        if group == 3:  # quoted name: the span includes the quotes
-            start -= 1
-            stop += 1
+        name = m.group(1)
+        start, stop = m.span(1)
         after = m.string.index(":", stop) + 1
         if m.string.startswith(":", after):
             after += 1
+        numeric = name[0].isdigit()
+        if name[0] == '"':  # quoted: the span keeps the quotes, the name does not
+            name = name[1:-1]
         self.statements.append(Statement(lineno, "label", name, start, stop, [], start, after))
-        if group == 2:
+        if numeric:
             self._numeric_def(name, lineno, start, stop)
         else:
             self.labels.append(LabelDef(name, lineno, start, stop, _label_kind(name)))
