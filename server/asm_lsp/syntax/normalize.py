@@ -27,7 +27,7 @@ def normalize_function(text: str, name: str | None = None) -> str:
     renamed: dict[str, str] = {}
 
     def rename(symbol: str) -> str:
-        if symbol == name:
+        if symbol == name or symbol == f"{name}.localalias":  # gcc -fPIC's self-call alias
             return "FUNC"
         if symbol.startswith(".L"):
             new = renamed.get(symbol)
