@@ -76,6 +76,12 @@ def test_drops_a_line_that_repeats_the_next_line():
     text = "\n".join(LINES[:MUL] + ["\tldr\tx19, "] + LINES[MUL + 1:])
     hole = Hole.at(text, MUL, len("\tldr\tx19, "))
     assert cut_suggestion("[sp, 16]\n", hole) == Cut("", True)
+    text = "\n".join(LINES[:MUL] + ["\tmul\tx0, x0"] + LINES[MUL + 1:])
+    hole = Hole.at(text, MUL, len("\tmul\tx0, x0"))  # seen from the base model: the next line glued on
+    assert cut_suggestion("\tldr\tx19, [sp, 16]\n", hole) == Cut("", True)
+    assert cut_suggestion("\tldp\tx29, x30, [sp], 32\n", hole) == Cut("", True)  # any glued line
+    # after a bare mnemonic a tab is how operands start
+    assert cut_suggestion("\tx0, x0, x19\n", Hole("\tmul", "\n")) == Cut("\tx0, x0, x19", True)
 
 
 def test_multiline_stops_where_the_model_rejoins_the_code():

@@ -121,7 +121,10 @@ def _cut_one_line(raw: str, hole: Hole) -> Cut:
         text = text.rstrip()[: len(text.rstrip()) - len(tail)]
     if not text.strip() or (tail and tail.startswith(text.strip())):
         return Cut("", bool(newline))  # nothing, or only echoes what follows the cursor
-    if (hole.line_before + text + rest).strip() == hole.next_code_line():
+    if text.startswith("\t") and not rest.strip() and len(hole.line_before.split()) >= 2:
+        return Cut("", bool(newline))  # a new statement glued onto a finished line
+    next_line = hole.next_code_line()
+    if next_line and next_line in ((hole.line_before + text + rest).strip(), text.strip()):
         return Cut("", bool(newline))  # repeats the next line
     return Cut(text, bool(newline))
 

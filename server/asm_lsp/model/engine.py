@@ -1,0 +1,703 @@
+"""Completion engine: one worker thread owns the ``Llama`` object (llama.cpp contexts are not
+thread-safe); callers get ``concurrent.futures.Future`` objects and are never blocked.
+
+Scheduling: the newest completion request wins. Submitting bumps a sequence number; the
+worker checks it between prompt chunks and after every generated token, so stale work
+stops within one chunk or token. Priorities: completion > prefill (warm the KV cache for
+where the cursor rests) > speculative follow-up (the next line as if the last one-line
+suggestion were accepted). The prompt is suffix-first (``prompt.py``): while the user
+types, consecutive prompts share all but their last few tokens, and the KV cache of the
+common token prefix is kept.
+
+Decoding is our own greedy loop over ``Llama.eval`` and the raw logits rather than
+``create_completion``: it stops the moment the cut suggestion is complete, checks for
+staleness per token, and can verify prompt-lookup drafts without llama-cpp-python's
+``logits_all=True`` (which copies 152k floats per prompt token). bench/model_latency.py
+compares the two.
+
+stdout is the server's JSON-RPC channel. llama-cpp-python with ``verbose=False`` silences
+llama.cpp by dup2-ing fd 1 to /dev/null during model load, which would swallow any
+JSON-RPC message another thread writes meanwhile. So we load with ``verbose=True`` and
+route llama.cpp's C log through ``llama_log_set`` to Python logging instead, and capture
+llama-cpp-python's own Python prints to stderr while loading.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
+from .store import ModelError, ModelFiles
+from .suggest import Hole, SuggestionCache, accept, cut_suggestion
+
+# libgomp's default busy-wait makes llama.cpp's 2+ threads crawl when anything else wants the
+# CPU (measured on 2 busy cores: decode 0.4 tok/s active vs 7.4 tok/s passive). libgomp reads
+# this when it is loaded, i.e. when llama_cpp is first imported, so set it before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+log = logging.getLogger(__name__)
+llama_log = logging.getLogger("asm_lsp.model.llama_cpp")
+
+ONE_LINE_MAX_TOKENS = 48  # an A64 line is 6-15 tokens; long comments get cut
+TOKENS_PER_LINE = 20
+FOLLOW_UP_LINES = 1  # speculative next line: one line keeps idle CPU use small
+CANDIDATE_TEMPERATURE = 0.4
+CANDIDATE_TOP_K = 20
+PROMPT_LOOKUP_NGRAM = 3
+PROMPT_LOOKUP_TOKENS = 8
+
+
+@dataclass
+class CompletionRequest:
+    """A completion at a 0-based ``line`` and 0-based code-point ``col`` of ``text``."""
+
+    text: str
+    line: int
+    col: int
+    max_lines: int = 8
+    request_id: Hashable | None = None
+    validate: Callable[[str], bool] | None = None  # e.g. an assembler check; runs in the worker
+    candidates: int = 1  # with ``validate``: greedy first, then low-temperature samples
+    time_budget_ms: int = 2000  # from submit; the future gets None when it runs out
+    follow_up: bool = True  # after a one-line suggestion, speculate the next line in idle time
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str  # insert at (line, col); may hold "\n"
+    line: int
+    col: int
+    source: str  # "model" or "cache" (typed-ahead / speculative follow-up)
+    elapsed_ms: float
+    request_id: Hashable | None = None
+    validated: bool | None = None  # None: no validator was given
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens whose KV cache was kept
+    generated_tokens: int = 0
+
+
+@dataclass
+class _Job:
+    kind: str  # "complete" | "prefill" | "follow"
+    hole: Hole
+    seq: int
+    request: CompletionRequest | None = None
+    future: Future | None = None
+    deadline: float = float("inf")
+    started: float = field(default_factory=time.monotonic)
+    cancelled: bool = False
+    prefill_seq: int = 0
+
+
+class _Interrupted(Exception):
+    """The job went stale (newer request, cancel or close)."""
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process (hyper-threads make llama.cpp slower)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    try:
+        physical = core = ""
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    physical = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                    cores.add((physical, core))
+    except OSError:
+        pass
+    return max(1, min(available, len(cores) or available))
+
+
+# ---------------------------------------------------------------- llama.cpp logging
+
+_log_callback: Any = None  # the ctypes callback must outlive every llama.cpp call
+_log_lock = threading.Lock()
+
+
+def route_llama_logs() -> None:
+    """Send llama.cpp's C-level log to the ``asm_lsp.model.llama_cpp`` logger (never stdout)."""
+    global _log_callback
+    import llama_cpp
+
+    with _log_lock:
+        if _log_callback is not None:
+            return
+        # ggml_log_level: 0 NONE, 1 DEBUG, 2 INFO, 3 WARN, 4 ERROR, 5 CONT(inue the previous)
+        # llama.cpp's INFO is per-load detail (tensor lists, metadata): DEBUG for us.
+        levels = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
+        partial: list[str] = []
+        current = [logging.DEBUG]
+
+        @llama_cpp.llama_log_callback
+        def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            try:
+                if level != 5:
+                    current[0] = levels.get(level, logging.DEBUG)
+                partial.append(text.decode("utf-8", "replace"))
+                if partial[-1].endswith("\n"):
+                    message = "".join(partial).rstrip()
+                    partial.clear()
+                    if message:
+                        llama_log.log(current[0], "%s", message)
+            except Exception:  # a C callback must never raise
+                pass
+
+        _log_callback = callback
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def _system_info() -> str:
+    import llama_cpp
+
+    return llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def _model_params_without_extra_buffers(enabled: bool):
+    """llama.cpp's AMX weight buffers crash in mul_mat on some AMX hosts (seen with 0.3.36
+    built natively): load with ``use_extra_bufts = False`` there. Llama() has no parameter
+    for it, so patch the defaults it reads, only while our worker constructs the model."""
+    if not enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as C
+
+    original = C.llama_model_default_params
+
+    def patched():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    C.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        C.llama_model_default_params = original
+
+
+class CompletionEngine:
+    """Owns one llama.cpp model in a worker thread. Thread-safe public methods; none raise."""
+
+    def __init__(
+        self,
+        files: ModelFiles | Callable[[], ModelFiles],
+        threads: int = 0,
+        context_size: int = 2048,
+        *,
+        batch_size: int = 128,
+        prompt_lookup: bool = False,
+        cache_size: int = 64,
+    ) -> None:
+        """``files`` may be a callable (e.g. ``lambda: resolve_model(...)``): it then runs in
+        the worker, so assembling the model on first start does not block the caller."""
+        self._files_source = files
+        self.files: ModelFiles | None = files if isinstance(files, ModelFiles) else None
+        self.threads = threads if threads > 0 else physical_cores()
+        self.context_size = max(256, context_size)
+        self.batch_size = batch_size  # prompt chunk: also how often stale prompt work is checked
+        self.prompt_lookup = prompt_lookup
+        self.cache = SuggestionCache(cache_size)
+
+        self._lock = threading.Condition()
+        self._seq = 0
+        self._prefill_seq = 0
+        self._pending: _Job | None = None
+        self._prefill: _Job | None = None
+        self._follow: _Job | None = None
+        self._running: _Job | None = None
+        self._closed = False
+        self._state = "not started"
+        self._detail = ""
+        self._thread: threading.Thread | None = None
+        self._llm: Any = None
+        self._np: Any = None
+        self._stop_tokens: set[int] = set()
+        self._stop_cache: dict[int, bool] = {}
+        self.last_timings: dict[str, float] = {}
+        # Counters for status, tests and benchmarks (written by the worker only).
+        self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0, "generated_tokens": 0}
+
+    # ------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        """Load the model in the worker thread; returns at once."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._state = "loading"
+            self._thread = threading.Thread(target=self._worker, name="asm-lsp-model", daemon=True)
+            self._thread.start()
+
+    def submit(self, request: CompletionRequest) -> Future:
+        """A future for ``Suggestion | None``; older unfinished requests get None."""
+        t0 = time.monotonic()
+        future: Future = Future()
+        hole = Hole.at(request.text, request.line, request.col)
+        cached = None if self._closed else self._from_cache(hole, request, t0)
+        if cached is not None:
+            self.stats["cache_hits"] += 1
+            future.set_result(cached)
+            return future
+        with self._lock:
+            if self._closed:
+                future.set_result(None)
+                return future
+            self._seq += 1
+            job = _Job("complete", hole, self._seq, request, future, t0 + request.time_budget_ms / 1000.0, t0)
+            if self._pending is not None:
+                self._resolve(self._pending, None)
+            if self._state != "ready":
+                # Not loaded yet: answer now, but warm the cache for this place once loaded.
+                self._pending = None
+                future.set_result(None)
+                self._prefill_seq += 1
+                self._prefill = _Job("prefill", hole, self._seq, prefill_seq=self._prefill_seq)
+            else:
+                self._pending = job
+            self._follow = None
+            self._lock.notify_all()
+        return future
+
+    def prefill(self, text: str, line: int, col: int) -> None:
+        """Evaluate the prompt for this cursor place in idle time (document opened, cursor rests)."""
+        hole = Hole.at(text, line, col)
+        with self._lock:
+            if self._closed:
+                return
+            self._prefill_seq += 1
+            self._prefill = _Job("prefill", hole, self._seq, prefill_seq=self._prefill_seq)
+            self._lock.notify_all()
+
+    def cancel(self, request_id: Hashable) -> None:
+        """Cancel a pending or running request; its future gets None."""
+        with self._lock:
+            for job in (self._pending, self._running):
+                if job is not None and job.request is not None and job.request.request_id == request_id:
+                    job.cancelled = True
+                    self._resolve(job, None)
+            if self._pending is not None and self._pending.cancelled:
+                self._pending = None
+
+    def status(self) -> str:
+        with self._lock:
+            state, detail = self._state, self._detail
+        return f"{state}: {detail}" if detail else state
+
+    @property
+    def busy(self) -> bool:
+        """Work is queued or running (including prefill and speculation)."""
+        with self._lock:
+            return any(job is not None for job in (self._running, self._pending, self._prefill, self._follow))
+
+    @property
+    def ready(self) -> bool:
+        return self._state == "ready"
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until loaded or failed (for CLI commands and tests); True if ready."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._state in ("loading", "not started"):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            return self._state == "ready"
+
+    def close(self) -> None:
+        """Stop the worker and free the model; pending futures get None."""
+        with self._lock:
+            self._closed = True
+            for job in (self._pending, self._running):
+                if job is not None:
+                    self._resolve(job, None)
+            self._pending = self._prefill = self._follow = None
+            self._lock.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        with self._lock:
+            self._state = "closed"
+
+    # ------------------------------------------------------------ worker
+
+    def _worker(self) -> None:
+        try:
+            self._load()
+        except Exception as e:  # never raise into anyone: status says why
+            message = str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}"
+            log.error("model load failed: %s", message)
+            with self._lock:
+                self._state = "error"
+                self._detail = message
+                self._lock.notify_all()
+            return
+        while True:
+            with self._lock:
+                while not self._closed and not (self._pending or self._prefill or self._follow):
+                    self._lock.wait()
+                if self._closed:
+                    break
+                if self._pending is not None:
+                    job, self._pending = self._pending, None
+                elif self._prefill is not None:
+                    job, self._prefill = self._prefill, None
+                else:
+                    job, self._follow = self._follow, None
+                self._running = job
+            try:
+                self._run_job(job)
+            except _Interrupted:
+                self._resolve_locked(job, None)
+            except Exception as e:
+                log.exception("model job failed")
+                if job.future is not None:
+                    with self._lock:
+                        if not job.future.done():
+                            job.future.set_exception(e)
+            finally:
+                with self._lock:
+                    self._running = None
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+    def _load(self) -> None:
+        t0 = time.monotonic()
+        if self.files is None:
+            with self._lock:
+                self._detail = "preparing model files"
+            self.files = self._files_source()  # type: ignore[operator]
+        files = self.files
+        with self._lock:
+            self._detail = f"loading {files.model.name}"
+        try:
+            import llama_cpp
+            import numpy
+        except ImportError as e:
+            raise ModelError(
+                f"llama-cpp-python is not installed ({e}); run `pip install 'asm-lsp-aarch64[model]'`"
+            ) from e
+        self._np = numpy
+        route_llama_logs()
+        amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
+        captured = io.StringIO()
+        with contextlib.redirect_stderr(captured), _model_params_without_extra_buffers(amx):
+            llm = llama_cpp.Llama(
+                model_path=str(files.model),
+                lora_path=str(files.adapter) if files.adapter else None,
+                n_ctx=self.context_size,
+                n_batch=self.batch_size,
+                n_ubatch=self.batch_size,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=True,  # see module docstring: verbose=False dup2()s fd 1 away
+            )
+        if captured.getvalue():
+            llama_log.debug("%s", captured.getvalue().rstrip())
+        self._llm = llm
+        self._stop_tokens = self._special_ids(llm)
+        elapsed = time.monotonic() - t0
+        adapter = f" + {files.adapter.name}" if files.adapter else ""
+        with self._lock:
+            self._state = "ready"
+            self._detail = (
+                f"{files.model.name}{adapter}, n_ctx {self.context_size}, {self.threads} threads, "
+                f"loaded in {elapsed:.1f} s" + (" (AMX weight buffers off)" if amx else "")
+            )
+            self._lock.notify_all()
+        log.info("model ready: %s", self._detail)
+
+    @staticmethod
+    def _special_ids(llm: Any) -> set[int]:
+        ids: set[int] = set()
+        for marker in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>", "<|file_sep|>"):
+            tokens = llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(tokens) == 1:
+                ids.add(tokens[0])
+        return ids
+
+    def _is_stop(self, token: int) -> bool:
+        stop = self._stop_cache.get(token)
+        if stop is None:
+            import llama_cpp
+
+            vocab = self._llm._model.vocab
+            stop = (
+                token in self._stop_tokens
+                or bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+                or bool(llama_cpp.llama_vocab_is_control(vocab, token))
+            )
+            self._stop_cache[token] = stop
+        return stop
+
+    # ------------------------------------------------------------ jobs
+
+    def _stale(self, job: _Job) -> bool:
+        if job.cancelled or self._closed:
+            return True
+        if job.kind == "prefill":
+            return job.seq != self._seq or job.prefill_seq != self._prefill_seq or self._pending is not None
+        return job.seq != self._seq
+
+    def _check(self, job: _Job) -> None:
+        if self._stale(job):
+            raise _Interrupted
+
+    def _resolve(self, job: _Job, value: Suggestion | None) -> None:
+        """Resolve ``job``'s future once; call with the lock held."""
+        if job.future is not None and not job.future.done():
+            job.future.set_result(value)
+
+    def _resolve_locked(self, job: _Job, value: Suggestion | None) -> None:
+        with self._lock:
+            self._resolve(job, value)
+
+    def _from_cache(self, hole: Hole, request: CompletionRequest, t0: float) -> Suggestion | None:
+        hit = self.cache.lookup(hole)
+        if hit is None:
+            return None
+        text, validated = hit
+        if request.validate is not None and not validated:
+            try:
+                if not request.validate(text):
+                    return None
+            except Exception:
+                log.exception("validator failed on a cached suggestion")
+                return None
+            validated = True
+        return Suggestion(
+            text, request.line, request.col, "cache", (time.monotonic() - t0) * 1000, request.request_id,
+            validated if request.validate is not None else None,
+        )
+
+    def _run_job(self, job: _Job) -> None:
+        if job.kind == "prefill":
+            self._feed(self._prompt_tokens(job.hole, 8), job)
+            return
+        request = job.request
+        assert request is not None
+        max_lines = FOLLOW_UP_LINES if job.kind == "follow" else max(1, request.max_lines)
+        text, info = self._complete(job, max_lines)
+        validated: bool | None = None
+        if text and request.validate is not None and job.kind == "complete":
+            validated = True
+        self.cache.put(job.hole, text, validated=bool(validated))
+        if job.kind != "complete":
+            self.stats["follow_ups"] += 1
+            return
+        self.stats["completions"] += 1
+        elapsed = (time.monotonic() - job.started) * 1000
+        self.last_timings = {"elapsed_ms": elapsed, **info}
+        suggestion = None
+        if text:
+            suggestion = Suggestion(
+                text, request.line, request.col, "model", elapsed, request.request_id, validated,
+                int(info.get("prompt_tokens", 0)), int(info.get("reused_tokens", 0)), int(info.get("generated_tokens", 0)),
+            )
+        self._resolve_locked(job, suggestion)
+        if text and "\n" not in text and request.follow_up:
+            with self._lock:
+                if not self._stale(job) and self._pending is None:
+                    self._follow = _Job("follow", accept(job.hole, text), self._seq, request)
+
+    # ------------------------------------------------------------ llama.cpp work
+
+    def _prompt_tokens(self, hole: Hole, max_lines: int) -> list[int]:
+        """Tokens of the FIM prompt, cut so that prompt + answer fit the context."""
+        reserve = ONE_LINE_MAX_TOKENS if not hole.multiline else max_lines * TOKENS_PER_LINE
+        room = self.context_size - reserve - 8
+        scale = min(1.0, room / (DEFAULT_PREFIX_BUDGET + DEFAULT_SUFFIX_BUDGET))
+        while True:
+            window = cut_window(
+                hole.prefix, hole.suffix, int(DEFAULT_PREFIX_BUDGET * scale), int(DEFAULT_SUFFIX_BUDGET * scale)
+            )
+            prompt = build_fim_prompt(window.prefix, window.suffix)
+            tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            if len(tokens) <= room or scale < 0.05:
+                return tokens[-room:] if len(tokens) > room else tokens
+            scale *= 0.75 * room / len(tokens)
+
+    def _feed(self, tokens: list[int], job: _Job) -> int:
+        """Evaluate ``tokens`` reusing the KV cache's common prefix; return the reused count.
+
+        Stale jobs stop between chunks. A completion whose time budget runs out here gets
+        None, but the prompt keeps being evaluated: the next request at this place needs it.
+        """
+        llm = self._llm
+        np = self._np
+        cached = llm.n_tokens
+        limit = min(cached, len(tokens) - 1)  # the last token is always re-run: we need its logits
+        common = 0
+        if limit > 0:
+            mismatch = np.flatnonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit]))
+            common = int(mismatch[0]) if mismatch.size else limit
+        llm.n_tokens = common
+        for start in range(common, len(tokens), self.batch_size):
+            self._check(job)
+            if job.kind == "complete" and time.monotonic() > job.deadline:
+                self._resolve_locked(job, None)
+            chunk = tokens[start : start + self.batch_size]
+            llm.eval(chunk)
+            self.stats["prompt_tokens_evaluated"] += len(chunk)
+        return common
+
+    def _logits(self, index: int) -> Any:
+        import llama_cpp
+
+        pointer = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, index)
+        return self._np.ctypeslib.as_array(pointer, shape=(self._llm.n_vocab(),))
+
+    def _eval_with_logits(self, tokens: list[int]) -> None:
+        """Like ``Llama.eval`` for one small batch, but with logits at every position."""
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        llm._batch.set_batch(batch=tokens, n_past=llm.n_tokens, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[llm.n_tokens : llm.n_tokens + len(tokens)] = tokens
+        llm.n_tokens += len(tokens)
+
+    def _draft(self, context: list[int]) -> list[int]:
+        """Prompt-lookup draft: what followed the latest earlier occurrence of the last n-gram."""
+        for size in range(PROMPT_LOOKUP_NGRAM, 0, -1):
+            if len(context) <= size:
+                continue
+            tail = context[-size:]
+            for start in range(len(context) - size - 1, -1, -1):
+                if context[start : start + size] == tail:
+                    follow = context[start + size : start + size + PROMPT_LOOKUP_TOKENS]
+                    if follow:
+                        return follow
+        return []
+
+    def _complete(self, job: _Job, max_lines: int) -> tuple[str, dict[str, float]]:
+        request = job.request
+        assert request is not None
+        hole = job.hole
+        t0 = time.monotonic()
+        tokens = self._prompt_tokens(hole, max_lines)
+        reused = self._feed(tokens, job)
+        t_prompt = time.monotonic()
+        info: dict[str, float] = {
+            "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
+        }
+        attempts = max(1, request.candidates) if request.validate is not None and job.kind == "complete" else 1
+        rng = self._np.random.default_rng(len(tokens))
+        tried: set[str] = set()
+        generated = 0
+        for attempt in range(attempts):
+            if attempt > 0:
+                if time.monotonic() > job.deadline:
+                    break
+                self._llm.n_tokens = len(tokens) - 1  # rewind to the prompt; re-run its last token
+                self._llm.eval(tokens[-1:])
+            temperature = 0.0 if attempt == 0 else CANDIDATE_TEMPERATURE
+            text, count = self._generate(job, hole, max_lines, temperature, rng, tokens)
+            generated += count
+            if not text or text in tried:
+                continue
+            tried.add(text)
+            if request.validate is None or job.kind != "complete":
+                info.update(generated_tokens=generated, decode_ms=(time.monotonic() - t_prompt) * 1000)
+                return text, info
+            try:
+                ok = bool(request.validate(text))
+            except Exception:
+                log.exception("validator failed")
+                ok = False
+            if ok:
+                info.update(generated_tokens=generated, candidates=attempt + 1)
+                return text, info
+        info.update(generated_tokens=generated, decode_ms=(time.monotonic() - t_prompt) * 1000)
+        return "", info
+
+    def _generate(
+        self, job: _Job, hole: Hole, max_lines: int, temperature: float, rng: Any, prompt: list[int]
+    ) -> tuple[str, int]:
+        """Decode from the evaluated prompt until the cut suggestion is complete; return (text, tokens)."""
+        llm = self._llm
+        np = self._np
+        max_tokens = ONE_LINE_MAX_TOKENS if not hole.multiline else max_lines * TOKENS_PER_LINE
+        use_draft = self.prompt_lookup and temperature == 0.0
+        out: list[int] = []
+        raw = b""
+
+        def pick(logits: Any) -> int:
+            if temperature == 0.0:
+                return int(logits.argmax())
+            top = np.argpartition(logits, -CANDIDATE_TOP_K)[-CANDIDATE_TOP_K:]
+            weights = np.exp((logits[top] - logits[top].max()) / temperature)
+            return int(rng.choice(top, p=weights / weights.sum()))
+
+        def emit(token: int) -> bool:
+            """Append ``token``; True when generation should stop."""
+            nonlocal raw
+            if self._is_stop(token):
+                return True
+            out.append(token)
+            self.stats["generated_tokens"] += 1
+            piece = llm.detokenize([token])
+            raw += piece
+            if b"\n" in piece and cut_suggestion(raw.decode("utf-8", "ignore"), hole, max_lines).done:
+                return True
+            return len(out) >= max_tokens
+
+        token = pick(self._logits(-1))
+        finished = False  # the model ended the suggestion itself (end-of-text or a stop rule)
+        while True:
+            self._check(job)
+            if time.monotonic() > job.deadline:
+                break  # out of time: keep only what is complete
+            if emit(token):
+                finished = len(out) < max_tokens
+                break
+            draft = self._draft(prompt + out) if use_draft else []
+            if not draft:
+                llm.eval([token])
+                token = pick(self._logits(-1))
+                continue
+            base = llm.n_tokens
+            self._eval_with_logits([token] + draft)
+            accepted = 0
+            stop = False
+            for index in range(len(draft) + 1):
+                predicted = int(self._logits(index).argmax())
+                if index < len(draft) and predicted == draft[index]:
+                    accepted += 1
+                    if emit(predicted):
+                        stop = True
+                        break
+                    continue
+                token = predicted
+                break
+            llm.n_tokens = base + 1 + accepted
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            if stop:
+                finished = len(out) < max_tokens
+                break
+        text = raw.decode("utf-8", "replace")
+        cut = cut_suggestion(text, hole, max_lines)
+        if finished and not cut.done:
+            # Ended by end-of-text: the unterminated last line is complete too.
+            cut = cut_suggestion(text + "\n", hole, max_lines)
+        elif not finished and not hole.multiline and not cut.done:
+            return "", len(out)  # half a line is worse than nothing
+        return cut.text, len(out)

