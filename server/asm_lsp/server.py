@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features.positions import clamp_position
+from asm_lsp.robust_io import RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
 from asm_lsp.syntax import ParsedDocument, parse
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
@@ -43,7 +45,8 @@ class AsmLanguageServer(LanguageServer):
     """Server state: settings, the workspace index, the assembler, the model (optional)."""
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
-        super().__init__("asm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("asm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=RobustProtocol)
         self.overrides = overrides or {}
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
@@ -58,6 +61,17 @@ class AsmLanguageServer(LanguageServer):
         self._index_cancel = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
+
+    # -- transport ----------------------------------------------------------------
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve on stdio through a reader that survives junk and bad bytes (robust_io.py)."""
+        super().start_io(TolerantReader(stdin or sys.stdin.buffer), stdout)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, (ValueError, RecursionError)):  # a body that is not JSON
+            self.protocol.parse_error(error)
+            return
+        super().report_server_error(error, source)
 
     # -- settings -----------------------------------------------------------------
     def apply_settings(self, raw: Any, source: str) -> None:
