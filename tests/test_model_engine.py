@@ -131,6 +131,20 @@ class TestRealModel:
         chosen = engine.submit(CompletionRequest(doc, MUL - 2, 1, max_lines=1, validate=lambda t: t == greedy, candidates=3, time_budget_ms=60000, follow_up=False)).result(120)
         assert chosen is not None and (chosen.text, chosen.validated) == (greedy, True)
 
+    def test_prompt_lookup_drafts_do_not_change_greedy_output(self, engine):
+        wait_idle(engine)
+        line = LINES.index(".L13:") + 1
+        doc = "\n".join(LINES[:line] + [""] + LINES[line + 1:])  # prologue "stp ..." removed
+        texts = []
+        for lookup in (False, True):
+            engine.cache.clear()
+            engine.prompt_lookup = lookup
+            suggestion = engine.submit(CompletionRequest(doc, line, 0, max_lines=3, time_budget_ms=60000, follow_up=False)).result(120)
+            texts.append(suggestion.text if suggestion else None)
+        engine.prompt_lookup = False
+        assert texts[0] is not None and texts[0].count("\n") >= 1
+        assert texts[1] == texts[0]
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")

@@ -70,6 +70,10 @@ class ModelFiles:
     adapter_source: str = "none"
     notes: tuple[str, ...] = field(default=())  # non-fatal remarks for the status report
 
+    def describe(self) -> str:
+        """The status report for these files, without hashing user files (fast)."""
+        return status_report(files=self, hash_user_files=False)
+
 
 def find_chunk(package: str, chunk_name: str) -> Path | None:
     """The chunk file inside an installed package, without importing it; None if absent."""
