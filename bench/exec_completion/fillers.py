@@ -78,8 +78,10 @@ class LspFiller:
     so the server's index cannot see the original .s files."""
 
     def __init__(self, adapter: str, log_dir: Path, request_timeout: float = 60.0,
-                 warmup_timeout: float = 120.0, server_cmd: list[str] | None = None) -> None:
+                 warmup_timeout: float = 120.0, server_cmd: list[str] | None = None,
+                 extra_settings: dict[str, Any] | None = None) -> None:
         self.adapter = adapter
+        self.extra_settings = extra_settings or {}
         self.name = f"lsp:{adapter}"
         self.log_dir = log_dir
         self.request_timeout = request_timeout
@@ -90,11 +92,14 @@ class LspFiller:
         self._opened = 0
 
     def settings(self, max_lines: int) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "model": {"adapter": self.adapter},
             "completion": {"maxLines": max_lines},
             "diagnostics": {"enabled": False},  # the bench does not read them; saves CPU
         }
+        for section, values in self.extra_settings.items():  # --lsp-settings wins, section by section
+            settings[section] = {**settings.get(section, {}), **values}
+        return settings
 
     def _start(self, max_lines: int, first_hole: Hole) -> LspClient:
         env = dict(os.environ)
@@ -176,11 +181,12 @@ class LspFiller:
         self.clients.clear()
 
 
-def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout: float) -> Filler:
+def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout: float,
+                extra_settings: dict[str, Any] | None = None) -> Filler:
     if spec == "oracle":
         return OracleFiller()
     if spec == "empty":
         return EmptyFiller()
     if spec.startswith("lsp:") and len(spec) > 4:
-        return LspFiller(spec[4:], log_dir, request_timeout, warmup_timeout)
+        return LspFiller(spec[4:], log_dir, request_timeout, warmup_timeout, extra_settings=extra_settings)
     raise ValueError(f"unknown filler {spec!r}; use oracle, empty, lsp:none, lsp:default or lsp:<adapter path>")

@@ -312,7 +312,7 @@ def verify_tests(cases: list[str], jobs: int, run_timeout: float, root: Path) ->
 
 def run_benchmark(cases: list[str], filler_specs: list[str], holes_per_file: int, seed: int, jobs: int,
                   run_timeout: float, root: Path, request_timeout: float = 60.0, warmup_timeout: float = 120.0,
-                  progress: bool = False) -> tuple[list[Outcome], dict]:
+                  progress: bool = False, lsp_settings: dict | None = None) -> tuple[list[Outcome], dict]:
     work = Workspace(root, run_timeout)
     t0 = time.monotonic()
     configs = build(cases, work, jobs)
@@ -324,7 +324,7 @@ def run_benchmark(cases: list[str], filler_specs: list[str], holes_per_file: int
     warmups: dict[str, float] = {}
     with ThreadPoolExecutor(jobs) as pool:
         for spec in filler_specs:
-            filler = make_filler(spec, root, request_timeout, warmup_timeout)
+            filler = make_filler(spec, root, request_timeout, warmup_timeout, lsp_settings)
             try:
                 outcomes += run_filler(filler, holes, work, pool, progress)
             finally:
@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds to wait for one inline completion")
     parser.add_argument("--warmup-timeout", type=float, default=120.0,
                         help="seconds to wait after server start for its first non-empty answer")
+    parser.add_argument("--lsp-settings", type=json.loads, default={},
+                        help='extra asmLsp settings for lsp fillers, JSON, e.g. \'{"completion": {"candidates": 1}}\'')
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="output prefix: writes PREFIX.json, PREFIX.md, PREFIX_holes.jsonl")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp folder, removed)")
@@ -370,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
 
         specs = [s for s in args.fillers.split(",") if s]
         outcomes, meta = run_benchmark(cases, specs, args.holes_per_file, args.seed, args.jobs, args.run_timeout,
-                                       root, args.request_timeout, args.warmup_timeout, progress=True)
+                                       root, args.request_timeout, args.warmup_timeout, progress=True,
+                                       lsp_settings=args.lsp_settings)
     finally:
         if args.workdir is None and not any(s.startswith("lsp:") for s in args.fillers.split(",")):
             shutil.rmtree(root, ignore_errors=True)
@@ -385,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "holes_per_file": args.holes_per_file,
         "fillers": specs,
+        "lsp_settings": args.lsp_settings,
         "cases": cases,
         **meta,
         "status_names": status_names,
