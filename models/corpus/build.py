@@ -92,7 +92,7 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
                        spec.exclude)
     extra = [roots[n] for n in spec.needs if n in roots]
     gen_dir = out / "gen" / spec.name
-    generate_headers(root, gen_dir)
+    generate_headers(root, gen_dir, out / "config")
     incs = tuple(include_dirs(root, extra, out / "config", gen_dir))
     jobs = [Job(spec.name, root / rel, rel, compiler, incs, tuple(spec.defines),
                 out / "asm" / spec.name,

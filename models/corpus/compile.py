@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import random
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,25 +192,48 @@ def discover_tus(root: Path, project: str, seed: int, cap: int, max_file_bytes: 
 
 
 # Headers that projects ship as templates for platforms without configure
-# (pcre2.h.generic, config.h.dist...). Copying one is reading, not running, the sources.
-TEMPLATE_SUFFIXES = (".generic", ".dist", ".default")
+# (pcre2.h.generic, config.h.dist...), or as configure inputs (version.h.in).
+# Copying or filling one in is reading, not running, the sources.
+TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".in")
+AUTOCONF_VAR = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*@")
 
 
-def generate_headers(root: Path, gen_dir: Path) -> None:
-    """Copy shipped header templates (`X.h.generic` -> `X.h`) into `gen_dir`."""
+def _write_generated(gen_dir: Path, template: Path, text: str) -> None:
+    """Write the header as `gen/X.h` and `gen/<parent dir>/X.h` (for `#include "dir/X.h"`)."""
+    name = template.name.rsplit(".", 1)[0]
+    for target in (gen_dir / name, gen_dir / template.parent.name / name):
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+
+def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
+    """Make headers a configure/make step would have made, without running anything.
+
+    `X.h.generic|dist|default` are copied. `X.h.in` (only when no `X.h` ships beside it)
+    becomes a pointer to the generated config.h if it is a config header, else a copy
+    with `@VARS@` replaced by 0 (version numbers, feature flags: good enough to compile).
+    """
     gen_dir.mkdir(parents=True, exist_ok=True)
     for suffix in TEMPLATE_SUFFIXES:
         for template in sorted(root.rglob(f"*.h{suffix}")):
             rel = template.relative_to(root)
             if _skipped(rel.parts) or not template.is_file() or template.is_symlink():
                 continue
-            target = gen_dir / template.name[: -len(suffix)]
-            if not target.exists():
-                target.write_bytes(template.read_bytes())
+            text = template.read_text(errors="replace")
+            if suffix == ".in":
+                if template.with_suffix("").exists():
+                    continue
+                stem = template.name.lower()
+                if "config" in stem or "autoconf" in stem:
+                    text = f'#include "{config_dir / "config.h"}"\n'
+                else:
+                    text = AUTOCONF_VAR.sub("0", text)
+            _write_generated(gen_dir, template, text)
 
 
 def include_dirs(root: Path, extra_roots: list[Path], config_dir: Path,
-                 gen_dir: Path | None = None, max_dirs: int = 40) -> list[str]:
+                 gen_dir: Path | None = None, max_dirs: int = 80) -> list[str]:
     """Guessed -I list: conventional dirs, then any shallow dir holding headers, then config.h.
 
     The generated config dir goes last so that a config.h shipped in the tree (or copied
@@ -218,11 +242,13 @@ def include_dirs(root: Path, extra_roots: list[Path], config_dir: Path,
     dirs: list[Path] = []
     for tree in [root, *extra_roots]:
         dirs += [tree / d for d in ("", "include", "lib", "src", "source", "lib/include")]
-        header_dirs = sorted({h.parent for h in tree.rglob("*.h")
-                              if len(h.relative_to(tree).parts) <= 4
-                              and not _skipped(h.relative_to(tree).parts)},
-                             key=lambda p: (len(p.parts), str(p)))
-        dirs += header_dirs
+        headers = [h for h in tree.rglob("*.h") if len(h.relative_to(tree).parts) <= 6
+                   and not _skipped(h.relative_to(tree).parts)]
+        # `include/` dirs themselves (for `#include <brotli/port.h>`), then header dirs.
+        found = {p for h in headers for p in h.relative_to(tree).parents
+                 if p.name == "include"}
+        found = {tree / p for p in found} | {h.parent for h in headers}
+        dirs += sorted(found, key=lambda p: (len(p.parts), p.name != "include", str(p)))
     seen: list[str] = []
     for d in dirs:
         s = str(d)
