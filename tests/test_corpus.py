@@ -188,3 +188,6 @@ def test_licence_from_copyright() -> None:
             "License: Zlib\n\nFiles: debian/*\nLicense: GPL-2+\n")
     assert licence_from_copyright(text) == "Zlib"
     assert licence_from_copyright("no licence here") == "unknown"
+    free_form = ("License:\n\nPermission is hereby granted, free of charge, to any person...\n"
+                 "see the GNU General Public License for tools/\n")
+    assert licence_from_copyright(free_form) == "guessed: MIT"

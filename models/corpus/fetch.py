@@ -66,10 +66,25 @@ def _parse_dsc(dsc: Path) -> tuple[str, list[str]]:
     return (version.group(1) if version else "unknown"), files
 
 
+# For old free-form debian/copyright files: phrases that name a licence family.
+LICENCE_PHRASES = (
+    ("Permission is hereby granted, free of charge", "MIT"),
+    ("GNU Lesser General Public License", "LGPL"),
+    ("GNU Library General Public License", "LGPL"),
+    ("GNU General Public License", "GPL"),
+    ("Redistribution and use in source and binary forms", "BSD"),
+    ("public domain", "public-domain"),
+)
+
+
 def licence_from_copyright(text: str) -> str:
-    """First `License:` value of a debian/copyright file, or 'unknown'."""
+    """First `License:` value of a debian/copyright file; for free-form files a
+    'guessed: X' from the first licence phrase in the text; else 'unknown'."""
     match = re.search(r"^License:[ \t]*(\S[^\n]*)", text, re.M)
-    return match.group(1).strip() if match else "unknown"
+    if match:
+        return match.group(1).strip()
+    hits = [(text.find(phrase), name) for phrase, name in LICENCE_PHRASES if phrase in text]
+    return f"guessed: {min(hits)[1]}" if hits else "unknown"
 
 
 def _copyright_from_diff(diff_gz: Path) -> str:
