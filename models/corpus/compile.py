@@ -117,6 +117,12 @@ CONFIG_H = """\
 #define SIZEOF_OFF_T 8
 #define SIZEOF_TIME_T 8
 #define RETSIGTYPE void
+#define SIZE_T_STDDEF_H 1
+/* Attribute macros that Thomas Dickey's configure scripts (mawk, ...) define. */
+#define GCC_UNUSED __attribute__((unused))
+#define GCC_NORETURN __attribute__((noreturn))
+#define GCC_PRINTFLIKE(fmt, var) __attribute__((format(printf, fmt, var)))
+#define GCC_SCANFLIKE(fmt, var) __attribute__((format(scanf, fmt, var)))
 #define PACKAGE "corpus"
 #define PACKAGE_NAME "corpus"
 #define PACKAGE_TARNAME "corpus"
