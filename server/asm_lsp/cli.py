@@ -16,6 +16,20 @@ from typing import Any
 from asm_lsp import VERSION_LINE
 
 
+def _add_shared(parser: argparse.ArgumentParser, default: object) -> None:
+    """Flags accepted before and after a subcommand (``default``: SUPPRESS on subparsers)."""
+    def d(value: object) -> object:
+        return value if default is None else default
+
+    parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more logging (-v info, -vv debug)")
+    parser.add_argument("--log-file", type=Path, default=d(None), help="also write the log to this file")
+    parser.add_argument("--model", default=d(None), help="GGUF model file to use instead of the embedded base model")
+    parser.add_argument("--adapter", default=d(None), help='LoRA adapter GGUF, "none", or "default" (the shipped one)')
+    parser.add_argument("--cache-dir", default=d(""), help="where the assembled model is kept (default $XDG_CACHE_HOME/asm-lsp)")
+    parser.add_argument("--no-model", action="store_true", default=d(False), help="run without the code model (classic features only)")
+    parser.add_argument("--assembler", default=d(None), help="assembler program for diagnostics (default: aarch64-linux-gnu-as, llvm-mc)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asm-lsp",
@@ -27,31 +41,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tcp", action="store_true", help="serve LSP over TCP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="TCP address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
-    parser.add_argument("--log-file", type=Path, help="also write the log to this file")
-    parser.add_argument("--model", help="GGUF model file to use instead of the embedded base model")
-    parser.add_argument("--adapter", help='LoRA adapter GGUF, "none", or "default" (the shipped one)')
-    parser.add_argument("--no-model", action="store_true", help="run without the code model (classic features only)")
-    parser.add_argument("--assembler", help="assembler program for diagnostics (default: aarch64-linux-gnu-as, llvm-mc)")
+    _add_shared(parser, None)
+    shared = argparse.ArgumentParser(add_help=False)
+    _add_shared(shared, argparse.SUPPRESS)  # the same flags after a subcommand; don't reset earlier ones
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    complete = sub.add_parser("complete", help="print the model's suggestion at FILE:LINE:COL")
+    complete = sub.add_parser("complete", parents=[shared], help="print the model's suggestion at FILE:LINE:COL")
     complete.add_argument("spec", help="FILE:LINE:COL, 1-based line and column")
-    complete.add_argument("--max-lines", type=int, default=None, help="most lines to suggest")
-    model = sub.add_parser("model", help="model commands")
+    complete.add_argument("--max-lines", type=int, default=8, help="most lines to suggest (default 8)")
+    complete.add_argument("--json", action="store_true", help="print a JSON object with timings")
+    complete.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
+    model = sub.add_parser("model", parents=[shared], help="model commands")
     model.add_argument("action", choices=["status", "fetch"], help="status: what is used, sizes, hashes; fetch: assemble the base model now")
-    symbols = sub.add_parser("symbols", help="list the functions and labels of assembly files")
+    symbols = sub.add_parser("symbols", parents=[shared], help="list the functions and labels of assembly files")
     symbols.add_argument("files", nargs="+", type=Path)
-    check = sub.add_parser("check", help="assemble files and print diagnostics like a compiler")
+    check = sub.add_parser("check", parents=[shared], help="assemble files and print diagnostics like a compiler")
     check.add_argument("files", nargs="+", type=Path)
-    hover = sub.add_parser("hover", help="print the hover text at FILE:LINE:COL")
+    hover = sub.add_parser("hover", parents=[shared], help="print the hover text at FILE:LINE:COL")
     hover.add_argument("spec", help="FILE:LINE:COL, 1-based line and column")
-    similar = sub.add_parser("similar", help="functions most similar to those in the given files")
+    similar = sub.add_parser("similar", parents=[shared], help="functions most similar to those in the given files")
     similar.add_argument("paths", nargs="+", type=Path, help="files to query; the workspace is --workspace")
     similar.add_argument("--function", help="only this function")
     similar.add_argument("--top", type=int, default=5, help="how many similar functions to list")
     similar.add_argument("--workspace", type=Path, default=Path("."), help="folder to search in (default .)")
-    index = sub.add_parser("index", help="index a folder's functions (embeddings cache)")
+    index = sub.add_parser("index", parents=[shared], help="index a folder's functions (embeddings cache)")
     index.add_argument("directory", type=Path)
     return parser
 
@@ -75,6 +88,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         model["path"] = args.model
     if args.adapter:
         model["adapter"] = args.adapter
+    if args.cache_dir:
+        model["cacheDir"] = args.cache_dir
     if args.no_model:
         model["enabled"] = False
     if model:

@@ -96,8 +96,8 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         from asm_lsp.model import commands as model_commands
 
         if args.command == "complete":
-            return model_commands.complete_main(args.spec, args, overrides)
-        return model_commands.model_main(args.action, args, overrides)
+            return model_commands.complete_main(args.spec, args)
+        return model_commands.model_status_main(args)  # "fetch" too: resolving assembles the model
     if args.command in ("similar", "index"):
         from asm_lsp.embed import commands as embed_commands
 

@@ -61,6 +61,7 @@ class AsmLanguageServer(LanguageServer):
         self._index_cancel = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
+        self.model_started = False  # the model layer was asked to start (after initialized)
 
     # -- transport ----------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -291,6 +292,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.assembler()
         from asm_lsp.features import model_completion  # imports the model layer lazily
         ls.completions = model_completion.start(ls)
+        ls.model_started = True
         asyncio.ensure_future(guarded()(ls.index_workspace)())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -451,7 +453,9 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @guarded(default="model status unavailable")
     def model_status(ls: AsmLanguageServer, *args: Any) -> str:
         if ls.completions is None:
-            return "The model is off (asmLsp.model.enabled is false or the model layer failed to start)."
+            if not ls.model_started and ls.settings.model.enabled:
+                return "The model is starting."
+            return "The model is off (asmLsp.model.enabled is false, or llama-cpp-python is not installed)."
         return ls.completions.status_markdown()
 
     @server.feature(types.SHUTDOWN)

@@ -86,7 +86,7 @@ _RANGES = {
     ("model", "context_size"): (256, 32768),
     ("completion", "max_lines"): (1, 64),
     ("completion", "candidates"): (1, 16),
-    ("completion", "time_budget_ms"): (50, 60000),
+    ("completion", "time_budget_ms"): (50, 600000),
     ("assembler", "timeout_ms"): (100, 120000),
     ("diagnostics", "debounce_ms"): (0, 10000),
     ("index", "max_files"): (1, 1000000),

@@ -1,8 +1,251 @@
-"""Glue between the LSP server and the model engine (filled in when the engine lands)."""
+"""Glue between the LSP server and the model layer: suggestions and similar functions.
+
+The engine (``asm_lsp.model.engine``) owns the llama.cpp model in its own thread; here
+we turn its suggestions into ``InlineCompletionList``/``CompletionItem`` results, check
+candidates with the real assembler before showing them, and forward ``$/cancelRequest``
+(pygls cancels the handler's task; we cancel the engine's job). Nothing here blocks the
+event loop: loading, prefill and generation run in the engine's worker.
+"""
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import itertools
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from asm_lsp.assembler import Assembler, assemble
+from asm_lsp.features.positions import from_utf16, to_utf16
+from asm_lsp.syntax import parse
+
+if TYPE_CHECKING:
+    from asm_lsp.server import AsmLanguageServer
+
+log = logging.getLogger(__name__)
+_ids = itertools.count(1)
 
 
-def start(ls: Any) -> None:
-    return None
+def insertion_assembles(asm: Assembler, text: str, line: int, col: int, insert: str, timeout_s: float) -> bool:
+    """Does ``insert`` at (0-based line, code-point col) of ``text`` assemble cleanly?
+
+    Only errors on the inserted lines count (the rest of a buffer being edited may be
+    broken), and the inserted lines must not branch to ``.L`` labels the file lacks.
+    """
+    lines = text.split("\n")
+    if not lines:
+        return False
+    line = max(0, min(line, len(lines) - 1))
+    head, tail = lines[line][:col], lines[line][col:]
+    new_lines = (head + insert + tail).split("\n")
+    candidate = "\n".join(lines[:line] + new_lines + lines[line + 1:])
+    first, last = line, line + len(new_lines) - 1
+    result = assemble(asm, candidate, timeout_s=timeout_s)
+    if result.failed_to_run:
+        return True  # cannot check: do not hide suggestions because the assembler is unwell
+    if any(m.severity == "error" and first <= m.line <= last for m in result.messages):
+        return False
+    doc = parse(candidate)
+    defined = {d.name for d in doc.labels}
+    for ref in doc.refs:
+        if first <= ref.line <= last:
+            if ref.numeric and ref.target_line is None:
+                return False
+            if ref.name.startswith(".L") and ref.name not in defined:
+                return False
+    return True
+
+
+class ModelCompletions:
+    """Model features of one server: completions now, similar functions when embeddings are on."""
+
+    def __init__(self, ls: AsmLanguageServer) -> None:
+        from asm_lsp.model.engine import CompletionEngine
+        from asm_lsp.model.store import resolve_model
+
+        self.ls = ls
+        cfg = ls.settings.model
+        self.engine = CompletionEngine(
+            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
+            context_size=cfg.context_size)
+        self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
+
+    def start(self) -> None:
+        self.ls.send_status(model="loading")
+        self.engine.start()
+        threading.Thread(target=self._watch_load, name="asm-lsp-model-watch", daemon=True).start()
+        if self.ls.settings.index.embeddings:
+            self._start_embeddings()
+
+    def _watch_load(self) -> None:
+        if self.engine.wait_ready(timeout=None):
+            self.ls.send_status(model="ready")
+            log.info("model ready: %s", self.engine.status())
+        else:
+            status = self.engine.status()
+            self.ls.send_status(model="unavailable")
+            self.ls.tell_once(f"asm-lsp: the code model is unavailable ({status}); "
+                              "completions are off, everything else keeps working.", types.MessageType.Warning)
+
+    def _start_embeddings(self) -> None:
+        try:
+            from asm_lsp.embed.service import SimilarFunctions
+        except ImportError as exc:
+            log.info("similar functions unavailable: %s", exc)
+            return
+        try:
+            self.similar = SimilarFunctions(self.ls.settings, self.ls.index)
+            self.similar.start()
+        except Exception as exc:  # embeddings are a bonus: never take completions down with them
+            log.warning("similar functions failed to start: %s", exc, exc_info=True)
+            self.similar = None
+
+    # -- suggestions ----------------------------------------------------------------
+    async def suggest(self, uri: str, line: int, col: int) -> str | None:
+        """The suggestion text for the cursor at (0-based line, code-point col), or None."""
+        from asm_lsp.model.engine import CompletionRequest
+
+        cfg = self.ls.settings.completion
+        if not cfg.enabled or not self.engine.ready and self.engine.status().startswith("failed"):
+            return None
+        text = self.ls.workspace.get_text_document(uri).source
+        validate = None
+        asm = self.ls.assembler() if cfg.check_with_assembler else None
+        if asm is not None:
+            timeout = self.ls.settings.assembler.timeout_ms / 1000
+
+            def validate(insert: str) -> bool:
+                return insertion_assembles(asm, text, line, col, insert, timeout)
+        request_id = next(_ids)
+        request = CompletionRequest(text, line, col, max_lines=cfg.max_lines, request_id=request_id,
+                                    validate=validate, candidates=cfg.candidates if validate else 1,
+                                    time_budget_ms=cfg.time_budget_ms)
+        future = self.engine.submit(request)
+        try:
+            suggestion = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            self.engine.cancel(request_id)
+            raise
+        log.debug("suggestion at %s:%d:%d: %r", uri, line, col, suggestion)
+        if suggestion is None or not suggestion.text.strip():
+            return None
+        if suggestion.validated is False:
+            return None
+        return suggestion.text
+
+    async def inline(self, uri: str, line: int, col: int) -> types.InlineCompletionList | None:
+        text = await self.suggest(uri, line, col)
+        if text is None:
+            return None
+        line_text = self.ls.workspace.get_text_document(uri).lines[line].rstrip("\r\n") \
+            if line < len(self.ls.workspace.get_text_document(uri).lines) else ""
+        at = types.Position(line=line, character=to_utf16(line_text, col))
+        return types.InlineCompletionList(items=[
+            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at))])
+
+    async def completion_item(self, uri: str, line: int, col: int) -> types.CompletionItem | None:
+        """The model's suggestion as a completion item that replaces the word being typed."""
+        text = await self.suggest(uri, line, col)
+        if text is None:
+            return None
+        lines = self.ls.workspace.get_text_document(uri).lines
+        line_text = lines[line].rstrip("\r\n") if line < len(lines) else ""
+        start = col
+        while start > 0 and (line_text[start - 1].isalnum() or line_text[start - 1] in "._"):
+            start -= 1
+        typed = line_text[start:col]
+        first_line = text.split("\n", 1)[0]
+        return types.CompletionItem(
+            label=f"{(typed + first_line).strip()[:60]}",
+            kind=types.CompletionItemKind.Snippet,
+            detail="asm-lsp model suggestion",
+            documentation=types.MarkupContent(kind=types.MarkupKind.Markdown,
+                                              value=f"Suggested by the AArch64 model:\n```asm\n{typed + text}\n```"),
+            sort_text="0000",
+            filter_text=typed + first_line.strip(),
+            preselect=True,
+            text_edit=types.TextEdit(
+                range=types.Range(start=types.Position(line=line, character=to_utf16(line_text, start)),
+                                  end=types.Position(line=line, character=to_utf16(line_text, col))),
+                new_text=typed + text),
+        )
+
+    # -- document events ------------------------------------------------------------
+    def on_open(self, uri: str) -> None:
+        """Warm the model's cache where typing is likely to start: the end of the document."""
+        document = self.ls.workspace.get_text_document(uri)
+        lines = document.source.split("\n")
+        last = len(lines) - 1
+        self.engine.prefill(document.source, last, len(lines[last]))
+        if self.similar is not None:
+            self.similar.update_document(uri, document.source)
+
+    def on_index_ready(self) -> None:
+        if self.similar is not None:
+            self.similar.index_workspace()
+
+    # -- similar functions -------------------------------------------------------------
+    def similar_markdown(self, uri: str, name: str) -> str | None:
+        if self.similar is None:
+            return None
+        return self.similar.hover_markdown(uri, name)
+
+    async def similar_locations(self, args: tuple[Any, ...]) -> list[types.Location]:
+        if self.similar is None or len(args) < 2:
+            return []
+        uri = args[0] if isinstance(args[0], str) else None
+        position = args[1] if isinstance(args[1], dict) else None
+        if uri is None or position is None:
+            return []
+        doc = self.ls.document(uri)
+        if doc is None:
+            return []
+        line = int(position.get("line", 0))
+        line_text = doc.lines[line] if 0 <= line < len(doc.lines) else ""
+        col = from_utf16(line_text, int(position.get("character", 0)))
+        ref = doc.ref_at(line, col) or doc.label_at(line, col)
+        function = doc.function_at(line)
+        name = ref.name if ref is not None else function.name if function is not None else None
+        if name is None:
+            return []
+        found = await asyncio.to_thread(self.similar.similar, uri, name, 10)
+        locations = []
+        for other_uri, _name, other_line, _score in found:
+            at = types.Position(line=other_line, character=0)
+            locations.append(types.Location(uri=other_uri, range=types.Range(start=at, end=at)))
+        return locations
+
+    def status_markdown(self) -> str:
+        files = self.engine.files
+        parts = [f"**Model**: {self.engine.status()}"]
+        if files is not None:
+            parts.append(f"\n\n```\n{files.describe() if hasattr(files, 'describe') else files}\n```")
+        stats = self.engine.stats
+        parts.append(f"\n\ncompletions {stats['completions']}, cache hits {stats['cache_hits']}, "
+                     f"follow-ups {stats['follow_ups']}")
+        if self.similar is not None:
+            parts.append(f"\n\n**Similar functions**: {self.similar.status()}")
+        return "".join(parts)
+
+    def close(self) -> None:
+        self.engine.close()
+        if self.similar is not None:
+            self.similar.close()
+
+
+def start(ls: AsmLanguageServer) -> ModelCompletions | None:
+    """Start the model features unless they are switched off or cannot be imported."""
+    if not ls.settings.model.enabled:
+        ls.send_status(model="off")
+        return None
+    try:
+        import llama_cpp  # noqa: F401  (present only with the 'model' extra)
+    except ImportError:
+        ls.tell_once("asm-lsp: llama-cpp-python is not installed, so model completions are off; "
+                     "install with: pip install 'asm-lsp-aarch64[model]'", types.MessageType.Info)
+        ls.send_status(model="not installed")
+        return None
+    completions = ModelCompletions(ls)
+    completions.start()
+    return completions
