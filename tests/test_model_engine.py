@@ -213,3 +213,24 @@ def test_stdout_stays_clean_and_complete_while_loading_and_generating():
     assert "ok=True result=True" in done.stderr, done.stderr[-2000:]
     count = int(done.stderr.rsplit("count=", 1)[1].split()[0])
     assert done.stdout == "".join(f"MARK {i}\n" for i in range(count))
+
+
+def test_unchecked_cache_entry_is_validated_off_the_callers_thread(tmp_path):
+    """A speculative (unvalidated) entry is checked on a helper thread before it is served."""
+    engine = CompletionEngine(ModelFiles(tmp_path / "never-loaded.gguf", 0, "", "test"))
+    hole = Hole.at(FACT, MUL, 5)
+    engine.cache.put(hole, "x1, ", validated=False)
+    threads: list[str] = []
+
+    def validate(text: str) -> bool:
+        threads.append(__import__("threading").current_thread().name)
+        return text == "x1, "
+
+    hit = engine.submit(CompletionRequest(FACT, MUL, 5, validate=validate)).result(5)
+    assert (hit.text, hit.source, hit.validated) == ("x1, ", "cache", True)
+    assert threads and threads[0].startswith("asm-lsp-model-check")
+    # Rejected: falls through to the model, which is not loaded here, so None.
+    assert engine.submit(CompletionRequest(FACT, MUL, 5, validate=lambda text: False)).result(5) is None
+    # No validator: served directly.
+    assert engine.submit(CompletionRequest(FACT, MUL, 5)).result(0).validated is None
+    engine.close()

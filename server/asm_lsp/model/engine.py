@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,12 @@ class _Job:
     started: float = field(default_factory=time.monotonic)
     cancelled: bool = False
     prefill_seq: int = 0
+
+
+def _settle(future: Future, value: Suggestion | None) -> None:
+    """Set a result unless the future is already done (e.g. cancelled by asyncio.wrap_future)."""
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(value)
 
 
 class _Interrupted(Exception):
@@ -227,6 +233,7 @@ class CompletionEngine:
         self._state = "not started"
         self._detail = ""
         self._thread: threading.Thread | None = None
+        self._check_pool: ThreadPoolExecutor | None = None
         self._llm: Any = None
         self._np: Any = None
         self._stop_tokens: set[int] = set()
@@ -251,15 +258,48 @@ class CompletionEngine:
         t0 = time.monotonic()
         future: Future = Future()
         hole = Hole.at(request.text, request.line, request.col)
-        cached = None if self._closed else self._from_cache(hole, request, t0)
-        if cached is not None:
-            self.stats["cache_hits"] += 1
-            future.set_result(cached)
+        hit = None if self._closed else self.cache.lookup(hole)
+        if hit is not None:
+            text, validated = hit
+            if request.validate is None or validated:
+                self._serve_cached(future, request, text, validated, t0)
+                return future
+            # A speculative entry not yet checked: the validator may run an assembler, and
+            # the caller may be an event loop, so check on a helper thread.
+            self._checker().submit(self._check_cached, future, hole, request, text, t0)
             return future
+        self._enqueue(future, hole, request, t0)
+        return future
+
+    def _serve_cached(self, future: Future, request: CompletionRequest, text: str, validated: bool, t0: float) -> None:
+        self.stats["cache_hits"] += 1
+        _settle(future, Suggestion(
+            text, request.line, request.col, "cache", (time.monotonic() - t0) * 1000, request.request_id,
+            validated if request.validate is not None else None,
+        ))
+
+    def _checker(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._check_pool is None:
+                self._check_pool = ThreadPoolExecutor(1, thread_name_prefix="asm-lsp-model-check")
+            return self._check_pool
+
+    def _check_cached(self, future: Future, hole: Hole, request: CompletionRequest, text: str, t0: float) -> None:
+        try:
+            ok = bool(request.validate(text))  # type: ignore[misc]
+        except Exception:
+            log.exception("validator failed on a cached suggestion")
+            ok = False
+        if ok:
+            self._serve_cached(future, request, text, True, t0)
+        else:
+            self._enqueue(future, hole, request, t0)  # ask the model after all
+
+    def _enqueue(self, future: Future, hole: Hole, request: CompletionRequest, t0: float) -> None:
         with self._lock:
             if self._closed:
-                future.set_result(None)
-                return future
+                _settle(future, None)
+                return
             self._seq += 1
             job = _Job("complete", hole, self._seq, request, future, t0 + request.time_budget_ms / 1000.0, t0)
             if self._pending is not None:
@@ -267,14 +307,13 @@ class CompletionEngine:
             if self._state != "ready":
                 # Not loaded yet: answer now, but warm the cache for this place once loaded.
                 self._pending = None
-                future.set_result(None)
+                _settle(future, None)
                 self._prefill_seq += 1
                 self._prefill = _Job("prefill", hole, self._seq, prefill_seq=self._prefill_seq)
             else:
                 self._pending = job
             self._follow = None
             self._lock.notify_all()
-        return future
 
     def prefill(self, text: str, line: int, col: int) -> None:
         """Evaluate the prompt for this cursor place in idle time (document opened, cursor rests)."""
@@ -334,6 +373,8 @@ class CompletionEngine:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
+        if self._check_pool is not None:
+            self._check_pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             self._state = "closed"
 
@@ -370,9 +411,8 @@ class CompletionEngine:
             except Exception as e:
                 log.exception("model job failed")
                 if job.future is not None:
-                    with self._lock:
-                        if not job.future.done():
-                            job.future.set_exception(e)
+                    with contextlib.suppress(InvalidStateError):
+                        job.future.set_exception(e)
             finally:
                 with self._lock:
                     self._running = None
@@ -464,30 +504,12 @@ class CompletionEngine:
 
     def _resolve(self, job: _Job, value: Suggestion | None) -> None:
         """Resolve ``job``'s future once; call with the lock held."""
-        if job.future is not None and not job.future.done():
-            job.future.set_result(value)
+        if job.future is not None:
+            _settle(job.future, value)
 
     def _resolve_locked(self, job: _Job, value: Suggestion | None) -> None:
         with self._lock:
             self._resolve(job, value)
-
-    def _from_cache(self, hole: Hole, request: CompletionRequest, t0: float) -> Suggestion | None:
-        hit = self.cache.lookup(hole)
-        if hit is None:
-            return None
-        text, validated = hit
-        if request.validate is not None and not validated:
-            try:
-                if not request.validate(text):
-                    return None
-            except Exception:
-                log.exception("validator failed on a cached suggestion")
-                return None
-            validated = True
-        return Suggestion(
-            text, request.line, request.col, "cache", (time.monotonic() - t0) * 1000, request.request_id,
-            validated if request.validate is not None else None,
-        )
 
     def _run_job(self, job: _Job) -> None:
         if job.kind == "prefill":
