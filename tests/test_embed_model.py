@@ -1,0 +1,139 @@
+"""Embeddings with the real model (llama.cpp, Qwen2.5-Coder-0.5B Q4_K_M): slow, skipped
+without llama-cpp-python or the model packages.
+
+Test data: the small functions below and a folder made from them.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asm_lsp.embed.embedder import Embedder
+from asm_lsp.embed.index import extract_functions
+from asm_lsp.model import store
+from test_model_engine import model_available
+
+SERVER = Path(__file__).resolve().parent.parent / "server"
+
+CLAMP = """\t.text
+\t.align\t2
+\t.global\tclamp
+\t.type\tclamp, %function
+clamp:
+.LFB0:
+\t.cfi_startproc
+\tcmp\tw0, w1
+\tcsel\tw0, w0, w1, ge
+\tcmp\tw0, w2
+\tcsel\tw0, w0, w2, le
+\tret
+\t.cfi_endproc
+.LFE0:
+\t.size\tclamp, .-clamp
+"""
+# Same code: other name, comments, .loc lines, spacing, other .L numbers.
+CLAMP_VARIANT = """// clamp a value
+\t.text
+\t.align   2
+\t.global  limit
+\t.type limit, %function
+limit:      // entry
+.LFB7:
+\t.loc 1 3 0
+\tcmp     w0,   w1     // lower bound
+\tcsel\tw0, w0, w1, ge
+\n\tcmp\tw0, w2
+\tcsel  w0, w0, w2, le   /* upper */
+\tret
+.LFE7:
+\t.size\tlimit, .-limit
+"""
+STRLEN = """\t.text
+\t.global\tmy_strlen
+\t.type\tmy_strlen, %function
+my_strlen:
+\tmov\tx1, x0
+.L2:
+\tldrb\tw2, [x1], 1
+\tcbnz\tw2, .L2
+\tsub\tx0, x1, x0
+\tsub\tx0, x0, #1
+\tret
+\t.size\tmy_strlen, .-my_strlen
+"""
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.slow,
+    pytest.mark.skipif(model_available() is not None, reason=str(model_available())),
+]
+
+
+@pytest.fixture(scope="module")
+def files():
+    return store.resolve_model(adapter="none")
+
+
+@pytest.fixture(scope="module")
+def embedder(files):
+    e = Embedder(files, threads=1)
+    assert e.wait_ready(120), e.status()
+    yield e
+    e.close()
+
+
+def test_whitespace_comment_and_name_variant_embeds_identically(embedder):
+    (a,) = extract_functions("file:///a.s", CLAMP)
+    (b,) = extract_functions("file:///b.s", CLAMP_VARIANT)
+    assert a.text == b.text and a.sha == b.sha
+    va, vb, vs = embedder.embed([a.text, b.text, extract_functions("file:///c.s", STRLEN)[0].text], timeout=300)
+    assert va.shape == (896,) and np.isfinite(va).all()
+    np.testing.assert_array_equal(va, vb)
+    assert not np.allclose(va, vs)
+
+
+def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
+    import llama_cpp
+
+    from asm_lsp.model.engine import _model_params_without_extra_buffers
+
+    text = extract_functions("file:///a.s", CLAMP)[0].text
+    ours = embedder.submit([text], poolings=["mean", "last"]).result(300)[0]
+    for name, kind in (("mean", llama_cpp.LLAMA_POOLING_TYPE_MEAN), ("last", llama_cpp.LLAMA_POOLING_TYPE_LAST)):
+        with _model_params_without_extra_buffers(True):
+            llm = llama_cpp.Llama(model_path=str(files.model), embedding=True, pooling_type=kind, n_ctx=512,
+                                  n_batch=512, n_ubatch=512, n_threads=1, n_threads_batch=1, verbose=False)
+        try:
+            native = np.array(llm.embed(text), dtype=np.float32)
+        finally:
+            llm.close()
+        np.testing.assert_allclose(ours[name], native, rtol=1e-4, atol=1e-3 * np.abs(native).max())
+
+
+def test_cli_similar_on_a_small_folder(tmp_path, files):
+    work = tmp_path / "ws"
+    work.mkdir()
+    (work / "clamp.s").write_text(CLAMP)
+    (work / "limit.s").write_text(CLAMP_VARIANT)
+    (work / "strlen.s").write_text(STRLEN)
+    env = {**os.environ, "PYTHONPATH": str(SERVER), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
+               "similar", str(work / "clamp.s"), "--workspace", str(work), "--top", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{work / 'clamp.s'}:5: clamp"
+    assert lines[1].split() == ["1.000", "ws/limit.s:6", "limit"]
+    assert lines[2].split()[1:] == ["ws/strlen.s:4", "my_strlen"] and float(lines[2].split()[0]) < 1.0
+    assert (tmp_path / "cache" / "asm-lsp" / "embeddings.sqlite").is_file()
+    # Second run: everything from the cache.
+    index = subprocess.run([sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
+                            "index", str(work)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert index.returncode == 0, index.stderr
+    assert "3 files, 3 functions, 3 with embeddings (0 computed, 3 from cache)" in index.stdout
