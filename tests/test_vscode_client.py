@@ -85,3 +85,30 @@ def test_contributed_defaults_match_the_server_settings() -> None:
             camel = name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:])
             expected[f"asmLsp.{section}.{camel}"] = value
     assert contributed == expected
+
+
+E2E_TOOLS = CLIENT / "e2e" / "work" / "tools" / "node_modules" / "code-server"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("ASM_LSP_TEST_VSCODE_E2E") != "1" or not E2E_TOOLS.is_dir() or NPM is None,
+    reason="set ASM_LSP_TEST_VSCODE_E2E=1 after `npm run e2e:setup` and `apt-get install chromium`",
+)
+def test_extension_in_code_server_shows_hover_completion_and_diagnostic() -> None:
+    """The packaged extension in code-server + headless Chromium (vscode-client/e2e/run.mjs).
+
+    Screenshots land in vscode-client/e2e/work/artifacts/.
+    """
+    if not VSIX.exists():
+        npm("run", "package")
+    result = npm("run", "e2e", timeout=900)
+    assert "e2e: all checks passed" in result.stdout
+    checks = json.loads((CLIENT / "e2e" / "work" / "artifacts" / "result.json").read_text(encoding="utf-8"))
+    assert {name: check["ok"] for name, check in checks.items()} == {
+        "open demo.s": True,
+        "status bar item": True,
+        "hover on `add`": True,
+        "completion after `ldr`": True,
+        "diagnostic for `addx`": True,
+    }

