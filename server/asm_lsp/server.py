@@ -31,7 +31,7 @@ from asm_lsp.features import navigation, symbols
 from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
-from asm_lsp.syntax import ParsedDocument, parse
+from asm_lsp.syntax import ParsedDocument, parse_bounded
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,32 @@ class AsmLanguageServer(LanguageServer):
 
     # -- settings -----------------------------------------------------------------
     def apply_settings(self, raw: Any, source: str) -> None:
-        merged = _deep_merge(raw if isinstance(raw, dict) else {}, self.overrides)
-        settings, problems = settings_from_dict(merged if raw is not None or self.overrides else None)
+        """Layer settings: initializationOptions, then workspace configuration, then CLI flags.
+
+        Workspace configuration may come from files checked into the opened folder (e.g.
+        ``.vscode/settings.json``), so it cannot name programs or model files, nor pass
+        assembler flags that write files: those keys are dropped with a message.
+        """
+        problems: list[str] = []
         if raw is not None and not isinstance(raw, dict):
-            problems.insert(0, f"{source}: settings must be an object, got {type(raw).__name__}")
+            problems.append(f"settings must be an object, got {type(raw).__name__}")
+            raw = {}
+        raw = raw or {}
+        if source == "initializationOptions":
+            self._user_settings = raw
+            layered: dict = {}
+        else:
+            layered, dropped = restrict_workspace_settings(raw)
+            problems += [f"{key} is ignored in workspace settings (set it in your user settings "
+                         "or on the command line)" for key in dropped]
+            self._workspace_settings = layered
+        merged = _deep_merge(_deep_merge(getattr(self, "_user_settings", {}), getattr(self, "_workspace_settings", layered)),
+                             self.overrides)
+        settings, found = settings_from_dict(merged)
         self.settings = settings
         self._assembler = None
         self._assembler_problem = None
-        for problem in problems:
+        for problem in problems + found:
             self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
 
     # -- messages -----------------------------------------------------------------
@@ -124,7 +142,7 @@ class AsmLanguageServer(LanguageServer):
             cached = self._parsed.get(uri)
             if cached is not None and cached[0] == key:
                 return cached[1]
-            doc = parse(text)
+            doc = parse_bounded(text)  # an outline above 2 MB / 100k lines (syntax/outline.py)
             self._parsed[uri] = (key, doc)
             self.index.put(uri, doc)
             return doc
@@ -145,6 +163,11 @@ class AsmLanguageServer(LanguageServer):
     async def compute_diagnostics(self, uri: str) -> list[types.Diagnostic]:
         doc = self.document(uri)
         if doc is None or not self.settings.diagnostics.enabled:
+            return []
+        if getattr(doc, "is_outline", False):
+            self.tell_once(f"asm-lsp: {uri.rsplit('/', 1)[-1]} is too large for assembler diagnostics "
+                           "(over 2 MB or 100,000 lines); symbols, hover and navigation still work.",
+                           types.MessageType.Info)
             return []
         text = self.workspace.get_text_document(uri).source if uri in self.open_versions else None
         asm = self.assembler()
@@ -216,6 +239,36 @@ class AsmLanguageServer(LanguageServer):
         self.send_status(indexing=f"{count} files")
         if self.completions is not None:
             self.completions.on_index_ready()
+
+
+#: Settings that name programs or files: trusted only from the user, never from the workspace.
+_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"))
+#: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
+_SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
+                       "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
+
+
+def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
+    """``raw`` without what a workspace must not set; also the dotted keys that were dropped."""
+    cleaned = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    dropped = []
+    for section, key in _PROGRAM_KEYS:
+        part = cleaned.get(section)
+        if isinstance(part, dict) and part.get(key):
+            del part[key]
+            dropped.append(f"asmLsp.{section}.{key}")
+    model = cleaned.get("model")
+    if isinstance(model, dict) and model.get("adapter") not in (None, "", "default", "none"):
+        del model["adapter"]
+        dropped.append("asmLsp.model.adapter")
+    assembler = cleaned.get("assembler")
+    if isinstance(assembler, dict) and isinstance(assembler.get("flags"), list):
+        safe = [f for f in assembler["flags"] if isinstance(f, str) and f.startswith(_SAFE_FLAG_PREFIXES)]
+        if len(safe) != len(assembler["flags"]):
+            dropped.append("asmLsp.assembler.flags (" + ", ".join(
+                repr(f) for f in assembler["flags"] if f not in safe) + ")")
+            assembler["flags"] = safe
+    return cleaned, dropped
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
