@@ -8,6 +8,7 @@ from __future__ import annotations
 from .functions import split_functions
 from .model import Function, FunctionText, LabelDef, LabelRef, Operand, Statement, Token
 from .normalize import normalize_function
+from .outline import OutlineDocument, needs_outline, outline, parse_bounded
 from .parser import ParsedDocument, parse, split_lines
 from .tokens import token_at
 
@@ -17,11 +18,15 @@ __all__ = [
     "LabelDef",
     "LabelRef",
     "Operand",
+    "OutlineDocument",
     "ParsedDocument",
     "Statement",
     "Token",
+    "needs_outline",
     "normalize_function",
+    "outline",
     "parse",
+    "parse_bounded",
     "split_functions",
     "split_lines",
     "token_at",
