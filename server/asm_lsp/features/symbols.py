@@ -14,7 +14,7 @@ def document_symbols(doc: ParsedDocument) -> list[types.DocumentSymbol]:
     in_function: set[tuple[int, int]] = set()
     for function in doc.functions:
         name_line = function.label_line if function.label_line is not None else function.start_line
-        head = next((d for d in doc.labels if d.name == function.name and d.line == name_line), None)
+        head = next((d for d in doc.definitions(function.name) if d.line == name_line), None)  # indexed: no scan per function
         selection = (
             lsp_range(doc.lines, head.line, head.start, head.end) if head else line_range(doc.lines, name_line, name_line)
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from asm_lsp.syntax import LabelDef, ParsedDocument, parse
+from asm_lsp.syntax import LabelDef, ParsedDocument, parse_bounded
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class WorkspaceIndex:
 
     # -- updates -----------------------------------------------------------------
     def update(self, uri: str, text: str) -> ParsedDocument:
-        doc = parse(text)
+        doc = parse_bounded(text)
         self.put(uri, doc)
         return doc
 
@@ -188,7 +188,7 @@ def scan_files(
                 if path.stat().st_size > MAX_FILE_BYTES:
                     log.warning("not indexing %s: larger than %d bytes", path, MAX_FILE_BYTES)
                 else:
-                    doc = parse(read_text(path))
+                    doc = parse_bounded(read_text(path))
                     if not skip(uri):
                         index.put(uri, doc)
                         done += 1
