@@ -83,8 +83,9 @@ def licence_from_copyright(text: str) -> str:
     match = re.search(r"^License:[ \t]*(\S[^\n]*)", text, re.M)
     if match:
         return match.group(1).strip()
-    hits = [(text.find(phrase), name) for phrase, name in LICENCE_PHRASES if phrase in text]
-    return f"guessed: {min(hits)[1]}" if hits else "unknown"
+    # Table order, not text order: "public domain" is often a side note about one file.
+    hit = next((name for phrase, name in LICENCE_PHRASES if phrase in text), None)
+    return f"guessed: {hit}" if hit else "unknown"
 
 
 def _copyright_from_diff(diff_gz: Path) -> str:
