@@ -83,9 +83,11 @@ def licence_from_copyright(text: str) -> str:
     match = re.search(r"^License:[ \t]*(\S[^\n]*)", text, re.M)
     if match:
         return match.group(1).strip()
-    # Table order, not text order: "public domain" is often a side note about one file.
-    hit = next((name for phrase, name in LICENCE_PHRASES if phrase in text), None)
-    return f"guessed: {hit}" if hit else "unknown"
+    flat = " ".join(text.split())
+    hits = sorted((flat.find(phrase), name) for phrase, name in LICENCE_PHRASES if phrase in flat)
+    # "public domain" is often a side note about one file: only when nothing else is named.
+    named = [name for _, name in hits if name != "public-domain"] or [name for _, name in hits]
+    return f"guessed: {named[0]}" if named else "unknown"
 
 
 def _copyright_from_diff(diff_gz: Path) -> str:
