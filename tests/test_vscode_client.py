@@ -111,4 +111,6 @@ def test_extension_in_code_server_shows_hover_completion_and_diagnostic() -> Non
         "hover on `add`": True,
         "completion after `ldr`": True,
         "diagnostic for `addx`": True,
+        "command: Show Model Status": True,
+        "command: Show Similar Functions": True,
     }
