@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     started = time.time()
-    out: Path = args.out
+    out: Path = args.out.resolve()  # generated headers point at absolute paths
     out.mkdir(parents=True, exist_ok=True)
     if args.source_dir:
         specs = [ProjectSpec(name=d.resolve().name, kind="local", local_dir=d)

@@ -232,7 +232,7 @@ def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
                     continue
                 stem = template.name.lower()
                 if "config" in stem or "autoconf" in stem:
-                    text = f'#include "{config_dir / "config.h"}"\n'
+                    text = f'#include "{(config_dir / "config.h").resolve()}"\n'
                 else:
                     text = AUTOCONF_VAR.sub("0", text)
             _write_generated(gen_dir, template, text)
