@@ -99,7 +99,7 @@ class Embedder:
         self.pooling = pooling
         self.max_tokens = max_tokens
         self.adapter = adapter
-        self.identity = ""  # set once loaded
+        self.identity = ""  # cache key part; set once the model files are known (before loading)
         self.dim = 0
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -209,6 +209,8 @@ class Embedder:
                 self._detail = "preparing model files"
             self.files = self._files_source()  # type: ignore[operator]
         files = self.files
+        # Known before the slow load: the service can attach cached vectors meanwhile.
+        self.identity = model_identity(files, self.pooling, self.max_tokens, self.adapter)
         try:
             import llama_cpp
         except ImportError as e:
@@ -234,7 +236,6 @@ class Embedder:
             llama_log.debug("%s", captured.getvalue().rstrip())
         self._llm = llm
         self.dim = int(llm.n_embd())
-        self.identity = model_identity(files, self.pooling, self.max_tokens, self.adapter)
         with self._lock:
             self._state = "ready"
             adapter_name = f" + {Path(adapter).name}" if adapter else ""

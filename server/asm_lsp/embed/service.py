@@ -91,6 +91,7 @@ class SimilarFunctions:
         self._cancel = threading.Event()
         self._closed = False
         self._busy = False
+        self._cache_attached = False
         self._thread: threading.Thread | None = None
         self._state = "off" if not self.enabled else "not started"
         self.stats = {"embedded": 0, "from_cache": 0, "scanned_files": 0}
@@ -321,14 +322,23 @@ class SimilarFunctions:
 
     def _embed_some(self) -> None:
         embedder = self._embedder
-        if not embedder.identity:  # type: ignore[union-attr]
-            if not embedder.wait_ready(1.0):  # type: ignore[union-attr]
+        if not self._cache_attached:
+            if not embedder.identity:  # type: ignore[union-attr]
                 if embedder.state == "error":  # type: ignore[union-attr]
                     self._state = "error"
                     self._report(f"model failed: {embedder.status()}")  # type: ignore[union-attr]
+                else:
+                    time.sleep(0.02)  # model files still being resolved
                 return
-            # Known now: everything parsed so far may be in the cache.
+            # Identity known: everything parsed so far may be in the cache.
+            self._cache_attached = True
             self._attach_cached(self.index.entries())
+            self._report("read cache")
+            return
+        if embedder.state != "ready" and not embedder.wait_ready(1.0):  # type: ignore[union-attr]
+            if embedder.state == "error":  # type: ignore[union-attr]
+                self._state = "error"
+                self._report(f"model failed: {embedder.status()}")  # type: ignore[union-attr]
             return
         batch = self._pending_entries(EMBED_BATCH)
         if not batch:
