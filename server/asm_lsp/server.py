@@ -101,8 +101,11 @@ class AsmLanguageServer(LanguageServer):
         self.settings = settings
         self._assembler = None
         self._assembler_problem = None
+        reported = self.__dict__.setdefault("_reported_problems", set())
         for problem in problems + found:
-            self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
+            if problem not in reported:  # layered settings repeat earlier layers' problems
+                reported.add(problem)
+                self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
 
     # -- messages -----------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
