@@ -239,7 +239,7 @@ class AsmLanguageServer(LanguageServer):
         log.info("indexed %d of %d files in %.2f s", count, len(pairs), elapsed)
         if supports_progress:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
-        self.send_status(indexing=f"{count} files")
+        self.send_status(indexing=f"{len(self.index)} files")  # open buffers count too
         if self.completions is not None:
             self.completions.on_index_ready()
 
