@@ -101,6 +101,7 @@ class ParsedDocument:
     _defs_by_name: dict[str, list[LabelDef]] | None = field(default=None, repr=False)
     _stmt_first: list[int] | None = field(default=None, repr=False)
     _function_starts: list[int] | None = field(default=None, repr=False)
+    _reach: list[int] | None = field(default=None, repr=False)
 
     def label_at(self, line: int, col: int) -> LabelDef | None:
         """The label definition whose name covers (line, col); col may sit just after it."""
@@ -125,10 +126,18 @@ class ParsedDocument:
 
     def function_at(self, line: int) -> Function | None:
         """The innermost function whose lines include ``line``."""
-        if self._function_starts is None:
+        if self._function_starts is None or self._reach is None:
             self._function_starts = [f.start_line for f in self.functions]
+            # _reach[i]: the last line any of functions[0..i] covers. Walking back stops
+            # once no earlier function can reach `line` (else a line between functions
+            # walked back to the file's start: quadratic for documentSymbol).
+            reach, last = [], -1
+            for f in self.functions:
+                last = max(last, f.end_line)
+                reach.append(last)
+            self._reach = reach
         i = bisect_right(self._function_starts, line) - 1
-        while i >= 0:
+        while i >= 0 and self._reach[i] >= line:
             function = self.functions[i]
             if function.start_line <= line <= function.end_line:
                 return function
