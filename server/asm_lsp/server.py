@@ -382,6 +382,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     def did_change(ls: AsmLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.open_versions[params.text_document.uri] = params.text_document.version
         ls.schedule_push_diagnostics(params.text_document.uri)
+        if ls.completions is not None:
+            ls.completions.on_change(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     @guarded()
@@ -395,6 +397,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         uri = params.text_document.uri
         ls.open_versions.pop(uri, None)
         ls._parsed.pop(uri, None)
+        if ls.completions is not None:
+            ls.completions.on_close(uri)
         task = ls._diag_tasks.pop(uri, None)
         if task is not None:
             task.cancel()

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -89,14 +90,23 @@ class ModelCompletions:
                               "completions are off, everything else keeps working.", types.MessageType.Warning)
 
     def _start_embeddings(self) -> None:
+        """Similar functions: a second llama.cpp context (embeddings) indexing the workspace."""
         try:
             from asm_lsp.embed.service import SimilarFunctions
         except ImportError as exc:
             log.info("similar functions unavailable: %s", exc)
             return
+        from pygls.uris import to_fs_path
+
+        def progress(done: int, total: int, message: str) -> None:
+            self.ls.send_status(indexing=f"embeddings {done}/{total}" if total else message)
+
         try:
-            self.similar = SimilarFunctions(self.ls.settings, self.ls.index)
-            self.similar.start()
+            self.similar = SimilarFunctions(self.ls.settings, progress=progress)
+            roots = [Path(p) for p in (to_fs_path(f.uri) for f in self.ls.workspace.folders.values()) if p]
+            if not roots and self.ls.workspace.root_path:
+                roots = [Path(self.ls.workspace.root_path)]
+            self.similar.start(roots if self.ls.settings.index.enabled else [])
         except Exception as exc:  # embeddings are a bonus: never take completions down with them
             log.warning("similar functions failed to start: %s", exc, exc_info=True)
             self.similar = None
@@ -181,9 +191,16 @@ class ModelCompletions:
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
-    def on_index_ready(self) -> None:
+    def on_change(self, uri: str) -> None:
         if self.similar is not None:
-            self.similar.index_workspace()
+            self.similar.update_document(uri, self.ls.workspace.get_text_document(uri).source)
+
+    def on_close(self, uri: str) -> None:
+        if self.similar is not None:
+            self.similar.close_document(uri)
+
+    def on_index_ready(self) -> None:
+        """The symbol index is built; the embedding index scans on its own thread."""
 
     # -- similar functions -------------------------------------------------------------
     def similar_markdown(self, uri: str, name: str) -> str | None:
@@ -209,7 +226,7 @@ class ModelCompletions:
         name = ref.name if ref is not None else function.name if function is not None else None
         if name is None:
             return []
-        found = await asyncio.to_thread(self.similar.similar, uri, name, 10)
+        found = self.similar.similar(uri, name, 10)
         locations = []
         for other_uri, _name, other_line, _score in found:
             at = types.Position(line=other_line, character=0)
