@@ -72,6 +72,7 @@ _RELOCATION = re.compile(r":[a-z_0-9]+:(" + _NAME + ")", re.IGNORECASE)
 _LEADING_NAME = re.compile(_NAME)
 # Names in a directive's operands (not `%function`, `\\arg`, `p0/z`, `:lo12:`), as the full parser sees them.
 _OPERAND_NAME = re.compile(r"(?<![\w.$\\%@/])(" + _NAME + r")(?![\w.$:])")
+_DATA = frozenset(".byte .hword .short .word .long .int .xword .quad .dword .2byte .4byte .8byte".split())
 _NOT_SCANNED = frozenset(".set .equ .equiv .eqv .comm .lcomm .text .data .bss .section .pushsection .popsection .previous".split())
 _REGISTER = re.compile(r"(?:[xwbhsdqv]\d+|[xw]zr|sp|wsp|lr|fp)(?:\.\w+)?\Z", re.IGNORECASE)
 _FUNCTION_TYPES = ("function", "gnu_indirect_function", "stt_func", "stt_gnu_ifunc")
@@ -242,10 +243,10 @@ def _directives(flat: str, doc: OutlineDocument, facts: _Facts,
     for m in _DIRECTIVE.finditer(flat):
         line = where.at(m.start(1))
         name = m.group(1).lower()
-        ops = _operands(m.group(2))
-        first = ops[0]
         if name not in _NOT_SCANNED or name in SYMBOL_DEFINING_DIRECTIVES:
-            code = m.group(2).split("//", 1)[0].split(";", 1)[0]
+            code = m.group(2)
+            if "/" in code or ";" in code:
+                code = code.split("//", 1)[0].split(";", 1)[0]
             skip = code.find(",") + 1 if name in SYMBOL_DEFINING_DIRECTIVES else 0
             if name == ".type":
                 code = code.split(",", 1)[0]
@@ -255,6 +256,10 @@ def _directives(flat: str, doc: OutlineDocument, facts: _Facts,
                     if word.group(1) != ".":
                         col = base + word.start(1) - where.line_start
                         refs.append((base + word.start(1), LabelRef(word.group(1), line, col, col + len(word.group(1)))))
+            if name in _DATA:  # the most common directives: nothing more to learn
+                continue
+        ops = _operands(m.group(2))
+        first = ops[0]
         if name in (".globl", ".global"):
             doc.globals.update(op for op in ops if op)
         elif name == ".weak":
