@@ -12,6 +12,7 @@ def document_symbols(doc: ParsedDocument) -> list[types.DocumentSymbol]:
     """Functions (children: their local labels), then labels outside any function."""
     symbols: list[types.DocumentSymbol] = []
     in_function: set[tuple[int, int]] = set()
+    outline = getattr(doc, "is_outline", False)  # a huge file: leave out its .L labels (syntax/outline.py)
     for function in doc.functions:
         name_line = function.label_line if function.label_line is not None else function.start_line
         head = next((d for d in doc.definitions(function.name) if d.line == name_line), None)  # indexed: no scan per function
@@ -43,7 +44,7 @@ def document_symbols(doc: ParsedDocument) -> list[types.DocumentSymbol]:
     for label in doc.labels:
         if (label.line, label.start) in in_function or label.kind == "numeric":
             continue
-        if doc.function_at(label.line) is not None and label.name.startswith(".L"):
+        if label.name.startswith(".L") and (doc.function_at(label.line) is not None or outline):
             continue
         kind = types.SymbolKind.Variable if label.kind != "local" else types.SymbolKind.Key
         where = lsp_range(doc.lines, label.line, label.start, label.end)
