@@ -1,0 +1,172 @@
+"""The training pipeline end to end on CPU: corpus slice -> rows -> a few LoRA steps -> adapter.
+
+Test data: tests/fixtures/docs_c/*.c compiled here with aarch64-linux-gnu-gcc (-O1, -O2) and
+clang (-O2), split with asm_lsp.syntax.split_functions into the corpus format of
+models/corpus (files/functions/variants.jsonl.gz); the real tokenizer, read from the base
+GGUF that the chunk packages provide. The model is a randomly initialised two-layer Qwen2
+(preset "tiny") so that the run takes seconds: the same code path as the GPU run
+(models/train.py), only smaller.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT, ROOT / "server"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+MISSING = [m for m in ("torch", "transformers", "peft", "safetensors", "numpy", "gguf")
+           if importlib.util.find_spec(m) is None]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(MISSING), reason=f"training extras missing: {', '.join(MISSING)} "
+                                             f"(pip install 'asm-lsp-aarch64[train]')"),
+    pytest.mark.timeout(300),
+]
+
+SOURCES = sorted((ROOT / "tests" / "fixtures" / "docs_c").glob("*.c"))
+VARIANTS = (("gcc", "-O1"), ("gcc", "-O2"), ("clang", "-O2"))
+VALID_SOURCES = {"strings", "vectors"}  # held out: the valid split
+
+
+def _base_gguf() -> Path:
+    env = os.environ.get("ASM_LSP_BASE_GGUF", "")
+    if env:
+        return Path(env)
+    from asm_lsp.model.store import ModelError, resolve_model
+
+    try:
+        return resolve_model(adapter="none").model
+    except ModelError as exc:
+        pytest.skip(f"base model not available for the real tokenizer: {exc}")
+
+
+def make_slice(out: Path) -> Path:
+    """Compile the fixtures into a corpus directory of the models/corpus format."""
+    import asmgen
+    from asm_lsp.syntax import split_functions
+
+    if not asmgen.available():
+        pytest.skip("AArch64 cross compilers not installed (gcc-aarch64-linux-gnu, clang)")
+    corpus = out / "corpus"
+    corpus.mkdir(parents=True)
+    files, functions, variants = [], [], {}
+    for source in SOURCES:
+        split = "valid" if source.stem in VALID_SOURCES else "train"
+        for compiler, opt in VARIANTS:
+            compiled = asmgen.compile_c(source, out / "asm", compiler, opt, unwind_tables=False)
+            text = compiled.asm.read_text()
+            file_id = hashlib.sha256(compiled.id.encode()).hexdigest()[:16]
+            files.append({"id": file_id, "project": "fixtures", "split": split,
+                          "path": source.name, "compiler": compiler, "opt": opt[1:], "text": text})
+            for fn in split_functions(text):
+                fid = hashlib.sha256(f"{compiled.id}:{fn.name}".encode()).hexdigest()[:16]
+                functions.append({"id": fid, "file_id": file_id, "project": "fixtures",
+                                  "split": split, "source": source.name, "compiler": compiler,
+                                  "opt": opt[1:], "name": fn.name, "start_line": fn.start_line,
+                                  "end_line": fn.end_line, "text": fn.text})
+                variants.setdefault((split, source.name, fn.name), []).append(
+                    {"compiler": compiler, "opt": opt[1:], "id": fid, "duplicate": False})
+    for name, records in (("files", files), ("functions", functions),
+                          ("variants", [{"project": "fixtures", "split": s, "source": src,
+                                         "name": n, "variants": v}
+                                        for (s, src, n), v in sorted(variants.items())])):
+        with gzip.open(corpus / f"{name}.jsonl.gz", "wt") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Corpus slice, tokenizer and packed rows, shared by the tests below."""
+    from models import dataset
+    from models.config import PRESETS
+
+    work = tmp_path_factory.mktemp("train_tiny")
+    corpus = make_slice(work)
+    tokenizer_dir = work / "tokenizer"
+    dataset.save_tokenizer(_base_gguf(), tokenizer_dir)
+    data = work / "data"
+    report = dataset.build(corpus, tokenizer_dir, data, PRESETS["tiny"][0], jobs=1)
+    return work, tokenizer_dir, data, report
+
+
+def test_rows_hold_fim_examples_in_the_server_format(pipeline):
+    """Each FIM document decodes to build_fim_example(...) text; loss covers exactly the middle."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from asm_lsp.model.prompt import END_OF_TEXT, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+    from models.dataset import decode_rows
+
+    _, tokenizer_dir, data, report = pipeline
+    train = report["splits"]["train"]
+    assert train["fim"]["examples"] > 50 and train["plain"]["examples"] > 5
+    assert set(train["fim"]["by_kind"]) == {"line", "block", "rest"}
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    ids, starts, loss = decode_rows(np.load(data / "train.u32.npy"))
+    assert starts[:, 0].all()
+    checked = 0
+    for r in range(ids.shape[0]):
+        bounds = list(np.flatnonzero(starts[r])) + [ids.shape[1]]
+        for a, b in zip(bounds, bounds[1:]):
+            text = tok.decode(ids[r, a:b].tolist())
+            if not text.startswith(FIM_SUFFIX):
+                continue
+            prompt, middle = text.split(FIM_MIDDLE)
+            assert FIM_PREFIX in prompt and middle.endswith(END_OF_TEXT)
+            target = tok.decode(ids[r, a:b][loss[r, a:b]].tolist())
+            assert target == middle
+            checked += 1
+    assert checked == train["fim"]["examples"]
+
+
+def test_tiny_training_lowers_loss_and_adapter_round_trips(pipeline):
+    """A few steps on CPU: the loss falls, and the saved adapter reloads to the same outputs."""
+    import torch
+
+    from models import train
+
+    work, tokenizer_dir, data, _ = pipeline
+    out = work / "run"
+    report = train.main(["--data", str(data), "--out", str(out), "--preset", "tiny",
+                         "--set", "max_steps=12", "--set", "contrastive_weight=0.5"])
+    assert report["status"] == "done"
+    first, last = report["train_loss_first"], report["train_loss_last"]
+    assert last < first - 0.5, (first, last)
+    evals = [e for e in report["evals"]]
+    assert evals[-1]["valid_fim"] < evals[0]["valid_fim"]
+    adapter = out / "adapter"
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert not list(out.rglob("*.bin")) and not list(out.rglob("*.pt"))  # no pickle anywhere
+    from safetensors.torch import load_file
+
+    probe = load_file(str(out / "probe.safetensors"))
+    model = train.load_trained(out)
+    with torch.no_grad():
+        again = model(input_ids=probe["probe_ids"][None]).logits
+    assert torch.allclose(again, probe["logits"], atol=1e-4)
+    with torch.no_grad(), model.disable_adapter():
+        base = model(input_ids=probe["probe_ids"][None]).logits
+    assert not torch.allclose(base, probe["logits"], atol=1e-3)  # the adapter does something
+
+    # Resume: a run stopped by its time budget continues from the checkpoint to the same end.
+    resumed = work / "run_resumed"
+    partial = train.main(["--data", str(data), "--out", str(resumed), "--preset", "tiny",
+                          "--set", "max_steps=12", "--set", "contrastive_weight=0.5",
+                          "--stop-after-steps", "7"])
+    assert partial["status"] == "paused" and partial["step"] == 7
+    final = train.main(["--data", str(data), "--out", str(resumed), "--preset", "tiny",
+                        "--set", "max_steps=12", "--set", "contrastive_weight=0.5", "--resume"])
+    assert final["status"] == "done" and final["step"] == 12
+    assert abs(final["train_loss_last"] - last) < 1e-3
