@@ -39,6 +39,7 @@ class ProjectSpec:
     needs: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
+    header_aliases: dict[str, str] = field(default_factory=dict)  # include prefix -> tree dir
     local_dir: Path | None = None  # set for --source-dir projects
 
 
@@ -46,7 +47,8 @@ def load_specs(config: Path) -> list[ProjectSpec]:
     with config.open("rb") as handle:
         data = tomllib.load(handle)
     return [ProjectSpec(name=p["name"], kind=p["kind"], needs=p.get("needs", []),
-                        exclude=p.get("exclude", []), defines=p.get("defines", [])) for p in data["project"]]
+                        exclude=p.get("exclude", []), defines=p.get("defines", []),
+                        header_aliases=p.get("header_aliases", {})) for p in data["project"]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -93,6 +95,13 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
     extra = [roots[n] for n in spec.needs if n in roots]
     gen_dir = out / "gen" / spec.name
     generate_headers(root, gen_dir, out / "config")
+    for prefix, tree_dir in spec.header_aliases.items():
+        # What `make install` would do: headers reachable as <prefix/x.h>.
+        (gen_dir / prefix).mkdir(parents=True, exist_ok=True)
+        generated = gen_dir / Path(tree_dir).name  # filled-in templates from that dir
+        for header in sorted((root / tree_dir).glob("*.h")) + sorted(generated.glob("*.h")):
+            if not (gen_dir / prefix / header.name).exists() and not header.is_symlink():
+                (gen_dir / prefix / header.name).write_bytes(header.read_bytes())
     incs = tuple(include_dirs(root, extra, out / "config", gen_dir))
     jobs = [Job(spec.name, root / rel, rel, compiler, incs, tuple(spec.defines),
                 out / "asm" / spec.name,

@@ -200,8 +200,21 @@ def discover_tus(root: Path, project: str, seed: int, cap: int, max_file_bytes: 
 # Headers that projects ship as templates for platforms without configure
 # (pcre2.h.generic, config.h.dist...), or as configure inputs (version.h.in).
 # Copying or filling one in is reading, not running, the sources.
-TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".in")
-AUTOCONF_VAR = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*@")
+TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".in", ".cmake", ".cmakein")
+FILLED_SUFFIXES = (".in", ".cmake", ".cmakein")  # configure/cmake inputs, filled in
+TEMPLATE_VAR = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*@|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+CMAKEDEFINE = re.compile(r"^#\s*cmakedefine(01)?\s+(\w+)(.*)$", re.M)
+
+
+def _fill_template(text: str) -> str:
+    """`@VAR@`/`${VAR}` -> 0; `#cmakedefine X` -> defined only if our config.h says yes."""
+    def cmakedefine(match: re.Match[str]) -> str:
+        is01, name, rest = match.group(1), match.group(2), match.group(3).strip()
+        known = f"#define {name} " in CONFIG_H
+        if is01:
+            return f"#define {name} {int(known)}"
+        return f"#define {name} {rest or 1}" if known else f"/* #undef {name} */"
+    return TEMPLATE_VAR.sub("0", CMAKEDEFINE.sub(cmakedefine, text))
 
 
 def _write_generated(gen_dir: Path, template: Path, text: str) -> None:
@@ -216,9 +229,9 @@ def _write_generated(gen_dir: Path, template: Path, text: str) -> None:
 def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
     """Make headers a configure/make step would have made, without running anything.
 
-    `X.h.generic|dist|default` are copied. `X.h.in` (only when no `X.h` ships beside it)
-    becomes a pointer to the generated config.h if it is a config header, else a copy
-    with `@VARS@` replaced by 0 (version numbers, feature flags: good enough to compile).
+    `X.h.generic|dist|default` are copied. `X.h.in|cmake|cmakein` (only when no `X.h`
+    ships beside it) becomes a pointer to the generated config.h if it is `config.h.in`,
+    else a filled-in copy (version numbers, feature flags: good enough to compile).
     """
     gen_dir.mkdir(parents=True, exist_ok=True)
     for suffix in TEMPLATE_SUFFIXES:
@@ -227,14 +240,18 @@ def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
             if _skipped(rel.parts) or not template.is_file() or template.is_symlink():
                 continue
             text = template.read_text(errors="replace")
-            if suffix == ".in":
+            if suffix in FILLED_SUFFIXES:
                 if template.with_suffix("").exists():
                     continue
                 stem = template.name.lower()
-                if "config" in stem or "autoconf" in stem:
-                    text = f'#include "{(config_dir / "config.h").resolve()}"\n'
+                pointer = f'#include "{(config_dir / "config.h").resolve()}"\n'
+                if stem.startswith("config.h") or "autoconf" in stem:
+                    text = pointer
+                elif "config" in stem:
+                    # e.g. jansson_config.h.in: our answers plus the project's own macros.
+                    text = pointer + _fill_template(text)
                 else:
-                    text = AUTOCONF_VAR.sub("0", text)
+                    text = _fill_template(text)
             _write_generated(gen_dir, template, text)
 
 
