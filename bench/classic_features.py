@@ -71,6 +71,12 @@ def make_file(pool: list[tuple[str, str]], rng: random.Random, tag: str, lines: 
     return "".join(parts), names
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -94,13 +100,16 @@ def main() -> int:
 
         big, _ = make_file(pool, rng, "big", 20000, [])
         big = "\n".join(big.split("\n")[:20000])
-        times = []
+        times, cpu = [], []
         for _ in range(7):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             parse(big)
             times.append(time.perf_counter() - start)
-        results["parse_20k_lines_ms"] = {"median": 1000 * statistics.median(times), "min": 1000 * min(times)}
-        print(f"parse 20,000 lines: median {results['parse_20k_lines_ms']['median']:.1f} ms")
+            cpu.append(time.process_time() - start_cpu)
+        results["parse_20k_lines_ms"] = {"median": 1000 * statistics.median(times), "min": 1000 * min(times),
+                                         "cpu_median": 1000 * statistics.median(cpu)}
+        print(f"parse 20,000 lines: median {results['parse_20k_lines_ms']['median']:.1f} ms "
+              f"(CPU {results['parse_20k_lines_ms']['cpu_median']:.1f} ms)")
 
         ws = work / "ws"
         ws.mkdir()
@@ -118,6 +127,7 @@ def main() -> int:
         client = LspClient([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model", "-v"],
                            work / "server.log", env=env)
         start = time.perf_counter()
+        cpu_start = server_cpu_seconds(client.proc.pid)
         client.request("initialize", {
             "processId": os.getpid(), "rootUri": ws.as_uri(),
             "workspaceFolders": [{"uri": ws.as_uri(), "name": "ws"}],
@@ -133,7 +143,10 @@ def main() -> int:
                 break
             time.sleep(0.01)
         results["index_seconds"] = index_s
-        print(f"index through the server (initialize to indexed): {index_s:.2f} s")
+        results["index_server_cpu_seconds"] = server_cpu_seconds(client.proc.pid) - cpu_start
+        results["load_average_at_index"] = os.getloadavg()[0]
+        print(f"index through the server (initialize to indexed): {index_s:.2f} s wall, "
+              f"{results['index_server_cpu_seconds']:.2f} s server CPU, load average {os.getloadavg()[0]:.1f}")
 
         files = sorted(ws.glob("*.s"))
         targets = []
@@ -162,10 +175,13 @@ def main() -> int:
         client.notify("exit", None)
         client.close()
 
-    goals = {"parse_20k_lines_ms": 100, "index_seconds": 5, "hover_ms": 20, "definition_ms": 20}
+    goals = {"parse_20k_lines_ms": 100, "parse_20k_lines_cpu_ms": 100, "index_seconds": 5,
+             "index_server_cpu_seconds": 5, "hover_ms": 20, "definition_ms": 20}
     checks = {
         "parse_20k_lines_ms": results["parse_20k_lines_ms"]["median"],
+        "parse_20k_lines_cpu_ms": results["parse_20k_lines_ms"]["cpu_median"],
         "index_seconds": results["index_seconds"],
+        "index_server_cpu_seconds": results["index_server_cpu_seconds"],
         "hover_ms": results["hover_ms"]["p95"],
         "definition_ms": results["definition_ms"]["p95"],
     }
@@ -178,6 +194,8 @@ def main() -> int:
         f"Workspace: {results['workspace']['files']} files, {results['workspace']['lines']:,} lines, "
         f"{results['workspace']['functions']:,} functions (real gcc/clang output).\n\n"
         "| figure | measured | goal | met |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"Load average during indexing: {results['load_average_at_index']:.1f} on {results['cpus']} CPUs "
+        "(the machine is shared: CPU figures are what the work costs, wall figures include waiting for a core).\n\n"
         "parse: median of 7 in-process parses; index: from `initialize` to the server's "
         "'indexed' status over stdio; hover/definition: p95 over stdio, one request at a time.\n")
     print(args.out.with_suffix(".md").read_text())
