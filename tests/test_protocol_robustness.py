@@ -61,6 +61,18 @@ def test_junk_between_frames(client: RawClient, junk: bytes):
     assert_healthy(client)
 
 
+def test_huge_content_length_is_refused(client: RawClient):
+    before = len(errors_with(client, -32600))
+    client.send_raw(b"Content-Length: 99999999999999\r\n\r\n" + hover_body(client.new_id()))
+    client.wait_for(lambda m: len(errors_with(client, -32600)) > before)
+    assert_healthy(client)
+
+
+def test_megabytes_of_junk_without_a_newline(client: RawClient):
+    client.send_raw(b"\xff" * 5_000_000 + b"\r\n")
+    assert_healthy(client)
+
+
 def test_length_too_short(client: RawClient):
     body = hover_body(client.new_id())
     client.send_raw(b"Content-Length: %d\r\n\r\n" % (len(body) - 10) + body)

@@ -8,7 +8,8 @@ request's params do not fit the method's type, and ignores requests after
 - ``TolerantReader`` finds a ``Content-Length`` header at the *end* of a line (case-
   insensitive, LF or CRLF), so junk before a frame (garbage, a body whose length was
   wrong) costs that junk only, not every later message; body bytes that are not UTF-8
-  are replaced with U+FFFD instead of failing the whole message.
+  are replaced with U+FFFD instead of failing the whole message; header lines are read
+  in 1 MiB pieces and bodies over 512 MiB are refused, so junk cannot exhaust memory.
 - ``RobustProtocol`` answers what it cannot use: invalid JSON -> ParseError (id null),
   a non-object or a message without ``jsonrpc``/``method`` -> InvalidRequest, params of
   the wrong shape -> InvalidParams with the request's id, any request after
@@ -26,6 +27,13 @@ from pygls.protocol import LanguageServerProtocol
 
 log = logging.getLogger(__name__)
 
+#: Header lines are read in pieces of at most this size: a flood of junk without a newline
+#: cannot fill memory (a Content-Length header cut at a piece boundary is lost with the junk).
+MAX_LINE_BYTES = 1 << 20
+#: Larger bodies are refused (answered with InvalidRequest) instead of allocated; their bytes
+#: are then skipped as junk until the next header.
+MAX_BODY_BYTES = 512 << 20
+
 _CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\d+)[ \t]*\r?\n\Z", re.IGNORECASE)
 
 
@@ -36,7 +44,7 @@ class TolerantReader:
         self.stream = stream
 
     def readline(self) -> bytes:
-        line = self.stream.readline()
+        line = self.stream.readline(MAX_LINE_BYTES)
         if not line:
             return line
         if line in (b"\r\n", b"\n"):
@@ -49,6 +57,9 @@ class TolerantReader:
         return b"X-Ignored: \r\n" if line.endswith(b"\n") else line  # other headers, junk
 
     def read(self, n: int) -> bytes:
+        if n > MAX_BODY_BYTES:
+            log.error("refusing a %d-byte message (limit %d bytes)", n, MAX_BODY_BYTES)
+            return b'{"refused": "message too large"}'
         body = self.stream.read(n)
         try:
             body.decode("utf-8")
