@@ -153,12 +153,14 @@ def test_index_query_over_10000_functions_is_fast():
     index.set_vectors({e.sha: rng.normal(size=896).astype(np.float32) for e in es})
     index.query(rng.normal(size=896), 10)
     times = []
-    for _ in range(5):
+    for _ in range(9):
         t0 = time.perf_counter()
         hits = index.similar("file:///42.s", "f4242", 10)
         times.append(time.perf_counter() - t0)
     assert len(hits) == 10 and all(h.name != "f4242" for h in hits)
-    assert min(times) < 0.05, times  # budget: 50 ms (bench/embed_figures.py measures it)
+    # Budget 50 ms (bench/embed_figures.py reports the median); the best of 9 keeps a busy
+    # shared machine from failing this.
+    assert min(times) < 0.05, times
 
 
 def test_extract_functions_normalises_and_finds_label_lines():
@@ -211,7 +213,7 @@ def make_service(tmp_path: Path, embedder: HashEmbedder, **kw) -> SimilarFunctio
     return SimilarFunctions(Settings(), tmp_path / "cache", embedder=embedder, debounce_s=0.0, **kw)
 
 
-def test_service_indexes_workspace_finds_duplicates_and_reopens_from_cache(tmp_path):
+def test_service_indexes_workspace_finds_duplicates_and_reopens_from_cache(tmp_path, monkeypatch):
     work = tmp_path / "ws"
     work.mkdir()
     for f in FIXTURES.glob("*.s"):
@@ -235,13 +237,27 @@ def test_service_indexes_workspace_finds_duplicates_and_reopens_from_cache(tmp_p
     service.close()
     fake2 = HashEmbedder()
     again = make_service(tmp_path, fake2)
+
+    def no_reading(path):
+        raise AssertionError(f"read {path}: unchanged files come from the cache")
+
+    monkeypatch.setattr("asm_lsp.embed.service.read_text", no_reading)
     again.start([work])
     assert again.wait_idle(10)
     assert again.counts() == (done, total) and fake2.seen == [] and again.stats["from_cache"] == total
+    monkeypatch.undo()
     md = again.hover_markdown(copy_uri, "add2")
     assert md is not None and md.startswith("**Similar functions** to `add2`")
     assert f"[other.s:4]({other_uri}#L4)" in md and "`plus` 1.00" in md and "16 dims, norm" in md
     again.close()
+    # Another model: the function list still comes from the cache, the texts from disk.
+    fake3 = HashEmbedder()
+    fake3.start = lambda: (setattr(fake3, "identity", "hash-v2"), setattr(fake3, "state", "ready"), fake3.ready.set())
+    third = make_service(tmp_path, fake3)
+    third.start([work])
+    assert third.wait_idle(10)
+    assert third.counts() == (done, total) and len(fake3.seen) == total - 1
+    third.close()
 
 
 def test_service_open_documents_first_and_debounced(tmp_path):

@@ -103,7 +103,22 @@ def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
     from asm_lsp.model.engine import _model_params_without_extra_buffers
 
     text = extract_functions("file:///a.s", CLAMP)[0].text
-    ours = embedder.submit([text], poolings=["mean", "last"]).result(300)[0]
+    whole = Embedder(files, threads=1, batch_tokens=512)  # one llama_decode, as Llama.embed does
+    try:
+        ours = whole.submit([text], poolings=["mean", "last"]).result(300)[0]
+    finally:
+        whole.close()
+    # Our default decodes in chunks of 64 tokens (smaller output buffers): the same vectors up to
+    # kernel rounding (the last, short chunk takes another matmul path).
+    chunked = embedder.submit([text * 4], poolings=["mean", "last"]).result(300)[0]
+    single = Embedder(files, threads=1, batch_tokens=512)
+    try:
+        reference = single.submit([text * 4], poolings=["mean", "last"]).result(300)[0]
+    finally:
+        single.close()
+    for name in ("mean", "last"):
+        a, b = chunked[name], reference[name]
+        assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999, name
     for name, kind in (("mean", llama_cpp.LLAMA_POOLING_TYPE_MEAN), ("last", llama_cpp.LLAMA_POOLING_TYPE_LAST)):
         with _model_params_without_extra_buffers(True):
             llm = llama_cpp.Llama(model_path=str(files.model), embedding=True, pooling_type=kind, n_ctx=512,

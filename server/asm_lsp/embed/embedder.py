@@ -42,6 +42,10 @@ llama_log = logging.getLogger("asm_lsp.model.llama_cpp")
 POOLINGS = ("mean", "last")
 DEFAULT_POOLING = "mean"  # models/train.py pools by mean for its InfoNCE term
 DEFAULT_MAX_TOKENS = 384  # models/config.py pair_max_tokens: what training saw per function
+# Tokens per llama_decode. Every token is an output (we pool them), and llama.cpp sizes its
+# output buffer as batch x vocabulary floats: 384 tokens = 233 MB of logits we never read;
+# 64 = 39 MB, at the same speed on CPU (measured: RSS 1,021 -> see bench/results/embed_figures.md).
+DEFAULT_BATCH_TOKENS = 64
 EMBEDDING_ADAPTER = "asm-embed-lora.gguf"  # a separate embedding adapter, if a build ships one
 
 
@@ -88,6 +92,7 @@ class Embedder:
         pooling: str = DEFAULT_POOLING,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         adapter: Path | None = None,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ) -> None:
         """``files`` may be a callable (``lambda: resolve_model(...)``), run in the worker.
         ``adapter`` overrides ``files.adapter`` (a separate embedding LoRA)."""
@@ -99,6 +104,7 @@ class Embedder:
         self.pooling = pooling
         self.max_tokens = max_tokens
         self.adapter = adapter
+        self.batch_tokens = max(8, min(batch_tokens, max_tokens))
         self.identity = ""  # cache key part; set once the model files are known (before loading)
         self.dim = 0
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -226,8 +232,8 @@ class Embedder:
                 embedding=True,
                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
                 n_ctx=self.max_tokens,
-                n_batch=self.max_tokens,
-                n_ubatch=self.max_tokens,
+                n_batch=self.batch_tokens,
+                n_ubatch=self.batch_tokens,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
                 verbose=True,  # verbose=False dup2()s fd 1 (the JSON-RPC channel) away while loading
@@ -260,16 +266,20 @@ class Embedder:
                 raise ModelError("embedder closed")
             t0 = time.perf_counter()
             tokens = self.tokenize(text) or self._llm.tokenize(b"\n", add_bos=False, special=False)
-            # The same calls as Llama.embed() (llama-cpp-python 0.3.36), with our own cut and a
-            # numpy view of the per-token output instead of Python lists.
-            llm._batch.reset()
-            llm._batch.add_sequence(tokens, 0, True)
+            # The calls of Llama.eval()/embed() (llama-cpp-python 0.3.36), in chunks of
+            # ``batch_tokens`` with the KV cache carrying the context, and a numpy copy of each
+            # chunk's per-token output instead of Python lists.
             llm._ctx.kv_cache_clear()
-            llm._ctx.decode(llm._batch)
-            ptr = llama_cpp.llama_get_embeddings(llm._ctx.ctx)
-            per_token = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)),
-                                              shape=(len(tokens), n_embd)).astype(np.float32)
+            parts = []
+            for start in range(0, len(tokens), self.batch_tokens):
+                chunk = tokens[start:start + self.batch_tokens]
+                llm._batch.set_batch(chunk, n_past=start, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                ptr = llama_cpp.llama_get_embeddings(llm._ctx.ctx)
+                parts.append(np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)),
+                                                   shape=(len(chunk), n_embd)).astype(np.float32))
             llm._batch.reset()
+            per_token = np.concatenate(parts)
             if job.poolings:
                 out.append({p: pool(per_token, p) for p in job.poolings})
             else:

@@ -4,7 +4,8 @@ Pure: no LSP, no llama_cpp. Thread-safe. Rows live in one growing float32 matrix
 document update marks its old rows dead (zeroed, so they can never rank above a live
 row with a positive score, and are skipped anyway) and the matrix is compacted when
 more than half of it is dead. A query is one matrix-vector product plus argpartition:
-about 2 ms over 10,000 functions of 896 dimensions (bench/embed_figures.py).
+a few ms over 10,000 functions of 896 dimensions on an idle core (bench/embed_figures.py
+measures it under load).
 
 Lines are the syntax layer's: 0-based.
 """
@@ -166,7 +167,9 @@ class FunctionIndex:
             n = len(self._row_entries)
             if n == 0 or q.shape[0] != self._dim:
                 return []
-            scores = self._matrix[:n] @ q
+            # einsum, not @: OpenBLAS's threaded gemv stalls when the cores are busy (10,000 x 896
+            # on 2 loaded cores: median 27 ms with @, 16 ms with einsum's single-thread SIMD loop).
+            scores = np.einsum("ij,j->i", self._matrix[:n], q)
             want = min(n, k + len(skip) + self._dead)
             top = np.argpartition(-scores, want - 1)[:want] if want < n else np.arange(n)
             top = top[np.argsort(-scores[top], kind="stable")]

@@ -277,10 +277,11 @@ class SimilarFunctions:
             return False
         return bool(self._pending_entries(1))
 
-    def _put_document(self, uri: str, text: str) -> None:
+    def _put_document(self, uri: str, text: str) -> list[FunctionEntry]:
         entries = extract_functions(uri, text)
         self.index.set_document(uri, entries)
         self._attach_cached(entries)
+        return entries
 
     def _attach_cached(self, entries: list[FunctionEntry]) -> None:
         ident = self._identity()
@@ -295,7 +296,11 @@ class SimilarFunctions:
         return getattr(self._embedder, "identity", "") or ""
 
     def _scan_some(self, budget_s: float = 0.2) -> None:
+        """Read workspace files for up to ``budget_s``. A file unchanged since it was last parsed
+        (size, mtime in the cache) is not read: its functions come from the cache, their text
+        (needed only to embed them) is read when a vector turns out missing."""
         deadline = time.monotonic() + budget_s
+        parsed: list[tuple[str, int, int, list[list]]] = []
         while time.monotonic() < deadline:
             with self._cv:
                 if not self._scan or self._urgent:
@@ -305,13 +310,35 @@ class SimilarFunctions:
             if uri in self._open:
                 continue  # the editor's buffer wins over the file on disk
             try:
+                st = path.stat()
+                known = self.store.get_file(uri, st.st_size, st.st_mtime_ns) if self.store else None
+                if known is not None:
+                    entries = [FunctionEntry(uri, n, line, start, end, sha, "") for n, line, start, end, sha in known]
+                    self.index.set_document(uri, entries)
+                    self._attach_cached(entries)
+                    self.stats["scanned_files"] += 1
+                    continue
                 text = read_text(path)
-            except OSError as e:
+            except (OSError, ValueError, TypeError) as e:
                 log.info("cannot read %s: %s", path, e)
                 continue
             self.stats["scanned_files"] += 1
-            self._put_document(uri, text)
+            entries = self._put_document(uri, text)
+            parsed.append((uri, st.st_size, st.st_mtime_ns,
+                           [[e.name, e.line, e.start_line, e.end_line, e.sha] for e in entries]))
+        if self.store is not None:
+            self.store.put_files(parsed)
         self._report("reading files")
+
+    def _reload_from_disk(self, uri: str) -> None:
+        """Full entries (with text) for a file listed from the cache."""
+        try:
+            text = read_text(Path(_path_of(uri)))
+        except OSError as e:
+            log.info("cannot read %s: %s", uri, e)
+            self.index.remove_document(uri)
+            return
+        self._put_document(uri, text)
 
     def _pending_entries(self, limit: int) -> list[FunctionEntry]:
         missing = self.index.missing()
@@ -342,6 +369,11 @@ class SimilarFunctions:
             return
         batch = self._pending_entries(EMBED_BATCH)
         if not batch:
+            return
+        lazy = list(dict.fromkeys(e.uri for e in batch if not e.text))
+        if lazy:
+            for uri in lazy:
+                self._reload_from_disk(uri)
             return
         ident = embedder.identity  # type: ignore[union-attr]
         cached = self.store.get_many([e.sha for e in batch], ident) if self.store else {}

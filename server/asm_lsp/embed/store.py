@@ -1,4 +1,6 @@
-"""On-disk embedding cache: (sha256 of normalised function text, model identity) -> float16 vector.
+"""On-disk embedding cache: (sha256 of normalised function text, model identity) -> float16 vector,
+plus each workspace file's functions as last parsed (size + mtime), so that reopening a
+workspace reads no file it has seen unchanged.
 
 One sqlite file (WAL mode, so a reader never waits for the writer). The cache is ours and
 disposable: a file that is corrupt or not a database is renamed aside
@@ -10,6 +12,7 @@ to the log and to :attr:`EmbeddingStore.note`.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 import threading
@@ -22,7 +25,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FILE_NAME = "embeddings.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 2.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +36,12 @@ CREATE TABLE IF NOT EXISTS vectors (
     vec BLOB NOT NULL,       -- float16, little-endian, dim values
     PRIMARY KEY (sha, model)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    uri TEXT PRIMARY KEY,    -- a workspace file as last parsed
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    functions TEXT NOT NULL  -- JSON [[name, line, start_line, end_line, sha], ...]
+);
 """
 
 
@@ -59,6 +68,8 @@ class EmbeddingStore:
                 db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is not None and row[0] == "1":  # 1 had no files table; the script above added it
+                row = None
             if row is None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif row[0] != str(SCHEMA_VERSION):
@@ -153,6 +164,38 @@ class EmbeddingStore:
 
     def put(self, sha: str, vec: np.ndarray, model: str) -> None:
         self.put_many([(sha, vec)], model)
+
+    def get_file(self, uri: str, size: int, mtime_ns: int) -> list[list] | None:
+        """The functions recorded for ``uri`` if its size and mtime are unchanged since."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT size, mtime_ns, functions FROM files WHERE uri=?", (uri,)).fetchone()
+            except sqlite3.Error as e:
+                self._recover(e)
+                return None
+        if row is None or row[0] != size or row[1] != mtime_ns:
+            return None
+        try:
+            functions = json.loads(row[2])
+        except ValueError:
+            return None
+        return functions if isinstance(functions, list) else None
+
+    def put_files(self, rows: Iterable[tuple[str, int, int, list[list]]]) -> None:
+        data = [(uri, size, mtime, json.dumps(functions)) for uri, size, mtime, functions in rows]
+        if not data:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", data)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._recover(e)
 
     def count(self, model: str | None = None) -> int:
         with self._lock:
