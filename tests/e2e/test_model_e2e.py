@@ -52,7 +52,7 @@ async def wait_for_model(client: LanguageClient, timeout: float = 240) -> None:
         status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="asmLsp.modelStatus"))
         if "ready" in status:
             return
-        assert "failed" not in status, status
+        assert "error" not in status, status
         await asyncio.sleep(0.5)
     raise AssertionError("model did not load in time")
 

@@ -117,7 +117,7 @@ class ModelCompletions:
         from asm_lsp.model.engine import CompletionRequest
 
         cfg = self.ls.settings.completion
-        if not cfg.enabled or not self.engine.ready and self.engine.status().startswith("failed"):
+        if not cfg.enabled or not self.engine.ready and self.engine.status().startswith(("error", "closed")):
             return None
         text = self.ls.workspace.get_text_document(uri).source
         validate = None
