@@ -31,7 +31,7 @@ def _service(overrides: dict[str, Any]) -> SimilarFunctions:
             last[0] = now
             print(f"\r{message}: {done:,}/{total:,} functions embedded", end="", file=sys.stderr, flush=True)
 
-    return SimilarFunctions(settings, progress=progress, debounce_s=0.0)
+    return SimilarFunctions(settings, progress=progress, debounce_s=0.0, background=False)
 
 
 def _finish(service: SimilarFunctions) -> bool:

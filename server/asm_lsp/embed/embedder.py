@@ -93,9 +93,11 @@ class Embedder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         adapter: Path | None = None,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        nice: int = 0,
     ) -> None:
         """``files`` may be a callable (``lambda: resolve_model(...)``), run in the worker.
-        ``adapter`` overrides ``files.adapter`` (a separate embedding LoRA)."""
+        ``adapter`` overrides ``files.adapter`` (a separate embedding LoRA). ``nice`` > 0 lowers
+        the worker thread's priority (background indexing yields to completions)."""
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self._files_source = files
@@ -105,6 +107,7 @@ class Embedder:
         self.max_tokens = max_tokens
         self.adapter = adapter
         self.batch_tokens = max(8, min(batch_tokens, max_tokens))
+        self.nice = nice
         self.identity = ""  # cache key part; set once the model files are known (before loading)
         self.dim = 0
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -171,6 +174,11 @@ class Embedder:
     # ------------------------------------------------------------ worker
 
     def _worker(self) -> None:
+        if self.nice and hasattr(os, "setpriority"):
+            try:  # Linux: per thread; with 1 llama.cpp thread all its work runs here
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except OSError:
+                pass
         try:
             self._load()
         except Exception as e:  # status says why; pending and later futures fail with it

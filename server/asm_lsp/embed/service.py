@@ -71,14 +71,17 @@ class SimilarFunctions:
         embedder: object | None = None,
         progress: Progress | None = None,
         debounce_s: float = DEFAULT_DEBOUNCE_S,
+        background: bool = True,
     ) -> None:
+        """``background``: the embedder takes 1 thread at nice 10 (server); False: all cores (CLI)."""
         from asm_lsp.model.store import default_cache_dir
 
         self.settings = settings
         root = cache_dir or (Path(settings.model.cache_dir).expanduser() if settings.model.cache_dir else default_cache_dir())
         self.cache_path = root / FILE_NAME
         self.enabled = settings.model.enabled and settings.index.embeddings
-        self._embedder = embedder if embedder is not None else (self._default_embedder() if self.enabled else None)
+        self._embedder = embedder if embedder is not None else (
+            self._default_embedder(background) if self.enabled else None)
         self.store: EmbeddingStore | None = None
         self.index = FunctionIndex()
         self.progress = progress
@@ -96,7 +99,7 @@ class SimilarFunctions:
         self._state = "off" if not self.enabled else "not started"
         self.stats = {"embedded": 0, "from_cache": 0, "scanned_files": 0}
 
-    def _default_embedder(self) -> object:
+    def _default_embedder(self, background: bool) -> object:
         from asm_lsp.model.store import resolve_model
 
         from .embedder import EMBEDDING_ADAPTER, Embedder
@@ -104,7 +107,11 @@ class SimilarFunctions:
         m = self.settings.model
         shipped = Path(__file__).resolve().parent.parent / "data" / EMBEDDING_ADAPTER
         adapter = shipped if m.adapter == "default" and shipped.is_file() else None
-        return Embedder(lambda: resolve_model(m.path, m.adapter, m.cache_dir), threads=m.threads, adapter=adapter)
+        # Background work: one thread at nice 10 unless asmLsp.model.threads says otherwise, so
+        # indexing a workspace leaves the cores to completions and the editor.
+        threads = m.threads or (1 if background else 0)
+        return Embedder(lambda: resolve_model(m.path, m.adapter, m.cache_dir), threads=threads,
+                        adapter=adapter, nice=10 if background else 0)
 
     # ------------------------------------------------------------ lifecycle
 
