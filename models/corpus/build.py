@@ -39,7 +39,7 @@ class ProjectSpec:
     needs: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
-    header_aliases: dict[str, str] = field(default_factory=dict)  # include prefix -> tree dir
+    header_aliases: dict[str, str] = field(default_factory=dict)  # include prefix -> glob
     local_dir: Path | None = None  # set for --source-dir projects
 
 
@@ -95,13 +95,15 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
     extra = [roots[n] for n in spec.needs if n in roots]
     gen_dir = out / "gen" / spec.name
     generate_headers(root, gen_dir, out / "config")
-    for prefix, tree_dir in spec.header_aliases.items():
-        # What `make install` would do: headers reachable as <prefix/x.h>.
+    for prefix, pattern in spec.header_aliases.items():
+        # What the build would do first: headers reachable as <prefix/x.h>.
         (gen_dir / prefix).mkdir(parents=True, exist_ok=True)
-        generated = gen_dir / Path(tree_dir).name  # filled-in templates from that dir
-        for header in sorted((root / tree_dir).glob("*.h")) + sorted(generated.glob("*.h")):
-            if not (gen_dir / prefix / header.name).exists() and not header.is_symlink():
-                (gen_dir / prefix / header.name).write_bytes(header.read_bytes())
+        parent = Path(pattern).parent.name  # filled-in templates from that dir live in gen/
+        found = sorted(root.glob(pattern)) + sorted(gen_dir.glob(f"{parent}/{Path(pattern).name}"))
+        for header in found:
+            target = gen_dir / prefix / header.name
+            if header.is_file() and not header.is_symlink() and not target.exists():
+                target.write_bytes(header.read_bytes())
     incs = tuple(include_dirs(root, extra, out / "config", gen_dir))
     jobs = [Job(spec.name, root / rel, rel, compiler, incs, tuple(spec.defines),
                 out / "asm" / spec.name,
