@@ -122,10 +122,11 @@ def timed(client: RawClient, method: str, params: dict, timeout: float = 120) ->
 
 
 def first_function(text: str) -> tuple[str, int, int]:
-    """(name, line, column) of the first `bl NAME` in ``text``."""
-    for number, line in enumerate(text.split("\n")):
+    """(name, line, column) of the first `bl NAME` in ``text`` whose NAME is defined there."""
+    head = text[:2_000_000]
+    for number, line in enumerate(head.split("\n")):
         m = re.match(r"\s*bl\s+([A-Za-z_]\w*)", line)
-        if m:
+        if m and re.search(r"^" + re.escape(m.group(1)) + ":", head, re.M):
             return m.group(1), number, m.start(1)
     raise AssertionError("no call in the sample")
 
