@@ -29,8 +29,10 @@ comments is not skipped (a ``name:`` there counts). Line splitting is the same a
 
 Bounds: :func:`needs_outline` is true above ``OUTLINE_CHARS`` (2,000,000 characters)
 or ``OUTLINE_LINES`` (100,000 lines); callers use :func:`parse_bounded` to choose. Time
-and memory are linear in the text: about 1.5 s and well under 1 GB for 50 MB of gcc
-output on a loaded 2-core machine (bench numbers in tests/test_large_input.py).
+and memory are linear in the text. Measured on 50 MB (2.5M lines) of gcc/clang output:
+5.8 s CPU for the outline (the full parser: ~86 s, 1.7 GB); over stdio the server's peak
+RSS with that document open is 0.8 GB, and hover/definition answer in < 0.4 s once it is
+open (tests/test_large_input.py prints the numbers).
 Never raises, like the rest of ``syntax/``.
 """
 
