@@ -1,0 +1,874 @@
+"""Typing replay: model-completion latency as an editor sees it, over stdio, real server, real model.
+
+    PYTHONPATH=server python bench/typing_replay.py            # ~8-10 min on 2 loaded cores
+    -> bench/results/typing_replay.json and bench/results/typing_replay.md
+
+Test data: bench/exec_completion/cases/*.c (not the *_test.c drivers) concatenated into one
+translation unit and compiled with aarch64-linux-gnu-gcc -O2 and clang -O0 (-S). From each
+output we cut a ~300-line document: consecutive whole functions around one function of 20-40
+lines, plus the file's header and trailer. That function is the typed region: the document is
+opened with it replaced by one empty line, and the client types it back keystroke by keystroke.
+These cases are held out: the training corpus (models/work/corpus) is built from other projects.
+When models/work/corpus/manifest.json exists, `--corpus` uses a file of its test split instead.
+
+Editor model (the trigger policy), one simulated user per server and document:
+- Keys every KEY_MS (60 ms); Enter inserts a bare "\\n", the user then types the indentation.
+  Each key is one incremental `textDocument/didChange` (range = the cursor, text = the key).
+- VS Code style: DEBOUNCE_MS (50 ms, VS Code's inline-completion debounce) after every key a
+  `textDocument/inlineCompletion` goes out; when the next key comes first, the client sends
+  `$/cancelRequest` for it (VS Code cancels stale inline requests on every edit). So while
+  the user types steadily, only answers within ~10 ms (the suggestion cache) are seen.
+- Pause points, where a user stops and looks at the ghost text: (a) at a line start, once its
+  indentation is typed (the cursor after Enter + auto-indent), (b) right after a mnemonic or
+  directive and its separator ("\\tldr\\t|"). There the user waits for the answer (up to
+  WAIT_CAP_S), then reads for at least READ_MS. When the suggestion's first line equals what
+  the user is about to type (exact rest of the line), it is accepted (Tab: one didChange with
+  the whole matching lines); otherwise the user types on.
+- Right after didOpen: inline completion at the typed region's empty line, repeated until a
+  non-empty answer ("first suggestion"; the model is loaded before the file is opened).
+
+Figures per (server settings x document): latency of answered requests (client side, send to
+response), answered / empty / cancelled fractions, the engine's counters (asmLsp.modelStatus:
+completions, cache hits, follow-ups), exact-line acceptance, server RSS (VmRSS samples, VmHWM).
+
+Overhead probe: at every PROBE_EVERY-th pause point of kind (b) the client first waits until
+the server process is idle (its CPU time stops moving), asks the server, waits until it is idle
+again (follow-up speculation), then makes the same call directly in this process with
+llama-cpp-python: the same prompt (asm_lsp.model.prompt via the engine's Hole/cut_window), same
+model file, threads, context and batch size, greedy, stop at "\\n", max tokens as the engine's
+one-line limit. The direct Llama's KV cache is primed (untimed) with the prompt of the previous
+keystroke, as the server's is after typing. Ratio = median server latency / median direct
+latency over probes where the server ran the model (not its cache). llama.cpp's perf counters
+split the direct call into prompt evaluation and decoding.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server's engine: before llama_cpp loads
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "server"))
+sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
+
+from lsp_client import LspClient  # noqa: E402
+
+from asm_lsp.model.engine import (  # noqa: E402
+    ONE_LINE_MAX_TOKENS,
+    _model_params_without_extra_buffers,
+    _system_info,
+    physical_cores,
+)
+from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window  # noqa: E402
+from asm_lsp.model.suggest import Hole  # noqa: E402
+from asm_lsp.syntax import split_functions  # noqa: E402
+
+KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
+DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
+READ_MS = 300  # after a pause-point answer the user reads the ghost text at least this long
+WAIT_CAP_S = 3.0  # a user waits at most this long at a pause point (server budget is 2 s)
+FIRST_SUGGESTION_CAP_S = 90.0  # a cold ~1400-token prompt takes ~45 s at load 12 on 2 cores
+PROBE_EVERY = 2  # every 2nd mnemonic pause point is also an overhead probe
+MAX_PROBES = 6  # per replay: each probe costs two idle waits and two model calls
+DOC_LINES = 300
+TYPED_LINES = (20, 40)
+CONTEXT = 2048  # settings default, as the server
+BATCH = 128  # CompletionEngine default
+CASES = ROOT / "bench" / "exec_completion" / "cases"
+RESULTS = ROOT / "bench" / "results"
+COMPILERS = {
+    "gcc-O2": ["aarch64-linux-gnu-gcc", "-O2", "-S"],
+    "clang-O0": ["clang", "--target=aarch64-linux-gnu", "-O0", "-S"],
+    "gcc-O0": ["aarch64-linux-gnu-gcc", "-O0", "-S"],
+    "clang-O2": ["clang", "--target=aarch64-linux-gnu", "-O2", "-S"],
+}
+SETTINGS = {
+    "default": {},
+    "no-asm-check": {"completion": {"checkWithAssembler": False}},
+    "no-embeddings": {"index": {"embeddings": False}},
+}
+_STATS = re.compile(r"completions (\d+), cache hits (\d+), follow-ups (\d+)")
+_MNEMONIC_END = re.compile(r"^\s*[.\w]+[ \t]$")
+
+
+# ------------------------------------------------------------------ documents
+
+@dataclass
+class Document:
+    name: str
+    source: str  # how it was made
+    lines: list[str]  # the whole ~300-line file
+    start: int  # 0-based first line of the typed function
+    end: int  # 0-based last line (inclusive)
+
+    @property
+    def opened(self) -> str:
+        """The file as opened: the typed function replaced by one empty line."""
+        return "\n".join(self.lines[: self.start] + [""] + self.lines[self.end + 1:])
+
+    @property
+    def typed(self) -> list[str]:
+        return self.lines[self.start: self.end + 1]
+
+
+def cut_document(name: str, source: str, text: str) -> Document | None:
+    """~DOC_LINES lines of whole functions around one of TYPED_LINES lines, plus header/trailer."""
+    lines = text.split("\n")
+    functions = split_functions(text)
+    if len(functions) < 3:
+        return None
+    sizes = [f.end_line - f.start_line + 1 for f in functions]
+    fits = [i for i, n in enumerate(sizes) if TYPED_LINES[0] <= n <= TYPED_LINES[1] and 0 < i < len(functions) - 1]
+    if not fits:
+        return None
+    # Typing tends to happen late in a file: prefer a function with ~2/3 of the document before it.
+    target = min(fits, key=lambda i: (abs(sizes[i] - 30) // 6, abs(i - 2 * len(functions) // 3)))
+    header = lines[: functions[0].start_line]
+    trailer_from = functions[-1].end_line + 1
+    trailer = [x for x in lines[trailer_from:] if x.strip().startswith((".ident", ".section\t.note", ".section .note"))]
+    first, last = target, target
+    budget = DOC_LINES - len(header) - len(trailer)
+
+    def span(a: int, b: int) -> int:
+        return functions[b].end_line - functions[a].start_line + 1
+
+    while span(first, last) < budget:
+        grew = False
+        if first > 0 and span(first - 1, last) <= budget and (last - target >= (target - first) // 2 or last == len(functions) - 1):
+            first -= 1
+            grew = True
+        elif last < len(functions) - 1 and span(first, last + 1) <= budget:
+            last += 1
+            grew = True
+        elif first > 0 and span(first - 1, last) <= budget:
+            first -= 1
+            grew = True
+        if not grew:
+            break
+    body = lines[functions[first].start_line: functions[last].end_line + 1]
+    doc_lines = header + body + trailer
+    start = len(header) + functions[target].start_line - functions[first].start_line
+    end = start + sizes[target] - 1
+    return Document(f"{name}:{functions[target].name}", source, doc_lines, start, end)
+
+
+def build_documents(names: list[str], work: Path) -> list[Document]:
+    sources = sorted(p for p in CASES.glob("*.c") if not p.name.endswith("_test.c"))
+    unit = work / "cases_all.c"
+    unit.write_text("\n".join(p.read_text() for p in sources))
+    docs = []
+    for name in names:
+        argv = COMPILERS[name]
+        if shutil.which(argv[0]) is None:
+            print(f"skip {name}: {argv[0]} not found", file=sys.stderr)
+            continue
+        out = work / f"{name}.s"
+        subprocess.run(argv + ["-o", str(out), str(unit)], check=True)
+        version = subprocess.run([argv[0], "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+        doc = cut_document(name, f"{len(sources)} cases via {version} {' '.join(argv[1:])}", out.read_text())
+        if doc is not None:
+            docs.append(doc)
+    return docs
+
+
+def corpus_documents(limit: int) -> list[Document]:
+    """Files of the corpus test split (when the corpus manifest exists)."""
+    corpus = ROOT / "models" / "work" / "corpus"
+    manifest = corpus / "manifest.json"
+    if not manifest.exists():
+        return []
+    data = json.loads(manifest.read_text())
+    test = {p["name"] for p in data.get("projects", []) if p.get("split") == "test"}
+    docs = []
+    for project in sorted(test):
+        for path in sorted((corpus / "asm" / project).rglob("*.s")):
+            doc = cut_document(f"{project}/{path.name}", f"corpus test split: {path.relative_to(corpus)}",
+                               path.read_text(errors="replace"))
+            if doc is not None:
+                docs.append(doc)
+                break
+        if len(docs) >= limit:
+            break
+    return docs
+
+
+# ------------------------------------------------------------------ client
+
+class Client(LspClient):
+    """LspClient plus non-blocking requests that can be cancelled, with response times."""
+
+    def send_request(self, method: str, params: Any) -> tuple[int, Future, float]:
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            future: Future = Future()
+            future.answered_at = None  # type: ignore[attr-defined]
+            self._pending[request_id] = future
+        sent = time.monotonic()
+        self._send({"id": request_id, "method": method, "params": params})
+        return request_id, future, sent
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "method" not in message:
+            with self._lock:
+                future = self._pending.get(message.get("id"))
+            if future is not None:
+                future.answered_at = time.monotonic()  # type: ignore[attr-defined]
+        super()._dispatch(message)
+
+    def cancel(self, request_id: int) -> bool:
+        """Cancel if still unanswered; True if it was."""
+        with self._lock:
+            future = self._pending.pop(request_id, None)
+        if future is None:
+            return False
+        self.notify("$/cancelRequest", {"id": request_id})
+        return True
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS/VmHWM in kB from /proc/PID/status."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().split("\n"):
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime of all threads
+    except (OSError, IndexError):
+        return 0
+
+
+def wait_idle(pid: int, quiet_s: float = 0.15, cap_s: float = 4.0) -> float:
+    """Wait until the process used no CPU for ``quiet_s``; return seconds waited."""
+    t0 = time.monotonic()
+    last = cpu_ticks(pid)
+    quiet_since = time.monotonic()
+    while time.monotonic() - t0 < cap_s:
+        time.sleep(0.03)
+        now = cpu_ticks(pid)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            break
+    return time.monotonic() - t0
+
+
+# ------------------------------------------------------------------ direct llama.cpp
+
+class Direct:
+    """The same model called straight through llama-cpp-python, as bench/model_latency.py's baseline."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        from asm_lsp.model.store import resolve_model
+
+        self.files = resolve_model("", "none", "")
+        self.cold: list[dict[str, Any]] = []
+        self.llama_cpp = llama_cpp
+        # The engine's load settings, AMX workaround included (llama.cpp crashes in mul_mat without it here).
+        amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
+        with _model_params_without_extra_buffers(amx):
+            self.llm = llama_cpp.Llama(model_path=str(self.files.model), n_ctx=CONTEXT, n_batch=BATCH, n_ubatch=BATCH,
+                                       n_threads=physical_cores(), n_threads_batch=physical_cores(), verbose=False)
+
+    def tokens(self, text: str, line: int, col: int) -> list[int]:
+        hole = Hole.at(text, line, col)
+        window = cut_window(hole.prefix, hole.suffix, DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET)
+        prompt = build_fim_prompt(window.prefix, window.suffix)
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def complete(self, tokens: list[int]) -> dict[str, Any]:
+        ctx = self.llm._ctx.ctx
+        self.llama_cpp.llama_perf_context_reset(ctx)
+        t0 = time.monotonic()
+        out = self.llm.create_completion(tokens, max_tokens=ONE_LINE_MAX_TOKENS, temperature=0.0, stop=["\n"])
+        elapsed = (time.monotonic() - t0) * 1000
+        perf = self.llama_cpp.llama_perf_context(ctx)
+        if perf.n_p_eval > 500:  # a cold prompt (the first probe of a document): keep its rate
+            self.cold.append({"prompt_tokens": perf.n_p_eval, "prompt_eval_ms": round(perf.t_p_eval_ms),
+                              "ms_per_token": round(perf.t_p_eval_ms / perf.n_p_eval, 1)})
+        return {"ms": elapsed, "prompt_eval_ms": perf.t_p_eval_ms, "prompt_eval_tokens": perf.n_p_eval,
+                "decode_ms": perf.t_eval_ms, "decode_tokens": perf.n_eval, "prompt_tokens": len(tokens),
+                "text": out["choices"][0]["text"]}
+
+
+# ------------------------------------------------------------------ replay
+
+@dataclass
+class Request:
+    kind: str  # "key" (after a key, VS Code style), "line-start", "mnemonic", "first"
+    latency_ms: float | None  # None: cancelled before an answer
+    outcome: str  # "suggestion" | "empty" | "cancelled" | "timeout"
+    source: str = ""  # pause points: "model" | "cache" | "" (from the engine's counters)
+    matched: bool | None = None  # pause points with a suggestion: first line == what the user typed next
+    matched_ws: bool | None = None  # the same, whitespace runs made equal
+    probe: dict[str, Any] | None = None
+
+
+@dataclass
+class Replay:
+    settings: str
+    document: str
+    load_avg_start: list[float]
+    load_avg_end: list[float] = field(default_factory=list)
+    ready_s: float = 0.0  # server start to model ready
+    first_suggestion_s: float | None = None
+    first_suggestion_tries: int = 0
+    first_suggestion_text: str = ""
+    keys: int = 0
+    accepted: int = 0
+    accepted_chars: int = 0
+    wall_s: float = 0.0
+    text_matches: bool = False  # the buffer after the replay equals the original file
+    engine: dict[str, int] = field(default_factory=dict)
+    rss_kb: list[int] = field(default_factory=list)
+    hwm_kb: int = 0
+    requests: list[Request] = field(default_factory=list)
+
+
+def engine_stats(client: Client) -> dict[str, int]:
+    text = client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 30) or ""
+    found = _STATS.search(text)
+    if not found:
+        return {}
+    return dict(zip(("completions", "cache_hits", "follow_ups"), map(int, found.groups())))
+
+
+def norm_ws(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", text.strip())
+
+
+class Session:
+    """One server (one settings variant) typing one document."""
+
+    def __init__(self, settings_name: str, doc: Document, work: Path, direct: Direct | None, adapter: str) -> None:
+        self.doc = doc
+        self.direct = direct
+        self.settings = SETTINGS[settings_name]
+        self.result = Replay(settings_name, doc.name, list(os.getloadavg()))
+        folder = work / f"ws-{settings_name}-{doc.name.replace(':', '-').replace('/', '-')}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "typed.s"
+        self.path.write_text(doc.opened)
+        self.uri = self.path.as_uri()
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+        argv = [sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", adapter]
+        self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings)
+        self.pid = self.client.proc.pid
+        self.folder = folder
+        self.lines = doc.opened.split("\n")
+        self.line, self.col = doc.start, 0
+        self.version = 1
+        self.probes = 0
+        self.mnemonic_points = 0
+
+    # -- LSP plumbing ----------------------------------------------------------------
+    def start(self) -> None:
+        t0 = time.monotonic()
+        caps = {"textDocument": {"synchronization": {"dynamicRegistration": False}, "inlineCompletion": {},
+                                 "completion": {"completionItem": {"snippetSupport": True}}},
+                "workspace": {"configuration": True}}
+        self.client.request("initialize", {"processId": os.getpid(), "rootUri": self.folder.as_uri(),
+                                           "capabilities": caps, "initializationOptions": self.settings,
+                                           "workspaceFolders": [{"uri": self.folder.as_uri(), "name": "ws"}]}, 60)
+        self.client.notify("initialized", {})
+        while time.monotonic() - t0 < 120:
+            states = [n["params"].get("model") for n in list(self.client.notifications) if n.get("method") == "asmLsp/status"]
+            if "ready" in states:
+                break
+            if any(s in ("unavailable", "off", "not installed") for s in states):
+                raise RuntimeError(f"model not available: {states}")
+            time.sleep(0.05)
+        self.result.ready_s = time.monotonic() - t0
+        wait_idle(self.pid, 0.5, 30)  # workspace index / embeddings of the (tiny) workspace
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def insert(self, piece: str) -> None:
+        """One didChange inserting ``piece`` at the cursor; the cursor moves past it."""
+        at = {"line": self.line, "character": self.col}
+        self.version += 1
+        self.client.notify("textDocument/didChange", {
+            "textDocument": {"uri": self.uri, "version": self.version},
+            "contentChanges": [{"range": {"start": at, "end": at}, "text": piece}]})
+        current = self.lines[self.line]
+        new = (current[: self.col] + piece + current[self.col:]).split("\n")
+        self.lines[self.line: self.line + 1] = new
+        self.line += len(new) - 1
+        self.col = len(new[-1]) - len(current[self.col:])
+
+    def inline(self) -> tuple[int, Future, float]:
+        return self.client.send_request("textDocument/inlineCompletion", {
+            "textDocument": {"uri": self.uri}, "position": {"line": self.line, "character": self.col},
+            "context": {"triggerKind": 2}})  # Automatic
+
+    @staticmethod
+    def suggestion(result: Any) -> str:
+        items = (result or {}).get("items") if isinstance(result, dict) else result
+        if not items:
+            return ""
+        text = items[0].get("insertText")
+        return text if isinstance(text, str) else (text or {}).get("value", "")
+
+    def sample_memory(self) -> None:
+        status = proc_status(self.pid)
+        if "VmRSS" in status:
+            self.result.rss_kb.append(status["VmRSS"])
+
+    # -- the replay --------------------------------------------------------------------
+    def first_suggestion(self) -> None:
+        self.client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri, "languageId": "asm", "version": self.version, "text": self.text()}})
+        t0 = time.monotonic()
+        tries = 0
+        while time.monotonic() - t0 < FIRST_SUGGESTION_CAP_S:
+            tries += 1
+            _, future, sent = self.inline()
+            try:
+                result = future.result(timeout=FIRST_SUGGESTION_CAP_S)
+            except Exception:
+                break
+            text = self.suggestion(result)
+            self.result.requests.append(Request("first", (future.answered_at - sent) * 1000,
+                                                "suggestion" if text else "empty"))
+            if text:
+                self.result.first_suggestion_s = future.answered_at - t0
+                self.result.first_suggestion_text = text
+                break
+            time.sleep(0.1)
+        self.result.first_suggestion_tries = tries
+        self.sample_memory()
+
+    def pause_point(self, kind: str, truth_rest: str, previous_text: str | None) -> str:
+        """Wait for the answer here; return the text to accept ("" for none)."""
+        probe = None
+        if kind == "mnemonic":
+            self.mnemonic_points += 1
+            probe = (self.direct is not None and self.mnemonic_points % PROBE_EVERY == 0
+                     and self.probes < MAX_PROBES and previous_text is not None)
+        if probe:
+            wait_idle(self.pid)
+        before = engine_stats(self.client)
+        time.sleep(DEBOUNCE_MS / 1000)
+        request_id, future, sent = self.inline()
+        try:
+            result = future.result(timeout=WAIT_CAP_S)
+        except TimeoutError:
+            self.client.cancel(request_id)
+            self.result.requests.append(Request(kind, None, "timeout"))
+            return ""
+        latency = (future.answered_at - sent) * 1000
+        answered = time.monotonic()
+        text = self.suggestion(result)
+        after = engine_stats(self.client)
+        source = ""
+        if after and before:
+            if after["cache_hits"] > before["cache_hits"]:
+                source = "cache"
+            elif after["completions"] > before["completions"]:
+                source = "model"
+        request = Request(kind, latency, "suggestion" if text else "empty", source)
+        if text:
+            first = text.split("\n", 1)[0]
+            request.matched = first.rstrip() == truth_rest.rstrip()
+            request.matched_ws = norm_ws(first) == norm_ws(truth_rest)
+        if probe and source == "model" and self.direct is not None:
+            wait_idle(self.pid)
+            current = self.text()
+            self.direct.complete(self.direct.tokens(previous_text, self.line, self.col - 1))  # prime, untimed
+            direct = self.direct.complete(self.direct.tokens(current, self.line, self.col))
+            direct["server_ms"] = latency
+            direct["server_text"] = text
+            request.probe = direct
+            self.probes += 1
+        self.result.requests.append(request)
+        self.sample_memory()
+        rest = READ_MS / 1000 - (time.monotonic() - answered)
+        if rest > 0:
+            time.sleep(rest)
+        if request.matched:
+            return self.accept_text(text, truth_rest)
+        return ""
+
+    def accept_text(self, text: str, truth_rest: str) -> str:
+        """The whole lines of ``text`` that match what the user would type (first line known to match)."""
+        typed = self.doc.typed
+        offset = self.line - self.doc.start
+        keep = [truth_rest]
+        for index, piece in enumerate(text.split("\n")[1:], start=1):
+            if offset + index >= len(typed) or piece.rstrip() != typed[offset + index].rstrip():
+                break
+            keep.append(typed[offset + index])
+        return "\n".join(keep)
+
+    def type_function(self) -> None:
+        typed = self.doc.typed
+        outstanding: list[tuple[int, Future, float]] = []
+        next_key = time.monotonic()
+        paused_at: tuple[int, int] | None = None
+        previous_text: str | None = None
+
+        def settle_outstanding() -> None:
+            for request_id, future, sent in outstanding:
+                answered_at = getattr(future, "answered_at", None)
+                if answered_at is not None or not self.client.cancel(request_id):
+                    try:
+                        text = self.suggestion(future.result(timeout=1))
+                    except Exception:
+                        text = ""
+                    answered_at = getattr(future, "answered_at", None) or time.monotonic()
+                    self.result.requests.append(Request("key", (answered_at - sent) * 1000,
+                                                        "suggestion" if text else "empty"))
+                else:
+                    self.result.requests.append(Request("key", None, "cancelled"))
+            outstanding.clear()
+
+        def pause_kind(true_line: str, col: int) -> str:
+            indent = len(true_line) - len(true_line.lstrip(" \t"))
+            if col >= len(true_line):
+                return ""
+            if col == indent:
+                return "line-start"
+            if _MNEMONIC_END.match(true_line[:col]):
+                return "mnemonic"
+            return ""
+
+        while True:
+            offset = self.line - self.doc.start
+            true_line = typed[offset]
+            if self.col >= len(true_line):
+                if offset == len(typed) - 1:
+                    break
+                piece = "\n"
+            else:
+                kind = pause_kind(true_line, self.col)
+                if kind and paused_at != (self.line, self.col):
+                    paused_at = (self.line, self.col)
+                    settle_outstanding()
+                    accept = self.pause_point(kind, true_line[self.col:], previous_text)
+                    next_key = time.monotonic() + KEY_MS / 1000
+                    if accept:
+                        self.insert(accept)
+                        self.result.accepted += 1
+                        self.result.accepted_chars += len(accept)
+                        continue
+                piece = true_line[self.col]
+            delay = next_key - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            settle_outstanding()
+            previous_text = self.text()
+            self.key(piece)
+            next_key = time.monotonic() + KEY_MS / 1000
+            offset = self.line - self.doc.start
+            if pause_kind(typed[offset], self.col):
+                continue  # the pause point asks (after the debounce) itself
+            time.sleep(DEBOUNCE_MS / 1000)
+            outstanding.append(self.inline())
+        settle_outstanding()
+
+    def key(self, piece: str) -> None:
+        self.result.keys += 1
+        self.insert(piece)
+
+    def memory_only(self, settle_s: float = 20.0) -> Replay:
+        """Start, open the document, let open-time work run ``settle_s``; RSS only (no typing)."""
+        self.client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri, "languageId": "asm", "version": self.version, "text": self.text()}})
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            self.sample_memory()
+            time.sleep(0.5)
+        self.lines = list(self.doc.lines)  # nothing typed: skip finish()'s text check
+        return self.finish()
+
+    def finish(self) -> Replay:
+        self.result.engine = engine_stats(self.client)
+        self.result.hwm_kb = proc_status(self.pid).get("VmHWM", 0)
+        self.sample_memory()
+        self.result.load_avg_end = list(os.getloadavg())
+        final = self.text()
+        expected = "\n".join(self.doc.lines)
+        self.result.text_matches = final == expected
+        if final != expected:
+            print(f"warning: replayed text differs from the document ({self.doc.name})", file=sys.stderr)
+        self.client.close()
+        return self.result
+
+
+# ------------------------------------------------------------------ figures
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(replays: list[Replay]) -> dict[str, Any]:
+    """Figures over a group of replays (one settings variant, all documents)."""
+    requests = [r for replay in replays for r in replay.requests if r.kind != "first"]
+    pauses = [r for r in requests if r.kind in ("line-start", "mnemonic")]
+    keys = [r for r in requests if r.kind == "key"]
+
+    def latency(group: list[Request], suggestions_only: bool = False) -> dict[str, Any]:
+        values = [r.latency_ms for r in group if r.latency_ms is not None
+                  and (r.outcome == "suggestion" or not suggestions_only)]
+        return {"n": len(values), "p50_ms": rounded(percentile(values, 0.5)), "p95_ms": rounded(percentile(values, 0.95))}
+
+    def outcomes(group: list[Request]) -> dict[str, Any]:
+        counts = {name: sum(r.outcome == name for r in group) for name in ("suggestion", "empty", "cancelled", "timeout")}
+        total = max(1, len(group))
+        return {"n": len(group), **counts, **{f"{k}_fraction": round(v / total, 3) for k, v in counts.items()}}
+
+    shown = [r for r in pauses if r.outcome == "suggestion"]
+    all_probes = [r.probe for r in pauses if r.probe]
+    probes = [p for p in all_probes if p["server_text"]]  # the server's 2 s budget cut the others short
+    server_ms = statistics.median([p["server_ms"] for p in probes]) if probes else None
+    direct_ms = statistics.median([p["ms"] for p in probes]) if probes else None
+    engine = {k: sum(replay.engine.get(k, 0) for replay in replays) for k in ("completions", "cache_hits", "follow_ups")}
+    served = engine["completions"] + engine["cache_hits"]
+    first = [replay.first_suggestion_s for replay in replays]
+    return {
+        "answered_latency_all": latency(requests),
+        "answered_latency_pause_points": latency(pauses),
+        "suggestion_latency_pause_points": latency(pauses, True),
+        "answered_latency_key": latency(keys),
+        "outcomes_all": outcomes(requests),
+        "outcomes_pause_points": outcomes(pauses),
+        "outcomes_key": outcomes(keys),
+        "pause_point_sources": {s or "unknown": sum((r.source or "unknown") == (s or "unknown") for r in pauses)
+                                for s in ("model", "cache", "")},
+        "engine": engine,
+        "engine_cache_hit_rate": round(engine["cache_hits"] / served, 3) if served else None,
+        "acceptance": {
+            "pause_points": len(pauses), "shown": len(shown),
+            "exact_first_line": sum(bool(r.matched) for r in shown),
+            "exact_rate_of_shown": round(sum(bool(r.matched) for r in shown) / len(shown), 3) if shown else None,
+            "exact_rate_of_pause_points": round(sum(bool(r.matched) for r in shown) / len(pauses), 3) if pauses else None,
+            "whitespace_insensitive_rate_of_shown":
+                round(sum(bool(r.matched_ws) for r in shown) / len(shown), 3) if shown else None,
+            "by_kind": {kind: {"shown": sum(r.kind == kind for r in shown),
+                               "exact": sum(r.kind == kind and bool(r.matched) for r in shown),
+                               "pause_points": sum(r.kind == kind for r in pauses)}
+                        for kind in ("line-start", "mnemonic")},
+            "accepted_edits": sum(replay.accepted for replay in replays),
+            "accepted_chars": sum(replay.accepted_chars for replay in replays),
+            "typed_keys": sum(replay.keys for replay in replays),
+        },
+        "overhead": {
+            "probes": len(probes), "probes_cut_by_budget": len(all_probes) - len(probes),
+            "server_median_ms": rounded(server_ms), "direct_median_ms": rounded(direct_ms),
+            "ratio_of_medians": round(server_ms / direct_ms, 3) if probes and direct_ms else None,
+            "direct_prompt_eval_median_ms": rounded(statistics.median([p["prompt_eval_ms"] for p in all_probes])) if all_probes else None,
+            "direct_prompt_eval_tokens_median": statistics.median([p["prompt_eval_tokens"] for p in all_probes]) if all_probes else None,
+            "direct_decode_median_ms": rounded(statistics.median([p["decode_ms"] for p in all_probes])) if all_probes else None,
+            "direct_decode_tokens_median": statistics.median([p["decode_tokens"] for p in all_probes]) if all_probes else None,
+            "same_text": sum(p["text"].strip() == p["server_text"].strip() for p in probes),
+        },
+        "first_suggestion_s": [rounded(v, 2) for v in first],
+        "ready_s": [round(replay.ready_s, 1) for replay in replays],
+        "rss_max_sampled_mb": round(max((kb for replay in replays for kb in replay.rss_kb), default=0) / 1024),
+        "vm_hwm_mb": round(max((replay.hwm_kb for replay in replays), default=0) / 1024),
+    }
+
+
+GOALS = {"p50_ms": 150, "p95_ms": 500, "first_suggestion_s": 1.5, "overhead_ratio": 1.10, "rss_mb": 1024}
+
+
+def verdict(value: float | None, goal: float) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if value <= goal else "MISSED"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# Typing replay: model completions over LSP", "",
+           f"`{report['command']}` — {report['started']}, {report['machine']}", "",
+           f"Load average at start {report['load_avg_start']}, at end {report['load_avg_end']}; "
+           f"wall {report['wall_s']:.0f} s. Adapter: {report['adapter']}.", "",
+           "Documents: " + "; ".join(f"`{d['name']}` ({d['lines']} lines, typed lines {d['typed'][0] + 1}-"
+                                      f"{d['typed'][1] + 1}; {d['source']})" for d in report["documents"]), "",
+           "Trigger policy: key every 60 ms; inline request 50 ms after each key (VS Code debounce), "
+           "`$/cancelRequest` when the next key comes first; the user pauses (waits up to 3 s for the "
+           "answer, reads >= 300 ms, accepts exact matches) at line starts after the indentation and "
+           "after mnemonic + separator. See the module docstring of bench/typing_replay.py.", ""]
+    out += ["| figure (goal) | " + " | ".join(report["settings"]) + " |",
+            "|---|" + "---|" * len(report["settings"])]
+
+    def row(label: str, getter) -> None:
+        out.append(f"| {label} | " + " | ".join(str(getter(report["summary"][s])) for s in report["settings"]) + " |")
+
+    def lat(key: str, q: str, goal: int):
+        def get(s):
+            v = s[key][q]
+            return f"{v} ({verdict(v, goal)}, n={s[key]['n']})"
+        return get
+
+    row("p50 answered, pause points (≤150 ms)", lat("answered_latency_pause_points", "p50_ms", 150))
+    row("p95 answered, pause points (≤500 ms)", lat("answered_latency_pause_points", "p95_ms", 500))
+    row("p50 answered, all requests", lat("answered_latency_all", "p50_ms", 150))
+    row("p95 answered, all requests", lat("answered_latency_all", "p95_ms", 500))
+    row("p50 / p95 of non-empty answers at pause points", lambda s: f"{s['suggestion_latency_pause_points']['p50_ms']} / "
+        f"{s['suggestion_latency_pause_points']['p95_ms']}")
+    row("all requests: suggestion / empty / cancelled / timeout", lambda s: " / ".join(
+        f"{s['outcomes_all'][k + '_fraction']:.0%}" for k in ("suggestion", "empty", "cancelled", "timeout")))
+    row("pause points: suggestion / empty / timeout", lambda s: " / ".join(
+        f"{s['outcomes_pause_points'][k + '_fraction']:.0%}" for k in ("suggestion", "empty", "timeout")))
+    row("per-key requests: answered / cancelled", lambda s: f"{s['outcomes_key']['suggestion'] + s['outcomes_key']['empty']}"
+        f" / {s['outcomes_key']['cancelled']}")
+    row("engine: completions / cache hits / follow-ups", lambda s: f"{s['engine']['completions']} / "
+        f"{s['engine']['cache_hits']} / {s['engine']['follow_ups']}")
+    row("engine cache hit rate", lambda s: s["engine_cache_hit_rate"])
+    row("pause points served by model / cache", lambda s: f"{s['pause_point_sources']['model']} / {s['pause_point_sources']['cache']}")
+    row("exact next line, of shown", lambda s: f"{s['acceptance']['exact_first_line']}/{s['acceptance']['shown']} "
+        f"({s['acceptance']['exact_rate_of_shown']})")
+    row("exact next line, of pause points", lambda s: s["acceptance"]["exact_rate_of_pause_points"])
+    row("accepted edits / chars (of keys typed)", lambda s: f"{s['acceptance']['accepted_edits']} / "
+        f"{s['acceptance']['accepted_chars']} ({s['acceptance']['typed_keys']})")
+    row("first suggestion after didOpen, s (≤1.5)", lambda s: ", ".join(
+        f"{v} ({verdict(v, 1.5)})" for v in s["first_suggestion_s"]))
+    row("server / direct llama.cpp, median ms (probes)", lambda s: f"{s['overhead']['server_median_ms']} / "
+        f"{s['overhead']['direct_median_ms']} (n={s['overhead']['probes']})")
+    row("overhead ratio of medians (≤1.10)", lambda s: f"{s['overhead']['ratio_of_medians']} "
+        f"({verdict(s['overhead']['ratio_of_medians'], 1.10)})")
+    row("direct: prompt eval ms (tokens) / decode ms (tokens)", lambda s: f"{s['overhead']['direct_prompt_eval_median_ms']} "
+        f"({s['overhead']['direct_prompt_eval_tokens_median']}) / {s['overhead']['direct_decode_median_ms']} "
+        f"({s['overhead']['direct_decode_tokens_median']})")
+    row("model ready after start, s", lambda s: s["ready_s"])
+    row("server VmHWM MB (≤1024)", lambda s: f"{s['vm_hwm_mb']} ({verdict(s['vm_hwm_mb'], 1024)})")
+    row("server VmRSS max sampled MB", lambda s: s["rss_max_sampled_mb"])
+    out.append("")
+    for cold in report.get("direct_cold_prompts", []):
+        out.append(f"Direct llama.cpp, cold prompt of {cold['prompt_tokens']} tokens: {cold['prompt_eval_ms']} ms "
+                   f"({cold['ms_per_token']} ms/token) in this run.")
+    for name, figures in report.get("memory_only", {}).items():
+        out.append(f"Memory only (started, file opened, {name}, no typing): VmHWM {figures['vm_hwm_mb']} MB, "
+                   f"VmRSS max {figures['rss_max_sampled_mb']} MB.")
+    out.append("")
+    if report.get("notes"):
+        out += ["## Notes", "", *report["notes"], ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", default="gcc-O2,clang-O0", help=f"compilers for the documents, of {list(COMPILERS)}")
+    parser.add_argument("--settings", default="default,no-asm-check", help=f"server settings variants, of {list(SETTINGS)}")
+    parser.add_argument("--memory-settings", default="no-embeddings",
+                        help="variants only started and opened (no typing), for their memory")
+    parser.add_argument("--adapter", default="default", help='--adapter for the server: "default" or "none"')
+    parser.add_argument("--typed-lines", type=int, default=0, help="type only this many lines of the function (0 = all)")
+    parser.add_argument("--corpus", action="store_true", help="documents from the corpus test split when it exists")
+    parser.add_argument("--no-direct", action="store_true", help="skip the direct llama.cpp probes")
+    parser.add_argument("--out", type=Path, default=RESULTS / "typing_replay", help="results path without suffix")
+    args = parser.parse_args()
+
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="typing-replay-") as tmp:
+        work = Path(tmp)
+        docs = corpus_documents(len(args.docs.split(","))) if args.corpus else []
+        if not docs:
+            docs = build_documents([d for d in args.docs.split(",") if d], work)
+        if args.typed_lines:
+            for doc in docs:
+                doc.end = min(doc.end, doc.start + args.typed_lines - 1)
+        for doc in docs:
+            print(f"document {doc.name}: {len(doc.lines)} lines, typing {doc.start + 1}-{doc.end + 1}", file=sys.stderr)
+        direct = None if args.no_direct else Direct()
+        from asm_lsp.model.store import resolve_model
+
+        adapter_files = resolve_model("", args.adapter, "")
+        adapter = str(adapter_files.adapter.name) if adapter_files.adapter else f"none ({args.adapter!r} resolves to the base model)"
+        settings = [s for s in args.settings.split(",") if s]
+        replays: dict[str, list[Replay]] = {s: [] for s in settings}
+        for doc in docs:
+            for name in settings:  # settings interleaved per document: load drift hits all alike
+                session = Session(name, doc, work, direct, args.adapter)
+                try:
+                    session.start()
+                    session.first_suggestion()
+                    session.type_function()
+                    replay = session.finish()
+                except BaseException:
+                    session.client.proc.kill()
+                    raise
+                replay.wall_s = time.monotonic() - t0
+                replays[name].append(replay)
+                s = summarize([replay])
+                print(f"{name} {doc.name}: pause p50 {s['answered_latency_pause_points']['p50_ms']} p95 "
+                      f"{s['answered_latency_pause_points']['p95_ms']} first {s['first_suggestion_s']} "
+                      f"ratio {s['overhead']['ratio_of_medians']} exact {s['acceptance']['exact_rate_of_shown']} "
+                      f"hwm {s['vm_hwm_mb']} MB", file=sys.stderr)
+        memory: dict[str, dict[str, Any]] = {}
+        for name in [m for m in args.memory_settings.split(",") if m]:
+            session = Session(name, docs[0], work, None, args.adapter)
+            try:
+                session.start()
+                replay = session.memory_only()
+            except BaseException:
+                session.client.proc.kill()
+                raise
+            memory[name] = {"vm_hwm_mb": round(replay.hwm_kb / 1024),
+                            "rss_max_sampled_mb": round(max(replay.rss_kb, default=0) / 1024),
+                            "ready_s": round(replay.ready_s, 1)}
+            print(f"memory {name}: {memory[name]}", file=sys.stderr)
+    report = {
+        "command": "PYTHONPATH=server python bench/typing_replay.py " + " ".join(sys.argv[1:]),
+        "started": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {physical_cores()} llama threads",
+        "python": platform.python_version(), "load_avg_start": load_start,
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()], "wall_s": time.monotonic() - t0,
+        "adapter": adapter, "settings": settings,
+        "settings_values": {s: SETTINGS[s] for s in settings},
+        "policy": {"key_ms": KEY_MS, "debounce_ms": DEBOUNCE_MS, "read_ms": READ_MS, "wait_cap_s": WAIT_CAP_S,
+                   "probe_every": PROBE_EVERY, "max_probes": MAX_PROBES},
+        "goals": GOALS,
+        "documents": [{"name": d.name, "source": d.source, "lines": len(d.lines), "typed": [d.start, d.end]} for d in docs],
+        "summary": {s: summarize(replays[s]) for s in settings},
+        "memory_only": memory,
+        "direct_cold_prompts": direct.cold if direct is not None else [],
+        "replays": [asdict(r) for s in settings for r in replays[s]],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
