@@ -203,13 +203,12 @@ def test_requests_after_shutdown_get_invalid_request():
     assert c.framing_errors == []
 
 
-def test_exit_without_shutdown_exits():
-    """LSP asks for exit code 1 here; pygls's sys.exit(1) is lost in a callback and cli.serve
-    returns 0, so only a prompt exit is checked."""
+def test_exit_without_shutdown_exits_with_1():
+    """LSP asks for exit code 1 when `exit` comes without `shutdown`."""
     c = RawClient()
     c.initialize()
     c.notify("exit")
-    assert c.proc.wait(10) in (0, 1)
+    assert c.proc.wait(10) == 1
     assert c.framing_errors == []
 
 

@@ -119,7 +119,8 @@ def serve(args: argparse.Namespace) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # C code writing to fd 1 now lands on stderr
     sys.stdout = sys.stderr
     server.start_io(sys.stdin.buffer, channel)
-    return 0
+    # LSP: exit code 0 only if `shutdown` came before `exit` (or the client hung up after it).
+    return 0 if getattr(server.protocol, "_shutdown", False) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
