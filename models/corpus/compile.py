@@ -118,6 +118,48 @@ CONFIG_H = """\
 #define SIZEOF_TIME_T 8
 #define RETSIGTYPE void
 #define SIZE_T_STDDEF_H 1
+/* Socket answers that curl / c-ares style configure scripts probe for. */
+#define HAVE_BOOL_T 1
+#define HAVE_SOCKET 1
+#define HAVE_SOCKLEN_T 1
+#define HAVE_SELECT 1
+#define HAVE_POLL 1
+#define HAVE_POLL_FINE 1
+#define HAVE_WRITEV 1
+#define HAVE_GETADDRINFO 1
+#define HAVE_FREEADDRINFO 1
+#define HAVE_GETHOSTNAME 1
+#define HAVE_STRUCT_TIMEVAL 1
+#define HAVE_STRUCT_ADDRINFO 1
+#define HAVE_STRUCT_SOCKADDR_IN6 1
+#define HAVE_STRUCT_SOCKADDR_STORAGE 1
+#define HAVE_SYS_UN_H 1
+#define HAVE_NETINET_TCP_H 1
+#define HAVE_FCNTL_O_NONBLOCK 1
+#define HAVE_LONGLONG 1
+#define HAVE_RECV 1
+#define RECV_TYPE_ARG1 int
+#define RECV_TYPE_ARG2 void *
+#define RECV_TYPE_ARG3 size_t
+#define RECV_TYPE_ARG4 int
+#define RECV_TYPE_RETV ssize_t
+#define HAVE_RECVFROM 1
+#define RECVFROM_TYPE_ARG1 int
+#define RECVFROM_TYPE_ARG2 void
+#define RECVFROM_TYPE_ARG2_IS_VOID 1
+#define RECVFROM_TYPE_ARG3 size_t
+#define RECVFROM_TYPE_ARG4 int
+#define RECVFROM_TYPE_ARG5 struct sockaddr
+#define RECVFROM_TYPE_ARG6 socklen_t
+#define RECVFROM_TYPE_RETV ssize_t
+#define HAVE_SEND 1
+#define SEND_TYPE_ARG1 int
+#define SEND_QUAL_ARG2 const
+#define SEND_TYPE_ARG2 void *
+#define SEND_TYPE_ARG3 size_t
+#define SEND_TYPE_ARG4 int
+#define SEND_TYPE_RETV ssize_t
+#define SIZEOF_CURL_OFF_T 8
 /* Attribute macros that Thomas Dickey's configure scripts (mawk, ...) define. */
 #define GCC_UNUSED __attribute__((unused))
 #define GCC_NORETURN __attribute__((noreturn))
