@@ -240,9 +240,9 @@ def discover_tus(root: Path, project: str, seed: int, cap: int, max_file_bytes: 
 
 
 # Headers that projects ship as templates for platforms without configure
-# (pcre2.h.generic, config.h.dist...), or as configure inputs (version.h.in).
+# (pcre2.h.generic, pnglibconf.h.prebuilt...), or as configure inputs (version.h.in).
 # Copying or filling one in is reading, not running, the sources.
-TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".in", ".cmake", ".cmakein")
+TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".prebuilt", ".in", ".cmake", ".cmakein")
 FILLED_SUFFIXES = (".in", ".cmake", ".cmakein")  # configure/cmake inputs, filled in
 TEMPLATE_VAR = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*@|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 CMAKEDEFINE = re.compile(r"^#\s*cmakedefine(01)?\s+(\w+)(.*)$", re.M)
@@ -271,7 +271,7 @@ def _write_generated(gen_dir: Path, template: Path, text: str) -> None:
 def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
     """Make headers a configure/make step would have made, without running anything.
 
-    `X.h.generic|dist|default` are copied. `X.h.in|cmake|cmakein` (only when no `X.h`
+    `X.h.generic|dist|default|prebuilt` are copied. `X.h.in|cmake|cmakein` (only when no `X.h`
     ships beside it) becomes a pointer to the generated config.h if it is `config.h.in`,
     else a filled-in copy (version numbers, feature flags: good enough to compile).
     """
