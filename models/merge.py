@@ -282,6 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=Path, default=None, help="base GGUF (default: the packaged one, resolve_model)")
     p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter directory from models/train.py")
+    p.add_argument("--tag", default="", help="artifact name part (default: the adapter's run folder, or 'test')")
     p.add_argument("--test-adapter", action="store_true", help="no trained adapter: make a tiny random one")
     p.add_argument("--lora-gguf", type=Path, default=None,
                    help="the runtime adapter GGUF to compare with (default: made from --adapter by convert_lora_to_gguf.py)")
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     base_dir = base_hf(base_gguf, work / "base-hf")
     adapter = args.adapter or make_test_adapter(base_dir, work / "test-adapter")
-    tag = "test" if args.adapter is None else "trained"
+    tag = args.tag or ("test" if args.adapter is None else args.adapter.parent.name)
     merged_dir = merge(base_dir, adapter, work / f"merged-{tag}-hf")
     f16 = to_gguf(merged_dir, work / f"merged-{tag}-f16.gguf", work)
     quantized = {q: quantize(f16, work / f"merged-{tag}-{q}.gguf", q, args.threads) for q in QUANTS}
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             f"base + runtime adapter {reference})")
     report = {
         "command": "python -m models.merge " + " ".join(sys.argv[1:] if argv is None else argv),
-        "adapter": {"kind": tag, "path": str(adapter), "lora_gguf": str(lora), "lora_gguf_sha256": sha256_file(lora)},
+        "adapter": {"tag": tag, "path": str(adapter), "lora_gguf": str(lora), "lora_gguf_sha256": sha256_file(lora)},
         "base": {"path": str(base_gguf), "bytes": base_gguf.stat().st_size},
         "files": {p.name: p.stat().st_size for p in [f16, *quantized.values(), lora]},
         "check": {"prompt": CHECK_PROMPT, "runtime_adapter_tokens": reference, **checks},

@@ -161,5 +161,6 @@ def test_real_evaluation_of_a_few_holes(tmp_path):
     line = report["metrics"]["base"]["line"]
     assert line["all"]["n"] == 2 and set(line) == {"all", "clang -O2", "gcc -O2"}
     assert line["all"]["exact"] == 50.0 * sum(h["answers"]["base"]["exact"] for h in holes)
-    assert report["speed"]["base"]["prompt_tokens"] > 100  # the server's window, not a stub
+    (place, speed), = report["speed"]["base"].items()  # one place: this machine
+    assert speed["answers"] == 2 and speed["prompt_tokens"] > 100  # the server's window, not a stub
     assert "<!-- eval:eval_tiny:begin -->" in card.read_text()
