@@ -118,7 +118,12 @@ def markdown(report: dict) -> str:
         lines += ["", f"## {title}", ""]
         systems = list(dict.fromkeys(a["system"] for a in agg))
         tasks = list(dict.fromkeys(a["task"] for a in agg))
-        pools = sorted({a["pool"] for a in agg})
+        pools = []
+        for pool in sorted({a["pool"] for a in agg}):  # a pool capped like the one before repeats its rows
+            used = sorted(tuple(a["pool_used"]) for a in agg if a["pool"] == pool)
+            if pools and used == sorted(tuple(a["pool_used"]) for a in agg if a["pool"] == pools[-1]):
+                continue
+            pools.append(pool)
         lines.append("| pool | system | " + " | ".join(f"{t} R@1 | {t} MRR" for t in tasks) + " |")
         lines.append("|---|---|" + "---|---|" * len(tasks))
         for pool in pools:
