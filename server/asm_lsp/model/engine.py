@@ -453,6 +453,13 @@ class CompletionEngine:
             )
         if captured.getvalue():
             llama_log.debug("%s", captured.getvalue().rstrip())
+        if files.adapter and not getattr(llm, "_lora_adapter", True):
+            # llama.cpp refused the adapter (e.g. another architecture) but llama-cpp-python
+            # only checks for None and gets a NULL pointer object: it would run without it.
+            llm.close()
+            raise ModelError(
+                f"LoRA adapter {files.adapter} does not fit the base model {files.model.name} "
+                "(llama.cpp refused it); set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
         self._llm = llm
         self._stop_tokens = self._special_ids(llm)
         elapsed = time.monotonic() - t0
