@@ -246,6 +246,8 @@ TEMPLATE_SUFFIXES = (".generic", ".dist", ".default", ".prebuilt", ".in", ".cmak
 FILLED_SUFFIXES = (".in", ".cmake", ".cmakein")  # configure/cmake inputs, filled in
 TEMPLATE_VAR = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*@|\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 CMAKEDEFINE = re.compile(r"^#\s*cmakedefine(01)?\s+(\w+)(.*)$", re.M)
+# autoconf header templates mark every answer with a bare `#undef NAME` line.
+AUTOCONF_UNDEF = re.compile(r"^#\s*undef\s+(\w+)[ \t]*$", re.M)
 
 
 def _fill_template(text: str) -> str:
@@ -256,6 +258,7 @@ def _fill_template(text: str) -> str:
         if is01:
             return f"#define {name} {int(known)}"
         return f"#define {name} {rest or 1}" if known else f"/* #undef {name} */"
+    text = AUTOCONF_UNDEF.sub(r"/* #undef \1 */", text)  # else they'd undo our config.h
     return TEMPLATE_VAR.sub("0", CMAKEDEFINE.sub(cmakedefine, text))
 
 
@@ -289,8 +292,9 @@ def generate_headers(root: Path, gen_dir: Path, config_dir: Path) -> None:
                 pointer = f'#include "{(config_dir / "config.h").resolve()}"\n'
                 if stem.startswith("config.h") or "autoconf" in stem:
                     text = pointer
-                elif "config" in stem:
-                    # e.g. jansson_config.h.in: our answers plus the project's own macros.
+                elif "config" in stem or len(AUTOCONF_UNDEF.findall(text)) >= 3:
+                    # e.g. curl_config.h.in, less's defines.h.in: our answers plus the
+                    # project's own macros.
                     text = pointer + _fill_template(text)
                 else:
                     text = _fill_template(text)
