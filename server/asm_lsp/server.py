@@ -274,6 +274,19 @@ def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
     return cleaned, dropped
 
 
+def _edit_end(changes: Any) -> types.Position | None:
+    """Where the cursor likely is after the last incremental change (LSP units), if known."""
+    change = changes[-1] if changes else None
+    if change is None or getattr(change, "range", None) is None:
+        return None
+    inserted = change.text.split("\n")
+    start = change.range.start
+    last = len(inserted[-1].encode("utf-16-le", "surrogatepass")) // 2
+    if len(inserted) == 1:
+        return types.Position(line=start.line, character=start.character + last)
+    return types.Position(line=start.line + len(inserted) - 1, character=last)
+
+
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
@@ -383,7 +396,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.open_versions[params.text_document.uri] = params.text_document.version
         ls.schedule_push_diagnostics(params.text_document.uri)
         if ls.completions is not None:
-            ls.completions.on_change(params.text_document.uri)
+            ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     @guarded()

@@ -191,9 +191,16 @@ class ModelCompletions:
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
-    def on_change(self, uri: str) -> None:
+    def on_change(self, uri: str, cursor: types.Position | None = None) -> None:
+        """Warm the model where the user is typing (the engine keeps only the newest prefill)."""
+        document = self.ls.workspace.get_text_document(uri)
+        if cursor is not None and self.ls.settings.completion.enabled:
+            lines = document.lines
+            if 0 <= cursor.line < len(lines):
+                col = from_utf16(lines[cursor.line].rstrip("\r\n"), cursor.character)
+                self.engine.prefill(document.source, cursor.line, col)
         if self.similar is not None:
-            self.similar.update_document(uri, self.ls.workspace.get_text_document(uri).source)
+            self.similar.update_document(uri, document.source)
 
     def on_close(self, uri: str) -> None:
         if self.similar is not None:

@@ -641,6 +641,8 @@ class CompletionEngine:
             temperature = 0.0 if attempt == 0 else CANDIDATE_TEMPERATURE
             text, count = self._generate(job, hole, max_lines, temperature, rng, tokens)
             generated += count
+            if not text and attempt == 0:
+                break  # greedy sees nothing to add here: sampling more would only burn the budget
             if not text or text in tried:
                 continue
             tried.add(text)

@@ -99,6 +99,8 @@ def cut_suggestion(raw: str, hole: Hole, max_lines: int = 8) -> Cut:
     for piece in pieces[:-1]:  # the last piece may still be growing: never show half a line
         line = piece.rstrip()
         if not line.strip():
+            if not kept:
+                continue  # a leading blank line: the model wants a gap first; show what follows it
             return Cut("\n".join(kept), True)  # blank line ends the block
         if _starts_new_function(line) and (not may_open_function or not in_preamble):
             return Cut("\n".join(kept), True)
