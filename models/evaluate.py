@@ -472,6 +472,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--system", action="append", default=None,
                    help="base | NAME=adapter:PATH | NAME=model:PATH (repeatable; default: base, and ours = "
                         "base + the shipped adapter when it exists)")
+    p.add_argument("--base-model", type=Path, default=None,
+                   help="the base GGUF file to use instead of the packaged one (must be the same model)")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads per system")
     p.add_argument("--context-size", type=int, default=2048, help="n_ctx, the server's default")
     p.add_argument("--out", type=Path, required=True, help="JSON report to write")
@@ -515,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
             record = json.loads(row)
             answers[(record["hole"], record["system_key"])] = record
 
+    if args.base_model:  # e.g. a machine without the chunk packages: same file, same sha256, same answer keys
+        systems = [s if s.model else System(s.name, args.base_model, s.adapter) for s in systems]
     runners = [Runner(s, args.threads, args.context_size, load=not args.report_only) for s in systems]
     keys = {r.system.name: f"{r.system.name}:{r.identity['model_sha256'][:12]}:{(r.identity['adapter_sha256'] or '')[:12]}"
             for r in runners}
