@@ -68,8 +68,11 @@ def load_test_split(corpus: Path, split: str = "test") -> TestSplit:
     chosen = {"test", "valid", "train"} if split == "all" else {split}
     projects = sorted(p["name"] for p in _manifest_projects(manifest) if p.get("split") in chosen)
     texts: dict[str, tuple[str, str]] = {}
+    marks = [f'"split": "{s}"' for s in chosen]  # skip other splits' records without parsing them
     with gzip.open(corpus / "functions.jsonl.gz", "rt") as f:
         for line in f:
+            if not any(m in line[:400] for m in marks):
+                continue
             rec = json.loads(line)
             if rec["split"] in chosen:
                 texts[rec["id"]] = (rec["text"], rec["name"])
