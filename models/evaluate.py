@@ -328,6 +328,20 @@ class Runner:
         self.engine.close()
 
 
+def server_code_hash() -> str:
+    """Of the server code that makes an answer (prompt, engine, cutting): logged answers made by
+    other code are not reused."""
+    import hashlib
+
+    import asm_lsp.model as package
+
+    root = Path(package.__file__).parent
+    digest = hashlib.sha256()
+    for name in ("prompt.py", "engine.py", "suggest.py"):
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 # --------------------------------------------------------------------------- scoring
 
 def score(hole: EvalHole, prediction: str, document: str, assembler) -> dict:
@@ -510,21 +524,23 @@ def main(argv: list[str] | None = None) -> int:
         print("no AArch64 assembler found: 'assembles' is not measured", file=sys.stderr)
 
     args.work.mkdir(parents=True, exist_ok=True)
-    answers_path = args.work / f"answers-{args.source}-seed{args.seed}.jsonl"
+    shard, shards = (int(x) for x in args.shard.split("/"))
+    stem = f"answers-{args.source}-seed{args.seed}"
+    answers_path = args.work / (f"{stem}.jsonl" if shards == 1 else f"{stem}-shard{shard}of{shards}.jsonl")
     answers: dict[tuple[str, str], dict] = {}
-    if answers_path.exists():
-        for row in answers_path.read_text().splitlines():
+    for path in sorted(args.work.glob(f"{stem}*.jsonl")):
+        for row in path.read_text().splitlines():
             record = json.loads(row)
             answers[(record["hole"], record["system_key"])] = record
 
     if args.base_model:  # e.g. a machine without the chunk packages: same file, same sha256, same answer keys
         systems = [s if s.model else System(s.name, args.base_model, s.adapter) for s in systems]
     runners = [Runner(s, args.threads, args.context_size, load=not args.report_only) for s in systems]
-    keys = {r.system.name: f"{r.system.name}:{r.identity['model_sha256'][:12]}:{(r.identity['adapter_sha256'] or '')[:12]}"
+    code = server_code_hash()
+    keys = {r.system.name: f"{r.system.name}:{r.identity['model_sha256'][:12]}:{(r.identity['adapter_sha256'] or '')[:12]}:{code}"
             for r in runners}
     started = time.monotonic()
     todo = examples + round_robin(holes)  # a time limit then still covers every group
-    shard, shards = (int(x) for x in args.shard.split("/"))
     todo = todo[shard::shards]
     made_on = args.made_on or f"{platform.node()}: {os.cpu_count()} CPUs, {args.threads} threads"
     with answers_path.open("a") as log:
@@ -561,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
             if (hole.id, name) in by_system:
                 by_system[(hole.id, name)].update(score(hole, by_system[(hole.id, name)]["text"], document, assembler))
     report = {
-        "config": {"source": args.source, "description": description, "seed": args.seed, "opts": list(opts),
+        "config": {"server_code": code, "source": args.source, "description": description, "seed": args.seed, "opts": list(opts),
                    "holes_per_group": per_group, "threads": args.threads, "context_size": args.context_size,
                    "decoding": "greedy, server engine, no assembler retry", "out": _rel(args.out),
                    "command": "python -m models.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)},
