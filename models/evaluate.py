@@ -44,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -411,7 +411,10 @@ def markdown(report: dict) -> str:
     out = [f"Source: **{cfg['source']}** ({cfg['description']}); seed {cfg['seed']}; "
            f"{cfg['holes_per_group']['line']} line + {cfg['holes_per_group']['block']} block holes per "
            f"compiler x opt level, {report['counts']['holes']} holes in all, "
-           f"{report['counts']['files']} files. Greedy, through the server's engine (n_ctx {cfg['context_size']}). "
+           f"{report['counts']['files']} files"
+           + (f" ({', '.join(f'{p} {n}' for p, n in report['counts']['by_project'].items())} holes)"
+              if cfg["source"] == "test" else "")
+           + f". Greedy, through the server's engine (n_ctx {cfg['context_size']}), server code {cfg['server_code']}. "
            f"Report: `{cfg['out']}`.", ""]
     for kind, title in (("line", "Single-line FIM"), ("block", "3-line block")):
         out.append(f"**{title}** — exact match % / edit similarity / assembles % (of shown) / shown %")
@@ -584,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         "systems": names,
         "models": {r.system.name: r.identity for r in runners},
         "counts": {"files": len(files), "holes": len(done_holes), "holes_planned": len(holes),
-                   "by_kind": {k: sum(h.kind == k for h in done_holes) for k in HOLE_LINES}},
+                   "by_kind": {k: sum(h.kind == k for h in done_holes) for k in HOLE_LINES},
+                   "by_project": dict(sorted(Counter(h.project for h in done_holes).items()))},
         "metrics": tables(done_holes, by_system, names),
         "speed": {n: {place: speed(rows) for place, rows in _by_place([by_system[(h.id, n)] for h in done_holes]).items()}
                   for n in names},
