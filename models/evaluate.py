@@ -479,6 +479,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--made-on", default="", help="where the answers are made, logged with each (speed is per place)")
     p.add_argument("--report-only", action="store_true",
                    help="no model runs: report on the answers already logged under --work")
+    p.add_argument("--server-code", default="",
+                   help="with --report-only: report answers made by this earlier server code hash")
     p.add_argument("--answers-only", action="store_true",
                    help="make and log the answers, no report (scoring needs the AArch64 assembler)")
     p.add_argument("--corpus", type=Path, default=REPO / "models" / "work" / "corpus", help="corpus directory (--source test)")
@@ -539,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.base_model:  # e.g. a machine without the chunk packages: same file, same sha256, same answer keys
         systems = [s if s.model else System(s.name, args.base_model, s.adapter) for s in systems]
     runners = [Runner(s, args.threads, args.context_size, load=not args.report_only) for s in systems]
-    code = server_code_hash()
+    code = args.server_code or server_code_hash()
     keys = {r.system.name: f"{r.system.name}:{r.identity['model_sha256'][:12]}:{(r.identity['adapter_sha256'] or '')[:12]}:{code}"
             for r in runners}
     started = time.monotonic()
