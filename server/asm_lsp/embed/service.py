@@ -270,14 +270,17 @@ class SimilarFunctions:
                 self._busy = True
                 urgent = dict(self._urgent)
                 self._urgent.clear()
-            if urgent:
-                for uri, text in urgent.items():
-                    self._put_document(uri, text)
-                continue
-            if self._scan:
-                self._scan_some()
-                continue
-            self._embed_some()
+            try:
+                if urgent:
+                    for uri, text in urgent.items():
+                        self._put_document(uri, text)
+                elif self._scan:
+                    self._scan_some()
+                else:
+                    self._embed_some()
+            except Exception:  # keep indexing the rest; a bug here must not stop the thread
+                log.exception("embedding index step failed")
+                time.sleep(0.5)
 
     def _has_embedding_work(self) -> bool:
         if self._embedder is None or self._embedder.state == "error" or self._state == "error":
