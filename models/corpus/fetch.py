@@ -116,7 +116,8 @@ def fetch_package(name: str, download_dir: Path, src_dir: Path) -> SourcePackage
     """
     download_dir.mkdir(parents=True, exist_ok=True)
     dscs = sorted(download_dir.glob("*.dsc"))
-    if not dscs:
+    # A failed download can leave the .dsc without its tarballs: fetch again then.
+    if not dscs or not all((download_dir / f).exists() for f in _parse_dsc(dscs[-1])[1]):
         proc = subprocess.run(
             ["apt-get", "source", "--download-only", "-qq", "-t", "bookworm", name],
             cwd=download_dir, capture_output=True, text=True, timeout=600,
