@@ -23,7 +23,7 @@ for entry in (ROOT, ROOT / "server"):
         sys.path.insert(0, str(entry))
 
 from models.corpus.assemble import split_projects  # noqa: E402
-from models.corpus.build import main  # noqa: E402
+from models.corpus.build import DEFAULT_CONFIG, load_specs, main  # noqa: E402
 from models.corpus.fetch import UnsafeArchiveError, licence_from_copyright, safe_extract  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -157,6 +157,14 @@ def test_split_projects_spreads_test_over_kinds() -> None:
     assert len(test) >= 4
     assert len({dict(projects)[name] for name in test}) >= 4
     assert sum(split == "valid" for split in splits.values()) >= 4
+
+
+def test_config_pins_held_out_projects_of_several_kinds() -> None:
+    specs = load_specs(DEFAULT_CONFIG)  # Test data: models/corpus/sources.toml
+    assert len(specs) >= 40 and len({s.name for s in specs}) == len(specs)
+    assert {s.split for s in specs} == {None, "test", "valid"}
+    test_kinds = {s.kind for s in specs if s.split == "test"}
+    assert len(test_kinds) >= 4
 
 
 def _tar_with(member: str, tmp: Path) -> Path:

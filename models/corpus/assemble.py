@@ -33,6 +33,7 @@ class ProjectResult:
     tus: list[str]
     split: str = ""
     error: str = ""
+    pinned_split: str | None = None  # from sources.toml
     ok: dict[str, dict[str, int]] = field(default_factory=dict)   # compiler -> opt -> TUs ok
     files: int = 0
     asm_bytes: int = 0
@@ -117,7 +118,11 @@ def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int,
     """
     usable = [r for r in results if not r.error and any(
         n for per_opt in r.ok.values() for n in per_opt.values())]
-    splits = split_projects([(r.name, r.kind) for r in usable], seed)
+    if any(r.pinned_split for r in results):
+        # Pinned in the config: a project never changes split between builds.
+        splits = {r.name: r.pinned_split or "train" for r in usable}
+    else:
+        splits = split_projects([(r.name, r.kind) for r in usable], seed)
     for r in results:
         r.split = splits.get(r.name, "")
     # Held-out projects go first so that a function shared with train (gnulib, vendored

@@ -40,6 +40,7 @@ class ProjectSpec:
     exclude: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
     header_aliases: dict[str, str] = field(default_factory=dict)  # include prefix -> glob
+    split: str | None = None  # pinned split; None = drawn with --seed (or train, see assemble)
     local_dir: Path | None = None  # set for --source-dir projects
 
 
@@ -48,7 +49,7 @@ def load_specs(config: Path) -> list[ProjectSpec]:
         data = tomllib.load(handle)
     return [ProjectSpec(name=p["name"], kind=p["kind"], needs=p.get("needs", []),
                         exclude=p.get("exclude", []), defines=p.get("defines", []),
-                        header_aliases=p.get("header_aliases", {})) for p in data["project"]]
+                        header_aliases=p.get("header_aliases", {}), split=p.get("split")) for p in data["project"]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,7 +89,8 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
         root, version, licence = _project_sources(spec, out)
     except Exception as exc:  # a missing package must not stop the other 60
         print(f"{spec.name}: skipped, {exc}", flush=True)
-        return ProjectResult(spec.name, spec.kind, "", "", [], error=str(exc)[:500])
+        return ProjectResult(spec.name, spec.kind, "", "", [], error=str(exc)[:500],
+                             pinned_split=spec.split)
     roots[spec.name] = root
     tus = discover_tus(root, spec.name, args.seed, args.max_tus, args.max_file_kb * 1024,
                        spec.exclude)
@@ -109,7 +111,7 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
                 out / "asm" / spec.name,
                 args.timeout) for rel in tus for compiler in COMPILERS]
     list(pool.map(run_job, jobs, [gcc_include] * len(jobs)))
-    result = ProjectResult(spec.name, spec.kind, version, licence, tus)
+    result = ProjectResult(spec.name, spec.kind, version, licence, tus, pinned_split=spec.split)
     for compiler in COMPILERS:
         result.ok[compiler] = {opt: sum(asm_path(out / "asm" / spec.name, compiler, opt, rel)
                                         .exists() for rel in tus) for opt in OPTS}
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "max_tus": args.max_tus, "max_file_kb": args.max_file_kb,
         "compilers": {"gcc": "aarch64-linux-gnu-gcc", "clang": "clang --target=aarch64-linux-gnu"},
         "opts": list(OPTS), "totals": totals,
+        "split_method": ("pinned in sources.toml, unpinned -> train"
+                         if any(sp.split for sp in specs) else f"seeded draw by project (seed {args.seed})"),
         "projects": [r.summary() for r in results],
         "data_files": {name: {"bytes": (out / name).stat().st_size,
                               "sha256": _sha256_file(out / name)} for name in DATA_FILES},
