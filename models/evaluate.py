@@ -413,7 +413,7 @@ def markdown(report: dict) -> str:
            f"compiler x opt level, {report['counts']['holes']} holes in all, "
            f"{report['counts']['files']} files"
            + (f" ({', '.join(f'{p} {n}' for p, n in report['counts']['by_project'].items())} holes)"
-              if cfg["source"] == "test" else "")
+              if report["counts"].get("by_project") and cfg["source"] == "test" else "")
            + f". Greedy, through the server's engine (n_ctx {cfg['context_size']}), server code {cfg['server_code']}. "
            f"Report: `{cfg['out']}`.", ""]
     for kind, title in (("line", "Single-line FIM"), ("block", "3-line block")):
@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         files = compile_cases(CASES_DIR, args.work / "cases", opts, set(args.case or []) or None)
         description = "bench/exec_completion/cases/*.c, gcc and clang"
     else:
+        manifest_hash = _manifest_hash(args.corpus)  # now: the corpus may be rebuilt while we run
         files = [f for f in load_test_split(args.corpus) if f.opt in opts]
         description = "corpus TEST projects: " + ", ".join(sorted({f.project for f in files}))
     per_group = {"line": args.holes, "block": args.block_holes if args.block_holes is not None else args.holes // 2}
@@ -530,7 +531,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.work.mkdir(parents=True, exist_ok=True)
     shard, shards = (int(x) for x in args.shard.split("/"))
-    stem = f"answers-{args.source}-seed{args.seed}"
+    # hole ids name corpus files: answers on another build of the corpus are other answers
+    stem = f"answers-{args.source}-seed{args.seed}" if args.source == "cases" else \
+        f"answers-test-{manifest_hash[:12]}-seed{args.seed}"
     answers_path = args.work / (f"{stem}.jsonl" if shards == 1 else f"{stem}-shard{shard}of{shards}.jsonl")
     answers: dict[tuple[str, str], dict] = {}
     for path in sorted(args.work.glob(f"{stem}*.jsonl")):
@@ -601,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
                                for n in names}} for h in done_holes],
     }
     if args.source == "test":
-        report["config"]["corpus_manifest"] = _manifest_hash(args.corpus)
+        report["config"]["corpus_manifest"] = manifest_hash
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     section = markdown(report)
