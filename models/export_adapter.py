@@ -115,23 +115,45 @@ def valid_fim_docs(data: Path, count: int, max_tokens: int) -> list[tuple[list[i
     return docs[:count]
 
 
+def load_llama(model_path: Path, lora: Path | None, threads: int, n_ctx: int):
+    """llama_cpp.Llama as the server loads it (no AMX extra buffers on AMX hosts: they crash)."""
+    import os
+
+    import llama_cpp
+
+    from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info
+
+    amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
+    with _model_params_without_extra_buffers(amx):
+        llm = llama_cpp.Llama(model_path=str(model_path), lora_path=str(lora) if lora else None,
+                              n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+    if lora is not None and not getattr(llm, "_lora_adapter", True):
+        raise SystemExit(f"llama.cpp refused the adapter {lora}")
+    return llm
+
+
 def llama_nll(model_path: Path, lora: Path | None, docs: list[tuple[list[int], int]],
               threads: int) -> tuple[float, int]:
     """Mean NLL (nats/token) of the targets of `docs` under llama.cpp, and the token count."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(model_path), lora_path=str(lora) if lora else None, n_ctx=2048,
-                n_threads=threads, logits_all=True, verbose=False)
+    # The prompt in one eval, then one target token at a time, reading the last position's
+    # logits from llama.cpp (Llama.scores is only filled with logits_all=True).
+    import llama_cpp
+
+    llm = load_llama(model_path, lora, threads, 2048)
     total, count = 0.0, 0
     for tokens, first in docs:
         llm.reset()
-        llm.eval(tokens)
-        scores = np.asarray(llm.scores[:len(tokens)], dtype=np.float64)
+        llm.eval(tokens[:first])
         for t in range(first, len(tokens)):
-            row = scores[t - 1]
+            last = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)  # the last decoded position
+            row = np.ctypeslib.as_array(last, shape=(llm.n_vocab(),)).astype(np.float64)
             m = row.max()
             total += (m + np.log(np.exp(row - m).sum())) - row[tokens[t]]
             count += 1
+            if t + 1 < len(tokens):
+                llm.eval([tokens[t]])
     del llm
     return total / max(count, 1), count
 
@@ -175,13 +197,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{args.out}: {size:,} bytes, sha256 {sha}", flush=True)
 
     check: dict = {"loaded": False}
-    from llama_cpp import Llama
-
-    Llama(model_path=str(args.base), lora_path=str(args.out), n_ctx=256, n_threads=args.threads,
-          verbose=False)
+    load_llama(args.base, args.out, args.threads, 256).close()
     check["loaded"] = True
     if args.data is not None and (args.data / "valid_fim.u32.npy").exists():
-        docs = valid_fim_docs(args.data, args.check_docs, 1024)
+        docs = valid_fim_docs(args.data, args.check_docs, 2000)
         base_nll, n = llama_nll(args.base, None, docs, args.threads)
         lora_nll, _ = llama_nll(args.base, args.out, docs, args.threads)
         check.update({"valid_fim_docs": len(docs), "target_tokens": n,
