@@ -1,7 +1,8 @@
 """Model completions through the real server over stdio, with the real model.
 
 Test data: examples/add_two_arrays.s (gcc -O0 output with `add w1, w2, w1` removed at
-line 30). The server runs the base GGUF from the chunk packages; these tests check the
+line 30). The server runs the base GGUF from the chunk packages with the shipped LoRA
+(the product default); these tests check the
 plumbing and the guarantees (suggestion shown only if it assembles, cancellation, clear
 failure), not the model's accuracy, which bench/exec_completion measures.
 """
@@ -36,7 +37,7 @@ def hole_position() -> types.Position:
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(
-    server_command=[sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", "none"], server_env=ENV), scope="module")
+    server_command=[sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", "default"], server_env=ENV), scope="module")
 async def model_client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), root_uri=(ROOT / "examples").as_uri(),
@@ -67,7 +68,7 @@ async def test_inline_completion_assembles(model_client: LanguageClient):
         text_document=types.TextDocumentIdentifier(uri=uri), position=hole_position(),
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
     if result is None:  # every candidate failed the assembler check: allowed, but say so
-        pytest.skip("the base model offered no candidate that assembles at this hole")
+        pytest.skip("the model offered no candidate that assembles at this hole")
     suggestion = result.items[0].insert_text
     assert isinstance(suggestion, str) and suggestion.strip()
     assert "\n" not in suggestion.strip()  # maxLines 1
