@@ -33,7 +33,8 @@ import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before llama_cpp loads libgomp (see model/engine.py)
 
-from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info, physical_cores, route_llama_logs
+from asm_lsp.model.engine import (_model_params_without_extra_buffers, _system_info, check_adapter_applied,
+                                  physical_cores, route_llama_logs)
 from asm_lsp.model.store import ModelError, ModelFiles
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ class Embedder:
             )
         if captured.getvalue():
             llama_log.debug("%s", captured.getvalue().rstrip())
+        check_adapter_applied(llm, adapter, files.model)
         self._llm = llm
         self.dim = int(llm.n_embd())
         with self._lock:

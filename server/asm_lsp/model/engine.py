@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -106,6 +107,19 @@ def _settle(future: Future, value: Suggestion | None) -> None:
 
 class _Interrupted(Exception):
     """The job went stale (newer request, cancel or close)."""
+
+
+def check_adapter_applied(llm: Any, adapter: Path | str | None, model: Path) -> None:
+    """Raise ModelError if llama.cpp refused ``adapter`` (e.g. made for another architecture).
+
+    llama-cpp-python checks the adapter handle against None but gets a NULL pointer object,
+    so it would silently run without the adapter.
+    """
+    if adapter and not getattr(llm, "_lora_adapter", True):
+        llm.close()
+        raise ModelError(
+            f"LoRA adapter {adapter} does not fit the base model {Path(model).name} (llama.cpp refused it); "
+            "set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
 
 
 def physical_cores() -> int:
@@ -453,13 +467,7 @@ class CompletionEngine:
             )
         if captured.getvalue():
             llama_log.debug("%s", captured.getvalue().rstrip())
-        if files.adapter and not getattr(llm, "_lora_adapter", True):
-            # llama.cpp refused the adapter (e.g. another architecture) but llama-cpp-python
-            # only checks for None and gets a NULL pointer object: it would run without it.
-            llm.close()
-            raise ModelError(
-                f"LoRA adapter {files.adapter} does not fit the base model {files.model.name} "
-                "(llama.cpp refused it); set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
+        check_adapter_applied(llm, files.adapter, files.model)
         self._llm = llm
         self._stop_tokens = self._special_ids(llm)
         elapsed = time.monotonic() - t0
