@@ -207,10 +207,15 @@ class AsmLanguageServer(LanguageServer):
         self._diag_tasks[uri] = asyncio.ensure_future(run())
 
     # -- indexing ------------------------------------------------------------------
-    async def index_workspace(self) -> None:
+    def workspace_roots(self) -> list[Path]:
+        """The workspace folders on disk, else the root path, else none."""
         roots = [Path(p) for p in (to_fs_path(f.uri) for f in self.workspace.folders.values()) if p]
         if not roots and self.workspace.root_path:
             roots = [Path(self.workspace.root_path)]
+        return roots
+
+    async def index_workspace(self) -> None:
+        roots = self.workspace_roots()
         if not roots or not self.settings.index.enabled:
             return
         token = str(uuid.uuid4())

@@ -150,10 +150,14 @@ class EmbeddingStore:
         rows = [(sha, model, int(vec.shape[0]), np.asarray(vec, dtype="<f2").tobytes()) for sha, vec in items]
         if not rows:
             return
+        self._write_many("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+
+    def _write_many(self, sql: str, rows: list[tuple]) -> None:
+        """``executemany`` in one transaction; a failure rolls back and recovers the file."""
         with self._lock:
             try:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
                 try:
@@ -185,17 +189,7 @@ class EmbeddingStore:
         data = [(uri, size, mtime, json.dumps(functions)) for uri, size, mtime, functions in rows]
         if not data:
             return
-        with self._lock:
-            try:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", data)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as e:
-                try:
-                    self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                self._recover(e)
+        self._write_many("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", data)
 
     def count(self, model: str | None = None) -> int:
         with self._lock:

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import logging
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -96,17 +95,12 @@ class ModelCompletions:
         except ImportError as exc:
             log.info("similar functions unavailable: %s", exc)
             return
-        from pygls.uris import to_fs_path
-
         def progress(done: int, total: int, message: str) -> None:
             self.ls.send_status(indexing=f"embeddings {done}/{total}" if total else message)
 
         try:
             self.similar = SimilarFunctions(self.ls.settings, progress=progress)
-            roots = [Path(p) for p in (to_fs_path(f.uri) for f in self.ls.workspace.folders.values()) if p]
-            if not roots and self.ls.workspace.root_path:
-                roots = [Path(self.ls.workspace.root_path)]
-            self.similar.start(roots if self.ls.settings.index.enabled else [])
+            self.similar.start(self.ls.workspace_roots() if self.ls.settings.index.enabled else [])
         except Exception as exc:  # embeddings are a bonus: never take completions down with them
             log.warning("similar functions failed to start: %s", exc, exc_info=True)
             self.similar = None
@@ -148,8 +142,8 @@ class ModelCompletions:
         text = await self.suggest(uri, line, col)
         if text is None:
             return None
-        line_text = self.ls.workspace.get_text_document(uri).lines[line].rstrip("\r\n") \
-            if line < len(self.ls.workspace.get_text_document(uri).lines) else ""
+        lines = self.ls.workspace.get_text_document(uri).lines
+        line_text = lines[line].rstrip("\r\n") if line < len(lines) else ""
         at = types.Position(line=line, character=to_utf16(line_text, col))
         return types.InlineCompletionList(items=[
             types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at))])
