@@ -51,7 +51,7 @@ async def wait_for_model(client: LanguageClient, timeout: float = 240) -> None:
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="asmLsp.modelStatus"))
-        if "ready" in status:
+        if status.startswith("**Model**: ready"):
             return
         assert "error" not in status, status
         await asyncio.sleep(0.5)
