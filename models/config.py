@@ -21,11 +21,14 @@ BASE_GGUF_BYTES = 491_400_064
 class DataConfig:
     """How training examples are cut from the corpus (models/dataset.py)."""
 
-    seq_len: int = 4096  # packed row length. A FIM example is ~1,400 real tokens (the server's budgets are
-    # in approx_tokens, ~3.2 chars/token; assembly tokenizes at ~2): rows of 2048 held one and
-    # were 25% padding, rows of 4096 hold 2-3 (block-diagonal attention keeps the cost per document)
+    seq_len: int = 4096  # packed row length. A FIM example is ~800 tokens (budgets 640 + 160 in approx_tokens,
+    # calibrated at 1.8 chars/token since round two; round one's 3.2 made ~1,400-token examples);
+    # rows of 4096 hold ~5 (block-diagonal attention keeps the cost per document)
     prefix_budget: int = DEFAULT_PREFIX_BUDGET  # the server's own budgets: train on the windows it will send
     suffix_budget: int = DEFAULT_SUFFIX_BUDGET
+    short_window: float = 0.15  # share of FIM examples cut to random smaller budgets (48..prefix, 16..suffix):
+    # the server answers a cold cache with a short window (prompt.SHORT_*_BUDGET), and shrinks windows
+    # when the context is small; round one never saw a short window
     fim_fraction: float = 0.95  # share of examples that are FIM; the rest plain function text. A FIM example
     # has ~25 target tokens in ~1,400, a plain one ~1,200 in 1,200: at 0.95 plain still gives 3/4 of the targets (measured)
     holes_per_function: float = 1.0  # FIM holes per kept function and epoch, plus one per lines_per_extra_hole;
@@ -94,8 +97,9 @@ class TrainConfig:
 
 
 PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
-    # The real run: ~1,400 steps x 64k tokens = 92M tokens, ~15 min at ~110k tokens/s (two 10-min calls).
-    "gpu": (DataConfig(), TrainConfig(max_steps=1400, contrastive_weight=0.1)),
+    # The real run (round two): ~1,700 steps x 64k tokens = 111M tokens, ~19 min at ~100k tokens/s
+    # (three 10-min calls, the first one also building the data).
+    "gpu": (DataConfig(), TrainConfig(max_steps=1700, contrastive_weight=0.1)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asm_lsp.model.prompt import END_OF_TEXT, FIM_TOKEN_IDS, build_fim_example, cut_window
+from asm_lsp.model.prompt import END_OF_TEXT, FIM_TOKEN_IDS, approx_tokens, build_fim_example, cut_window
 
 from models.config import PRESETS, DataConfig, check_overrides, override
 
@@ -183,7 +183,7 @@ def make_hole(lines: list[str], start: int, end: int, cfg: DataConfig,
         kind, j = "rest", end
     col = _cursor_column(lines[i], cfg, rng)
     middle = "\n".join([lines[i][col:]] + lines[i + 1:j + 1])
-    if kind == "rest" and len(middle) * 10 // 32 > cfg.max_middle_tokens:
+    if kind == "rest" and approx_tokens(middle) > cfg.max_middle_tokens:
         kind, j = "block", min(end, i + cfg.block_lines[1] - 1)
         middle = "\n".join([lines[i][col:]] + lines[i + 1:j + 1])
     if not middle.strip():
@@ -208,7 +208,11 @@ def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
             if hole is None:
                 continue
             prefix, middle, suffix, kind = hole
-            window = cut_window(prefix, suffix, cfg.prefix_budget, cfg.suffix_budget)
+            prefix_budget, suffix_budget = cfg.prefix_budget, cfg.suffix_budget
+            if rng.random() < cfg.short_window:  # the server's cold-cache short window, and smaller ones
+                prefix_budget = rng.randint(min(48, prefix_budget), prefix_budget)
+                suffix_budget = rng.randint(min(16, suffix_budget), suffix_budget)
+            window = cut_window(prefix, suffix, prefix_budget, suffix_budget)
             out.append((build_fim_example(window.prefix, middle, window.suffix), kind))
     return out
 
@@ -466,8 +470,41 @@ def _padding_tokens(ids: np.ndarray, starts: np.ndarray) -> int:
 
 # --------------------------------------------------------------------------- export
 
-def export(corpus: Path, tokenizer: Path, out: Path, max_mib: float, seed: int) -> dict:
-    """Copy valid + a hash-ordered subset of train files (and their functions/variants) under a cap."""
+def _export_order(files: list[dict], seed: int, per_project_mb: float, valid_mb: float) -> list[dict]:
+    """Valid files, then train files round-robin over projects, each in hash order under its caps.
+
+    Caps are in MB of assembly text (0: none). Round-robin with a per-project cap keeps the
+    data varied: a few projects (brotli, libzstd: large data tables) hold a third of the text.
+    """
+    def key(r: dict) -> str:
+        return hashlib.sha256(f"{seed}:{r['id']}".encode()).hexdigest()
+
+    def capped(records: list[dict], cap_mb: float) -> list[dict]:
+        kept, used = [], 0
+        for r in sorted(records, key=key):
+            if cap_mb and used + len(r["text"]) > cap_mb * 1e6:
+                continue
+            kept.append(r)
+            used += len(r["text"])
+        return kept
+
+    valid = capped([r for r in files if r["split"] == "valid"], valid_mb)
+    by_project: dict[str, list[dict]] = defaultdict(list)
+    for r in files:
+        if r["split"] == "train":
+            by_project[r["project"]].append(r)
+    queues = [capped(by_project[p], per_project_mb) for p in sorted(by_project)]
+    train = [q[k] for k in range(max((len(q) for q in queues), default=0)) for q in queues if k < len(q)]
+    return valid + train
+
+
+def export(corpus: Path, tokenizer: Path, out: Path, max_mib: float, seed: int,
+           per_project_mb: float = 0.0, valid_mb: float = 0.0) -> dict:
+    """Copy valid + a subset of train files (and their functions/variants) under a size cap.
+
+    Without per-project/valid caps: valid first, then train in hash order (round one).
+    With them: see _export_order (round two).
+    """
     out.mkdir(parents=True, exist_ok=True)
     budget = int(max_mib * 2**20)
     for name in TOKENIZER_FILES:
@@ -479,8 +516,11 @@ def export(corpus: Path, tokenizer: Path, out: Path, max_mib: float, seed: int) 
     used = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     # Compressed size is not known before writing; assembly gzips ~6x, measure as we go.
     files = list(read_jsonl(corpus / "files.jsonl.gz"))
-    order = sorted(files, key=lambda r: (r["split"] != "valid",
-                                         hashlib.sha256(f"{seed}:{r['id']}".encode()).hexdigest()))
+    if per_project_mb or valid_mb:
+        order = _export_order(files, seed, per_project_mb, valid_mb)
+    else:
+        order = sorted(files, key=lambda r: (r["split"] != "valid",
+                                             hashlib.sha256(f"{seed}:{r['id']}".encode()).hexdigest()))
     keep: set[str] = set()
     tmp = out / "files.jsonl.gz"
     with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as handle:
@@ -515,7 +555,8 @@ def export(corpus: Path, tokenizer: Path, out: Path, max_mib: float, seed: int) 
         if r["id"] in keep:
             by_split[r["split"]] += 1
     manifest = {"source_corpus": str(corpus), "source_manifest_sha256": corpus_manifest_hash(corpus),
-                "seed": seed, "max_mib": max_mib, "files_by_split": dict(by_split),
+                "seed": seed, "max_mib": max_mib, "per_project_mb": per_project_mb, "valid_mb": valid_mb,
+                "files_by_split": dict(by_split),
                 "files_total_in_corpus": len(files),
                 "data_manifest_sha256": corpus_manifest_hash(out),
                 "bytes": {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}}
@@ -544,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="override one DataConfig field (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (shared machine: 2)")
     parser.add_argument("--max-mib", type=float, default=45.0, help="export: size cap")
+    parser.add_argument("--per-project-mb", type=float, default=0.0,
+                        help="export: at most this many MB of assembly per train project, round-robin (0: hash order)")
+    parser.add_argument("--valid-mb", type=float, default=0.0, help="export: at most this many MB of valid assembly")
     parser.add_argument("--no-pairs", action="store_true", help="build: skip contrastive pairs")
     parser.add_argument("--force", action="store_true", help="rebuild even if report.json exists")
     args = parser.parse_args(argv)
@@ -554,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tokenizer saved to {args.out}")
         return 0
     if args.command == "export":
-        export(args.corpus, args.tokenizer, args.out, args.max_mib, cfg.seed)
+        export(args.corpus, args.tokenizer, args.out, args.max_mib, cfg.seed, args.per_project_mb, args.valid_mb)
         return 0
     if (args.out / "report.json").exists() and not args.force:
         print(f"{args.out / 'report.json'} exists; --force to rebuild")
