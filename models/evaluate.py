@@ -30,6 +30,26 @@ lines only, ``insertion_assembles`` as the server checks them).
 
 Per-hole answers are appended to ``--work``/answers-*.jsonl as they come, so an interrupted
 run resumes where it stopped.
+
+Large runs on a GPU (transformers instead of llama.cpp; same holes, prompts and cutting):
+
+    # here: the prompts the server's engine would send, one JSON line per hole (no model)
+    PYTHONPATH=server:. python -m models.evaluate --source test --holes 24 --block-holes 8 \
+        --opts O0,O1,O2,O3,Os --export-prompts models/work/eval/prompts-test.jsonl.gz
+    # there: raw greedy continuations (models/hf_generate.py), e.g. base and base + adapter
+    python -m models.hf_generate --base base-hf --prompts prompts-test.jsonl.gz --out base.jsonl
+    # here: cut as the server cuts, score, report (same sampling flags as the export)
+    PYTHONPATH=server:. python -m models.evaluate --source test --holes 24 --block-holes 8 \
+        --opts O0,O1,O2,O3,Os --import-answers base=base.jsonl --import-answers ours=ours.jsonl \
+        --out models/results/eval_test_gpu.json
+
+``--export-prompts`` writes {id, kind, compiler, opt, project, max_lines, expected, prompt,
+prompt_tokens, max_new_tokens, multiline, line_after}: ``prompt`` is what
+``CompletionEngine._prompt_tokens`` makes (run with a tokenizer shim: the Hugging Face
+tokenizer of the same vocabulary), ``max_new_tokens`` the engine's generation limit for the
+hole. ``--import-answers NAME=FILE`` reads {id, text, finished} lines (raw continuation;
+finished: it ended on a special token) and cuts them with ``suggest.cut_suggestion`` exactly as
+the end of ``CompletionEngine._generate`` does.
 """
 from __future__ import annotations
 
@@ -342,6 +362,71 @@ def server_code_hash() -> str:
     return digest.hexdigest()[:8]
 
 
+# --------------------------------------------------------------------------- prompts out, answers in
+
+class _TokenizerShim:
+    """What ``CompletionEngine._prompt_tokens`` uses of a ``Llama``: ``tokenize`` (same vocabulary)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def tokenize(self, text: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        return self.tokenizer(text.decode("utf-8"), add_special_tokens=False)["input_ids"]
+
+
+def prompt_engine(tokenizer, context_size: int):
+    """A never-started server engine whose prompt code tokenizes with ``tokenizer``."""
+    from asm_lsp.model.engine import CompletionEngine
+
+    engine = CompletionEngine(lambda: None, threads=1, context_size=context_size)
+    engine._llm = _TokenizerShim(tokenizer)
+    return engine
+
+
+def export_prompt(engine, tokenizer, hole: EvalHole, document: str) -> dict:
+    """One hole as the server's engine would ask the model about it."""
+    from asm_lsp.model.engine import ONE_LINE_MAX_TOKENS, TOKENS_PER_LINE
+    from asm_lsp.model.suggest import Hole
+
+    where = Hole.at(document, hole.line, hole.col)
+    ids = engine._prompt_tokens(where, hole.n_lines)
+    return {"id": hole.id, "kind": hole.kind, "compiler": hole.compiler, "opt": hole.opt,
+            "project": hole.project, "max_lines": hole.n_lines, "expected": hole.expected,
+            "prompt": tokenizer.decode(ids, skip_special_tokens=False), "prompt_tokens": len(ids),
+            "max_new_tokens": TOKENS_PER_LINE * hole.n_lines if where.multiline else ONE_LINE_MAX_TOKENS,
+            "multiline": where.multiline, "line_after": where.line_after}
+
+
+def cut_raw(raw: str, finished: bool, document: str, hole: EvalHole) -> str:
+    """A raw greedy continuation cut to the suggestion, as the end of ``CompletionEngine._generate``
+    cuts it. ``finished``: generation ended on a special token (not on the token limit)."""
+    from asm_lsp.model.suggest import Hole, cut_suggestion
+
+    where = Hole.at(document, hole.line, hole.col)
+    cut = cut_suggestion(raw, where, hole.n_lines)
+    if finished and not cut.done:
+        cut = cut_suggestion(raw + "\n", where, hole.n_lines)
+    elif not finished and not where.multiline and not cut.done:
+        return ""  # half a line is worse than nothing
+    return cut.text
+
+
+def open_text(path: Path, mode: str = "rt"):
+    return gzip.open(path, mode, encoding="utf-8") if path.suffix == ".gz" else path.open(mode, encoding="utf-8")
+
+
+def read_answers(spec: str) -> tuple[str, Path, dict[str, dict]]:
+    """``NAME=FILE`` (or ``FILE``: named after its stem) -> (name, path, {hole id: row})."""
+    name, sep, path = spec.partition("=")
+    path_ = Path(path if sep else spec)
+    name = name if sep else path_.name.split(".")[0]
+    if not path_.is_file():
+        raise SystemExit(f"--import-answers {spec!r}: {path_} not found")
+    with open_text(path_) as handle:
+        rows = {r["id"]: r for r in (json.loads(line) for line in handle if line.strip())}
+    return name, path_, rows
+
+
 # --------------------------------------------------------------------------- scoring
 
 def score(hole: EvalHole, prediction: str, document: str, assembler) -> dict:
@@ -414,7 +499,9 @@ def markdown(report: dict) -> str:
            f"{report['counts']['files']} files"
            + (f" ({', '.join(f'{p} {n}' for p, n in report['counts']['by_project'].items())} holes)"
               if report["counts"].get("by_project") and cfg["source"] == "test" else "")
-           + f". Greedy, through the server's engine (n_ctx {cfg['context_size']}), server code {cfg['server_code']}. "
+           + (f". {cfg['decoding'][0].upper()}{cfg['decoding'][1:]} (n_ctx {cfg['context_size']})" if cfg.get("answers_from")
+              else f". Greedy, through the server's engine (n_ctx {cfg['context_size']})")
+           + f", server code {cfg['server_code']}. "
            f"Report: `{cfg['out']}`.", ""]
     for kind, title in (("line", "Single-line FIM"), ("block", "3-line block")):
         out.append(f"**{title}** — exact match % / edit similarity / assembles % (of shown) / shown %")
@@ -495,11 +582,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the base GGUF file to use instead of the packaged one (must be the same model)")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads per system")
     p.add_argument("--context-size", type=int, default=2048, help="n_ctx, the server's default")
-    p.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    p.add_argument("--out", type=Path, default=None, help="JSON report to write (required unless --export-prompts)")
     p.add_argument("--card", type=Path, default=None, help="model card to update (section named after --out)")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="compiled cases and resumable answers")
     p.add_argument("--limit-s", type=float, default=0, help="stop sampling new holes after this many seconds (0: none)")
-    return p.parse_args(argv)
+    p.add_argument("--export-prompts", type=Path, default=None,
+                   help="write the holes' server prompts to this .jsonl[.gz] (for models.hf_generate) and stop")
+    p.add_argument("--tokenizer", type=Path, default=REPO / "models" / "work" / "tokenizer",
+                   help="with --export-prompts: tokenizer dir or base GGUF (counts tokens as the engine does)")
+    p.add_argument("--import-answers", action="append", default=None, metavar="NAME=FILE",
+                   help="score raw continuations from models.hf_generate instead of running llama.cpp (repeatable)")
+    p.add_argument("--decoding", default="greedy, transformers bf16 (dequantized Q4_K_M base [+ PEFT adapter]) on GPU, "
+                                          "same prompts and cutting",
+                   help="with --import-answers: how the answers were made (goes into the report)")
+    args = p.parse_args(argv)
+    if args.out is None and not args.export_prompts:
+        p.error("--out is required (unless --export-prompts)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -520,14 +619,38 @@ def main(argv: list[str] | None = None) -> int:
     examples = example_holes(files) if args.source == "cases" and args.examples else []
     by_id = {f.id: f for f in files}
     print(f"{len(files):,} files, {len(holes):,} holes ({per_group} per group), {len(examples)} example holes", flush=True)
+    if args.export_prompts:
+        return export_prompts(args, examples + holes, by_id)
 
-    specs = args.system or []
-    systems = [System.parse(s) for s in specs] if specs else default_systems()
     try:
         assembler = find_assembler()
     except AssemblerNotFound:
         assembler = None
         print("no AArch64 assembler found: 'assembles' is not measured", file=sys.stderr)
+    if args.import_answers:
+        names, models, by_system = [], {}, {}
+        wanted = {h.id for h in examples + holes}
+        for spec in args.import_answers:
+            name, path, rows = read_answers(spec)
+            stray = sorted(set(rows) - wanted)
+            if stray:
+                raise SystemExit(f"{path}: {len(stray)} answers for holes this sampling does not make (e.g. {stray[0]}); "
+                                 "use the --source/--holes/--block-holes/--opts/--seed of the export")
+            names.append(name)
+            models[name] = {"answers": _rel(path), "answers_sha256": _sha256(path), "answered": len(rows)}
+            for hole in examples + holes:
+                row = rows.get(hole.id)
+                if row is not None:
+                    text = cut_raw(row["text"], bool(row.get("finished")), hole.document(by_id), hole)
+                    by_system[(hole.id, name)] = {"text": text, "raw": row["text"], "timings": {},
+                                                  "made_on": row.get("made_on", "hf_generate")}
+        code = server_code_hash()
+        return write_report(args, argv, files, holes, examples, by_id, names, models, by_system, assembler, code,
+                            description, opts, per_group, manifest_hash if args.source == "test" else None,
+                            decoding=args.decoding)
+
+    specs = args.system or []
+    systems = [System.parse(s) for s in specs] if specs else default_systems()
 
     args.work.mkdir(parents=True, exist_ok=True)
     shard, shards = (int(x) for x in args.shard.split("/"))
@@ -577,6 +700,34 @@ def main(argv: list[str] | None = None) -> int:
 
     names = [r.system.name for r in runners]
     by_system = {(hole_id, name): row for name in names for (hole_id, key), row in answers.items() if key == keys[name]}
+    return write_report(args, argv, files, holes, examples, by_id, names, {r.system.name: r.identity for r in runners},
+                        by_system, assembler, code, description, opts, per_group,
+                        manifest_hash if args.source == "test" else None)
+
+
+def export_prompts(args: argparse.Namespace, holes: list[EvalHole], by_id: dict[str, AsmFile]) -> int:
+    """``--export-prompts``: one JSON line per hole (examples first), no model."""
+    from models.dataset import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    engine = prompt_engine(tokenizer, args.context_size)
+    seen: set[str] = set()
+    args.export_prompts.parent.mkdir(parents=True, exist_ok=True)
+    with open_text(args.export_prompts, "wt") as out:
+        for hole in holes:
+            if hole.id not in seen:
+                seen.add(hole.id)
+                out.write(json.dumps(export_prompt(engine, tokenizer, hole, hole.document(by_id))) + "\n")
+    print(f"{len(seen):,} prompts -> {args.export_prompts} ({args.export_prompts.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def write_report(args: argparse.Namespace, argv: list[str] | None, files: list[AsmFile], holes: list[EvalHole],
+                 examples: list[EvalHole], by_id: dict[str, AsmFile], names: list[str], models: dict,
+                 by_system: dict[tuple[str, str], dict], assembler, code: str, description: str,
+                 opts: tuple[str, ...], per_group: dict[str, int], manifest_hash: str | None,
+                 decoding: str = "greedy, server engine, no assembler retry") -> int:
+    """Score the answers, write ``--out`` and print (and with ``--card`` write) the markdown."""
     done_holes = [h for h in holes if all((h.id, n) in by_system for n in names)]
     # Scored here, not when answered: answers made elsewhere (no assembler) score the same.
     for hole in done_holes + examples:
@@ -587,10 +738,10 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "config": {"server_code": code, "source": args.source, "description": description, "seed": args.seed, "opts": list(opts),
                    "holes_per_group": per_group, "threads": args.threads, "context_size": args.context_size,
-                   "decoding": "greedy, server engine, no assembler retry", "out": _rel(args.out),
+                   "decoding": decoding, "out": _rel(args.out),
                    "command": "python -m models.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)},
         "systems": names,
-        "models": {r.system.name: r.identity for r in runners},
+        "models": models,
         "counts": {"files": len(files), "holes": len(done_holes), "holes_planned": len(holes),
                    "by_kind": {k: sum(h.kind == k for h in done_holes) for k in HOLE_LINES},
                    "by_project": dict(sorted(Counter(h.project for h in done_holes).items()))},
@@ -603,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
                    "answers": {n: {k: by_system[(h.id, n)][k] for k in ("text", "exact", "edit_sim", "assembles")}
                                for n in names}} for h in done_holes],
     }
+    if args.import_answers:
+        report["config"]["answers_from"] = "models.hf_generate"
     if args.source == "test":
         report["config"]["corpus_manifest"] = manifest_hash
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -624,6 +777,12 @@ def _by_place(rows: list[dict]) -> dict[str, list[dict]]:
 def _rel(path: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _manifest_hash(corpus: Path) -> str | None:

@@ -1,0 +1,153 @@
+"""The GPU evaluation round trip on CPU: models.evaluate --export-prompts -> models.hf_generate
+-> models.evaluate --import-answers.
+
+Test data: bench/exec_completion/cases/add_two_arrays.c compiled here at -O2 by
+aarch64-linux-gnu-gcc and clang (2 line + 1 block holes per compiler: 6 holes); the real
+tokenizer (models/work/tokenizer, else read from the base GGUF). The model is the randomly
+initialised two-layer Qwen2 of preset "tiny" saved as a transformers directory, with a fresh
+PEFT adapter, so that the same load and generate code as on the GPU runs in seconds. Beside its
+answers, hand-made raw answers check the cutting and scoring: the expected text followed by
+more lines must score 100% exact; the expected text without a line end scores only when
+generation ended on end-of-text (the engine drops half a line cut by the token limit).
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT, ROOT / "server"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+MISSING = [m for m in ("torch", "transformers", "peft", "safetensors") if importlib.util.find_spec(m) is None]
+pytestmark = [
+    pytest.mark.skipif(bool(MISSING), reason=f"training extras missing: {', '.join(MISSING)}"),
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("aarch64-linux-gnu-gcc", "clang")),
+                       reason="AArch64 cross compilers not installed"),
+    pytest.mark.timeout(300),
+]
+
+SAMPLING = ["--source", "cases", "--case", "add_two_arrays", "--opts", "O2", "--holes", "2",
+            "--block-holes", "1", "--no-examples"]
+
+
+def _tokenizer(tmp: Path) -> Path:
+    local = ROOT / "models" / "work" / "tokenizer"
+    if (local / "tokenizer.json").exists():
+        return local
+    from asm_lsp.model.store import ModelError, resolve_model
+    from models.dataset import save_tokenizer
+
+    try:
+        gguf = Path(os.environ.get("ASM_LSP_BASE_GGUF", "")) if os.environ.get("ASM_LSP_BASE_GGUF") else \
+            resolve_model(adapter="none").model
+    except ModelError as exc:
+        pytest.skip(f"no tokenizer: base model not available: {exc}")
+    save_tokenizer(gguf, tmp / "tokenizer")
+    return tmp / "tokenizer"
+
+
+def _tiny_model(tmp: Path) -> tuple[Path, Path]:
+    """(base dir, PEFT adapter dir) of the tiny preset's random Qwen2."""
+    import torch
+
+    from models.config import PRESETS
+    from models.train import add_lora, tiny_base
+
+    tcfg = PRESETS["tiny"][1]
+    model = tiny_base(tcfg, 256, "sdpa")
+    model.save_pretrained(str(tmp / "base"))
+    peft_model = add_lora(model, tcfg)
+    with torch.no_grad():  # a non-zero B: the adapter must change the answers' source, not be a no-op
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    peft_model.save_pretrained(str(tmp / "adapter"))
+    return tmp / "base", tmp / "adapter"
+
+
+def test_export_generate_import_round_trip(tmp_path):
+    import torch
+
+    from asm_lsp.model.prompt import build_fim_prompt, cut_window, split_at
+    from models import evaluate, hf_generate
+
+    torch.set_num_threads(1)
+    work = tmp_path / "work"
+    prompts_path = tmp_path / "prompts.jsonl.gz"
+    assert evaluate.main([*SAMPLING, "--work", str(work), "--tokenizer", str(_tokenizer(tmp_path)),
+                          "--export-prompts", str(prompts_path)]) == 0
+    with gzip.open(prompts_path, "rt") as handle:
+        prompts = [json.loads(line) for line in handle]
+
+    # The same holes as the normal path, each with the server's prompt for its document.
+    files = evaluate.compile_cases(evaluate.CASES_DIR, work / "cases", ("O2",), {"add_two_arrays"})
+    holes = evaluate.sample_holes(files, {"line": 2, "block": 1}, 0)
+    by_id = {f.id: f for f in files}
+    assert [p["id"] for p in prompts] == [h.id for h in holes] and len(prompts) == 6
+    assert sorted((p["compiler"], p["kind"]) for p in prompts) == \
+        [("clang", "block"), ("clang", "line"), ("clang", "line"), ("gcc", "block"), ("gcc", "line"), ("gcc", "line")]
+    for prompt, hole in zip(prompts, holes):
+        window = cut_window(*split_at(hole.document(by_id), hole.line, hole.col))  # small file: full budgets
+        assert prompt["prompt"] == build_fim_prompt(window.prefix, window.suffix)
+        assert prompt["expected"] == hole.expected and prompt["max_lines"] == hole.n_lines
+        assert prompt["max_new_tokens"] == 20 * hole.n_lines and prompt["multiline"] is True
+        assert 100 < prompt["prompt_tokens"] < 1000
+
+    base, adapter = _tiny_model(tmp_path)
+    answers = {}
+    for name, extra in (("base", []), ("ours", ["--adapter", str(adapter)])):
+        answers[name] = tmp_path / f"{name}.jsonl"
+        assert hf_generate.main(["--base", str(base), "--prompts", str(prompts_path), "--out", str(answers[name]),
+                                 "--device", "cpu", "--batch", "4", *extra]) == 0
+    rows = {n: [json.loads(line) for line in p.read_text().splitlines()] for n, p in answers.items()}
+    for name, made in rows.items():
+        assert [r["id"] for r in made] == [p["id"] for p in prompts]
+        for row, prompt in zip(made, prompts):
+            assert row["generated_tokens"] <= prompt["max_new_tokens"]
+            assert row["finished"] or row["generated_tokens"] == prompt["max_new_tokens"]
+    assert [r["text"] for r in rows["base"]] != [r["text"] for r in rows["ours"]]  # the adapter was applied
+
+    def write(name: str, text: str, finished: bool) -> str:
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"id": p["id"], "text": text.format(**p), "finished": finished}) + "\n"
+                                for p in prompts))
+        return f"{name}={path}"
+
+    out = tmp_path / "report.json"
+    assert evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out),
+                          "--import-answers", f"base={answers['base']}", "--import-answers", f"ours={answers['ours']}",
+                          "--import-answers", write("oracle", "{expected}\n\tnop\n\tnop\n\tnop\n", False),
+                          "--import-answers", write("eos", "{expected}", True),
+                          "--import-answers", write("cut", "{expected}", False)]) == 0
+    report = json.loads(out.read_text())
+    assert report["systems"] == ["base", "ours", "oracle", "eos", "cut"]
+    assert report["counts"]["holes"] == 6 and report["counts"]["by_kind"] == {"line": 4, "block": 2}
+    assert "transformers" in report["config"]["decoding"] and report["config"]["answers_from"] == "models.hf_generate"
+    metrics = report["metrics"]
+    for kind, n in (("line", 4), ("block", 2)):
+        assert set(metrics["base"][kind]) == {"all", "clang -O2", "gcc -O2"} and metrics["base"][kind]["all"]["n"] == n
+        assert metrics["oracle"][kind]["all"] == {"n": n, "exact": 100.0, "edit_sim": 100.0, "shown": 100.0,
+                                                  "assembles": metrics["oracle"][kind]["all"]["assembles"]}
+        assert metrics["oracle"][kind]["all"]["assembles"] in (100.0, None)  # None: no assembler here
+        assert metrics["eos"][kind]["all"]["exact"] == 100.0
+        assert metrics["cut"][kind]["all"]["shown"] == (100.0 if kind == "block" else 0.0)  # 2 whole lines shown
+    for hole in report["holes"]:
+        assert hole["answers"]["oracle"]["text"] == hole["expected"]
+        assert hole["answers"]["cut"]["text"] == "\n".join(hole["expected"].split("\n")[:-1])
+        for name in ("base", "ours"):
+            assert hole["answers"][name]["text"].count("\n") < (1 if "/line@" in hole["id"] else 3)
+
+    # Answers from another sampling are refused, not silently dropped.
+    stray = tmp_path / "stray.jsonl"
+    stray.write_text(json.dumps({"id": "cases/x.c/gcc-O2/line@1", "text": "", "finished": True}) + "\n")
+    with pytest.raises(SystemExit, match="does not make"):
+        evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out), "--import-answers", f"x={stray}"])
