@@ -9,17 +9,24 @@ disjoint pools of N, so every key is a query once per seed; Recall@1 and MRR are
 over seeds (± their standard deviation). Ties count against the positive.
 
 Two views:
-  side by side  every system on the first --model-keys keys of each task (what 2 cores
-                can embed: the base model evaluates ~30-170 tokens/s per core here);
-  lexical full  the lexical floor on every key of the test split, pools up to 10,000
-                (or all there is: the table says when a pool was capped).
+  side by side  every llama.cpp system on the first --model-keys keys of each task (what
+                2 cores can embed: the base model evaluates ~30-170 tokens/s per core
+                here); only when --systems names a model system;
+  full          the lexical floor and every --embeddings system on every key of the test
+                split, pools up to 10,000 (or all there is: the table says when a pool was
+                capped).
 
     PYTHONPATH=server python bench/retrieval/run.py --corpus models/work/corpus \\
         --systems lexical,base-last,base-mean --model-keys 300 --threads 1 \\
         --out bench/results/retrieval
 
-Splitting the embedding off to a machine with more cores:
-    run.py ... --export-texts texts.jsonl.gz          # here: what the model systems need
+Full scale with a GPU (models/hf_embed.py, transformers):
+    run.py --export-texts texts.jsonl.gz     # here: {"key": text sha256, "text": normalised}
+                                             # for every variant of every task, all keys
+    python -m models.hf_embed --base DIR --texts texts.jsonl.gz --out base-mean.npz   # there
+    run.py --systems lexical --embeddings base-mean=base-mean.npz ...   # here: one table
+
+Or with llama.cpp on a machine with more cores:
     run.py --texts texts.jsonl.gz --embed-only --cache DIR --threads 16 --model X.gguf   # there
 and copy DIR's sqlite files into --cache here (keys: model identity, text sha256).
 Writes OUT.json and OUT.md.
@@ -40,7 +47,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
-from bench.retrieval.systems import LexicalTfidf, ModelSystem, ModelVectors, available_systems  # noqa: E402
+from asm_lsp.embed.store import text_sha  # noqa: E402
+from bench.retrieval.systems import LexicalTfidf, ModelSystem, ModelVectors, Precomputed, available_systems  # noqa: E402
 from bench.retrieval.tasks import PairTask, build_tasks, load_test_split, setting_name  # noqa: E402
 
 
@@ -80,6 +88,9 @@ def vectors_for(system: object, task: PairTask, model: ModelVectors | None) -> t
     if isinstance(system, LexicalTfidf):
         q, c = system.embed_many([task.queries, task.positives])
         return q, c
+    if isinstance(system, Precomputed):
+        q, c = system.vectors(task.queries), system.vectors(task.positives)
+        return None if q is None or c is None else (q, c)
     assert isinstance(system, ModelSystem) and model is not None
     q = model.vectors(system, task.queries)
     c = model.vectors(system, task.positives)
@@ -111,7 +122,7 @@ def markdown(report: dict) -> str:
                  "T3 and T4 are macro means over their setting pairs. `pool` = candidates per query "
                  "(1 positive + negatives of the positive's compiler and level).")
     for view, title in (("side_by_side", "Side by side (all systems, same keys)"),
-                        ("lexical_full", "Lexical floor on the whole test split")):
+                        ("full", "Whole test split (lexical floor and precomputed embeddings, same keys)")):
         agg = [a for a in report["aggregate"] if a["view"] == view]
         if not agg:
             continue
@@ -176,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="", help="GGUF path (default: the packaged base model)")
     p.add_argument("--time-budget-s", type=float, default=None, help="stop embedding after this long; evaluate what is cached")
     p.add_argument("--no-compute", action="store_true", help="never run the model; systems with missing vectors are skipped")
-    p.add_argument("--export-texts", type=Path, help="write the texts the model systems need (jsonl.gz) and exit")
+    p.add_argument("--export-texts", type=Path, help="write every variant text the tasks need, all keys (jsonl.gz "
+                   '{"key": sha256, "text": ...}), and exit')
+    p.add_argument("--embeddings", action="append", default=[], metavar="NAME=FILE.npz",
+                   help="precomputed vectors (npz: keys, vectors; models/hf_embed.py) as system NAME, full view")
     p.add_argument("--texts", type=Path, help="with --embed-only: embed these texts (from --export-texts)")
     p.add_argument("--embed-only", action="store_true", help="fill the cache and exit")
     p.add_argument("--note", action="append", default=[], help="a line for the report (what this corpus is, ...)")
@@ -190,7 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"system {s!r} not available (no adapter shipped?)" for s in wanted if s not in registry]
     systems = {s: registry[s]() for s in wanted if s in registry}
     model_systems = [s for s in systems.values() if isinstance(s, ModelSystem)]
-    model = ModelVectors(args.cache, args.threads, args.model) if model_systems and (not args.no_compute or True) else None
+    model = ModelVectors(args.cache, args.threads, args.model) if model_systems else None
+    precomputed = {}
+    for spec in args.embeddings:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or name in systems or name in precomputed:
+            raise SystemExit(f"--embeddings {spec!r}: want NAME=FILE.npz with a new system name")
+        precomputed[name] = Precomputed.load(name, Path(path))
+        print(f"{name}: {len(precomputed[name].index):,} precomputed vectors from {path}", flush=True)
 
     if args.texts is not None:  # the far side of a split run: no corpus needed
         with gzip.open(args.texts, "rt") as f:
@@ -216,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     needed = list(dict.fromkeys(x for k in range(longest) for s in small if k < len(s.queries)
                                 for x in (s.queries[k], s.positives[k])))
     if args.export_texts is not None:
+        # Every key of every task (not the side-by-side heads): the full view's systems.
+        # The text is what the embedder is given; it cuts to its first max_tokens tokens.
+        every = list(dict.fromkeys(x for t in tasks for x in (*t.queries, *t.positives)))
         args.export_texts.parent.mkdir(parents=True, exist_ok=True)
         with gzip.open(args.export_texts, "wt") as f:
-            for text in needed:
-                f.write(json.dumps({"text": text}) + "\n")
-        print(f"wrote {len(needed):,} texts to {args.export_texts}")
+            for text in every:
+                f.write(json.dumps({"key": text_sha(text), "text": text}) + "\n")
+        print(f"wrote {len(every):,} texts to {args.export_texts} ({args.export_texts.stat().st_size / 2**20:.1f} MiB)")
         return 0
     embedding_note = ""
     if model is not None:
@@ -249,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
 
     pools = [int(x) for x in args.pools.split(",")]
     rows = []
-    for view, task_list, names in (("side_by_side", small, list(systems)), ("lexical_full", tasks, ["lexical"])):
+    side_by_side = list(systems) if model_systems else []
+    full = ["lexical"] * ("lexical" in systems) + list(precomputed)
+    for view, task_list, names in (("side_by_side", small, side_by_side), ("full", tasks, full)):
         for name in names:
-            system = systems.get(name)
+            system = systems.get(name) or precomputed.get(name)
             if system is None:
                 continue
             for t in task_list:
@@ -268,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/retrieval/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "corpus": {"path": str(args.corpus), "split": args.split, "test_projects": split.projects, "keys": len(split.keys),
                    "functions": split.functions},
-        "systems": {n: getattr(s, "description", n) for n, s in systems.items()},
+        "systems": {n: getattr(s, "description", n) for n, s in (systems | precomputed).items()},
         "tasks": [{"task": t.task, "pair": t.name, "a": setting_name(t.a), "b": setting_name(t.b),
                    "available": t.available, "dropped_identical": t.dropped_identical,
                    "dropped_ambiguous": t.dropped_ambiguous, "keys_full": len(t.queries),

@@ -9,6 +9,7 @@ be split across machines and resumed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import sys
@@ -236,3 +237,34 @@ class ModelVectors:
         m = np.stack([have[h] for h in shas]).astype(np.float32)
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         return m / np.where(norms == 0, 1, norms)
+
+
+# ---------------------------------------------------------------- precomputed vectors
+
+@dataclass
+class Precomputed:
+    """Vectors made elsewhere (models/hf_embed.py on a GPU) for run.py --export-texts' keys:
+    an npz with ``keys`` (text sha256) and ``vectors`` (float16/32), optional ``meta`` (JSON)."""
+
+    name: str
+    description: str
+    index: dict[str, int]
+    matrix: np.ndarray  # float32, unit rows
+
+    @classmethod
+    def load(cls, name: str, path: Path) -> "Precomputed":
+        with np.load(path) as z:
+            keys = [str(k) for k in z["keys"]]
+            m = z["vectors"].astype(np.float32)
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+        if m.ndim != 2 or m.shape[0] != len(keys):
+            raise SystemExit(f"{path}: vectors {m.shape} do not match {len(keys):,} keys")
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        about = ", ".join(f"{k} {v}" for k, v in meta.items() if k in ("base", "adapter", "pooling", "max_tokens", "device"))
+        return cls(name, f"precomputed {path.name} ({len(keys):,} x {m.shape[1]}){': ' + about if about else ''}",
+                   {k: i for i, k in enumerate(keys)}, m / np.where(norms == 0, 1, norms))
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Unit vectors for ``texts`` in order, or None if any is missing."""
+        rows = [self.index.get(text_sha(t)) for t in texts]
+        return None if any(r is None for r in rows) else self.matrix[rows]
