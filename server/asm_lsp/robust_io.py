@@ -14,16 +14,29 @@ request's params do not fit the method's type, and ignores requests after
   a non-object or a message without ``jsonrpc``/``method`` -> InvalidRequest, params of
   the wrong shape -> InvalidParams with the request's id, any request after
   ``shutdown`` -> InvalidRequest.
+
+It also applies ``didChange`` edits to big documents without pygls's whole-text rebuild
+(``textsync.py``): the same text comes out, in tens of milliseconds instead of ~0.5 s
+per keystroke on a 50 MB file; and a handler may answer with :class:`Encoded` JSON made
+on a worker thread, which is sent as it is (85,000 document symbols take ~1 s to turn
+into JSON: not on the event loop).
 """
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 import re
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from asm_lsp import textsync
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,13 @@ class TolerantReader:
         return body
 
 
+class Encoded:
+    """A request's result already encoded as JSON text (ASCII), made off the event loop."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class _Unusable:
     """Stands for a message that was already answered with an error."""
 
@@ -98,6 +118,36 @@ class RobustProtocol(LanguageServerProtocol):
             self.send_error(message.id, error)
             return
         super().handle_message(message)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        """pygls's handler, with big documents' incremental edits spliced in place."""
+        for change in params.content_changes:
+            document = self.workspace.text_documents.get(unquote(params.text_document.uri))
+            if (document is not None and getattr(document, "_is_sync_kind_incremental", False)
+                    and isinstance(change, types.TextDocumentContentChangePartial)
+                    and textsync.apply_change(document, change)):
+                document.version = params.text_document.version
+            else:
+                self.workspace.update_text_document(params.text_document, change)
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
+
+    def _send_data(self, data: Any) -> None:
+        result = getattr(data, "result", None)
+        if not isinstance(result, Encoded) or self.writer is None:
+            super()._send_data(data)
+            return
+        body = '{"id": %s, "jsonrpc": "2.0", "result": %s}' % (json.dumps(data.id), result.text)
+        if self._include_headers:  # as pygls's _send_data
+            body = f"Content-Length: {len(body)}\r\nContent-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n" + body
+        try:
+            written = self.writer.write(body.encode(self.CHARSET))
+            if inspect.isawaitable(written):
+                asyncio.ensure_future(written)
+        except BrokenPipeError:
+            log.exception("Error sending data. BrokenPipeError")
+            raise
 
     def parse_error(self, exc: Exception) -> None:
         """Answer a body that is not JSON (the id cannot be known: null)."""

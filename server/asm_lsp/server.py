@@ -1,14 +1,16 @@
 """The pygls language server: state, and thin handlers that call features/.
 
 Handlers read their params, call a feature function and return its result; ``None``
-means "nothing here". Anything slow (assembling, indexing, the model) runs off the
-event loop. Every handler is wrapped so that an unexpected exception is logged and
-answered with an empty result instead of taking the server down.
+means "nothing here". Anything slow (assembling, indexing, the model, parsing a big
+document: documents.py) runs off the event loop. Every handler is wrapped so that an
+unexpected exception is logged and answered with an empty result instead of taking the
+server down.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import sys
 import threading
@@ -24,21 +26,26 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from asm_lsp import VERSION_LINE, __version__
 from asm_lsp.assembler import Assembler, AssemblerNotFound, assemble, find_assembler
+from asm_lsp.documents import DocumentParses, run_big
 from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features.positions import clamp_position
-from asm_lsp.robust_io import RobustProtocol, TolerantReader
+from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
-from asm_lsp.syntax import ParsedDocument, parse_bounded
+from asm_lsp.syntax import ParsedDocument
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Documents larger than this are parsed and assembled only in a window around edits.
-LARGE_DOCUMENT_CHARS = 8_000_000
+#: Cursor requests (hover, definition, completion) wait this long for the parse of a big
+#: document's newest text, then answer from its last completed parse.
+CURSOR_WAIT_S = 0.25
+#: documentSymbol of documents with more lines than this is built and encoded as JSON on a
+#: worker thread (50 MB, 85,000 symbols: ~2.5 s of CPU), and kept until the next parse.
+SYMBOLS_IN_THREAD_LINES = 50_000
 
 
 class AsmLanguageServer(LanguageServer):
@@ -51,7 +58,8 @@ class AsmLanguageServer(LanguageServer):
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
         self.open_versions: dict[str, int] = {}
-        self._parsed: dict[str, tuple[int, ParsedDocument]] = {}  # uri -> (text hash, doc)
+        self.parses = DocumentParses(self.index)
+        self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
         self._assembler: Assembler | None = None
         self._assembler_problem: str | None = None
         self._told: set[str] = set()  # messages shown once
@@ -138,18 +146,38 @@ class AsmLanguageServer(LanguageServer):
 
     # -- documents ----------------------------------------------------------------
     def document(self, uri: str) -> ParsedDocument | None:
-        """The parsed current text of ``uri``: the open buffer, else the indexed file, else None."""
+        """The parsed text of ``uri``: the open buffer, else the indexed file, else None.
+
+        Never blocks on a big buffer: while its newest text is being parsed (documents.py)
+        this is its last completed parse, or None before the first. An outline above
+        2 MB / 100k lines (syntax/outline.py)."""
         if uri in self.open_versions:
-            text = self.workspace.get_text_document(uri).source
-            key = hash(text)
-            cached = self._parsed.get(uri)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            doc = parse_bounded(text)  # an outline above 2 MB / 100k lines (syntax/outline.py)
-            self._parsed[uri] = (key, doc)
-            self.index.put(uri, doc)
-            return doc
+            return self.parses.current(uri, self.workspace.get_text_document(uri).source)
         return self.index.get(uri)
+
+    async def parsed(self, uri: str, timeout: float | None = None) -> ParsedDocument | None:
+        """As :meth:`document`, but awaits (at most ``timeout`` s) the parse of the newest text."""
+        if uri in self.open_versions:
+            return await self.parses.wait(uri, self.workspace.get_text_document(uri).source, timeout)
+        return self.index.get(uri)
+
+    async def document_symbols(self, uri: str) -> list[types.DocumentSymbol] | Encoded:
+        doc = await self.parsed(uri)
+        if doc is None:
+            return []
+        if len(doc.lines) <= SYMBOLS_IN_THREAD_LINES:
+            return symbols.document_symbols(doc)
+        cached = self._symbols.get(uri)
+        if cached is not None and cached[0] is doc:
+            return cached[1]
+        encoded = await asyncio.to_thread(run_big, self._encode_symbols, doc)
+        if uri in self.open_versions:
+            self._symbols[uri] = (doc, encoded)
+        return encoded
+
+    def _encode_symbols(self, doc: ParsedDocument) -> Encoded:
+        found = symbols.document_symbols(doc)
+        return Encoded(json.dumps(self.protocol._converter.unstructure(found, list[types.DocumentSymbol])))
 
     def assembler(self) -> Assembler | None:
         if self._assembler is None and self._assembler_problem is None:
@@ -164,7 +192,7 @@ class AsmLanguageServer(LanguageServer):
         return self._assembler
 
     async def compute_diagnostics(self, uri: str) -> list[types.Diagnostic]:
-        doc = self.document(uri)
+        doc = await self.parsed(uri)
         if doc is None or not self.settings.diagnostics.enabled:
             return []
         if getattr(doc, "is_outline", False):
@@ -344,7 +372,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @server.feature(types.INITIALIZE)
     @guarded()
     def initialize(ls: AsmLanguageServer, params: types.InitializeParams) -> None:
-        ls.loop = asyncio.get_running_loop()
+        ls.loop = ls.parses.loop = asyncio.get_running_loop()
         ls.apply_settings(params.initialization_options, "initializationOptions")
         caps = params.capabilities.text_document
         ls._pull_diagnostics = bool(caps and caps.diagnostic)
@@ -390,7 +418,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @guarded()
     def did_open(ls: AsmLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.open_versions[params.text_document.uri] = params.text_document.version
-        ls.document(params.text_document.uri)
+        ls.parses.open(params.text_document.uri)
+        ls.document(params.text_document.uri)  # a big one starts parsing on the worker
         ls.schedule_push_diagnostics(params.text_document.uri)
         if ls.completions is not None:
             ls.completions.on_open(params.text_document.uri)
@@ -399,6 +428,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @guarded()
     def did_change(ls: AsmLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.open_versions[params.text_document.uri] = params.text_document.version
+        ls.parses.prefetch(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         ls.schedule_push_diagnostics(params.text_document.uri)
         if ls.completions is not None:
             ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
@@ -414,7 +444,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     def did_close(ls: AsmLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.open_versions.pop(uri, None)
-        ls._parsed.pop(uri, None)
+        ls._symbols.pop(uri, None)
         if ls.completions is not None:
             ls.completions.on_close(uri)
         task = ls._diag_tasks.pop(uri, None)
@@ -422,17 +452,17 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             task.cancel()
         path = to_fs_path(uri)
         if path and Path(path).is_file():  # the file on disk is what the workspace has now
-            ls.index.update(uri, Path(path).read_bytes().decode("utf-8", "replace"))
+            ls.parses.index_file(uri, Path(path).read_bytes().decode("utf-8", "replace"))
         else:
+            ls.parses.close(uri)
             ls.index.remove(uri)
         if not ls._pull_diagnostics:
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @guarded(default=list)
-    def document_symbol(ls: AsmLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-        doc = ls.document(params.text_document.uri)
-        return symbols.document_symbols(doc) if doc else []
+    async def document_symbol(ls: AsmLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        return await ls.document_symbols(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_SYMBOL)
     @guarded(default=list)
@@ -443,15 +473,15 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
     @guarded(default=list)
-    def folding_range(ls: AsmLanguageServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
-        doc = ls.document(params.text_document.uri)
+    async def folding_range(ls: AsmLanguageServer, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
+        doc = await ls.parsed(params.text_document.uri)
         return symbols.folding_ranges(doc) if doc else []
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     @guarded()
-    def definition(ls: AsmLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
+    async def definition(ls: AsmLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
         uri = params.text_document.uri
-        doc = ls.document(uri)
+        doc = await ls.parsed(uri, CURSOR_WAIT_S)
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
@@ -459,9 +489,9 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     @guarded()
-    def references(ls: AsmLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
+    async def references(ls: AsmLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
         uri = params.text_document.uri
-        doc = ls.document(uri)
+        doc = await ls.parsed(uri, CURSOR_WAIT_S)
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
@@ -469,9 +499,9 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded()
-    def hover(ls: AsmLanguageServer, params: types.HoverParams) -> types.Hover | None:
+    async def hover(ls: AsmLanguageServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
-        doc = ls.document(uri)
+        doc = await ls.parsed(uri, CURSOR_WAIT_S)
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
@@ -483,7 +513,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @guarded()
     async def completion(ls: AsmLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
         uri = params.text_document.uri
-        doc = ls.document(uri)
+        doc = await ls.parsed(uri, CURSOR_WAIT_S)
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
@@ -498,7 +528,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @guarded()
     async def inline_completion(ls: AsmLanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         uri = params.text_document.uri
-        doc = ls.document(uri)
+        doc = await ls.parsed(uri, CURSOR_WAIT_S)
         if doc is None or ls.completions is None or ls.settings.completion.mode == "list":
             return None
         line, col = clamp_position(doc.lines, params.position)
@@ -539,6 +569,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AsmLanguageServer, params: Any) -> None:
         ls._index_cancel.set()
+        ls.parses.shutdown()
         if ls.completions is not None:
             ls.completions.close()
 

@@ -27,12 +27,18 @@ Not seen by the outline: labels after another statement on the same line
 comments is not skipped (a ``name:`` there counts). Line splitting is the same as
 ``parse`` (CRLF, CR, LF).
 
+``lines`` of an LF-only text is a :class:`TextLines`, a read-only sequence that slices
+each line out of the text on access (4 bytes a line instead of a 70-byte string), and
+names are kept once each (refs repeat the labels' names).
+
 Bounds: :func:`needs_outline` is true above ``OUTLINE_CHARS`` (2,000,000 characters)
 or ``OUTLINE_LINES`` (100,000 lines); callers use :func:`parse_bounded` to choose. Time
 and memory are linear in the text. Measured on 50 MB (2.5M lines) of gcc/clang output:
-5.8 s CPU for the outline (the full parser: ~86 s, 1.7 GB); over stdio the server's peak
-RSS with that document open is 0.8 GB, and hover/definition answer in < 0.4 s once it is
-open (tests/test_large_input.py prints the numbers).
+5.3 s CPU and 245 MB for the outline (the full parser: ~86 s, 1.7 GB); the server parses
+it on a worker thread (server/asm_lsp/documents.py), its peak RSS with that document open
+is 0.55 GB (0.82 GB while an edit is parsed beside the last parse), and hover/definition
+answer in < 0.1 s once it is parsed (tests/test_large_input.py and bench/large_input.py
+print the numbers).
 Never raises, like the rest of ``syntax/``.
 """
 
@@ -40,11 +46,15 @@ from __future__ import annotations
 
 import logging
 import re
+from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+from typing import Any
 
 from .lexicon import SYMBOL_DEFINING_DIRECTIVES
 from .model import LabelDef, LabelRef, Operand, Statement
-from .parser import ParsedDocument, _Facts, _Parser, parse, split_lines
+from .parser import ParsedDocument, _at, _Facts, _Parser, parse, split_lines
 
 _log = logging.getLogger(__name__)
 
@@ -91,11 +101,64 @@ def parse_bounded(text: str) -> ParsedDocument:
     return outline(text) if needs_outline(text) else parse(text)
 
 
+class TextLines(Sequence[str]):
+    """The lines of an LF-only text (``text.split("\\n")``) without 2.5 million line strings:
+    line start offsets in an array (4 bytes a line); each line is sliced when asked for."""
+
+    __slots__ = ("text", "starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = array("I" if len(text) < 1 << 32 else "q", [0])
+        pos, size = 0, len(text)
+        while pos < size:  # 1 MB pieces ending at a line break: the temporary split stays small
+            end = text.find("\n", min(size, pos + (1 << 20)))
+            end = size if end < 0 else end + 1
+            parts = text[pos:end].split("\n")
+            offsets = accumulate(map((1).__add__, map(len, parts[:-1])), initial=pos)
+            next(offsets)
+            self.starts.extend(offsets)
+            pos = end
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self.starts)))]
+        if i < 0:
+            i += len(self.starts)
+        start = self.starts[i]  # IndexError past the end, as a list
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
+        return self.text[start:end]
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(len(self.starts)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TextLines({len(self.starts)} lines)"
+
+
 class OutlineDocument(ParsedDocument):
     """A ``ParsedDocument`` from :func:`outline`: no ``statements``; per-line queries parse that line."""
 
     is_outline = True
     _finding_functions = False  # set while find_functions walks preambles: see statements_on
+
+    def label_at(self, line: int, col: int) -> LabelDef | None:
+        """As ParsedDocument's, by bisection on the sorted labels instead of a per-line table."""
+        i = bisect_left(self.labels, line, key=_line_of)
+        j = i
+        while j < len(self.labels) and self.labels[j].line == line:
+            j += 1
+        return _at(self.labels[i:j], col)
 
     def statements_on(self, line: int) -> list[Statement]:
         if not 0 <= line < len(self.lines):
@@ -136,6 +199,10 @@ class OutlineDocument(ParsedDocument):
         return places[i][0] if i < len(places) else None
 
 
+def _line_of(item: LabelDef) -> int:
+    return item.line
+
+
 def _plain_directive(m: re.Match[str], line: int) -> Statement:
     """The Statement the full parser makes of a ``_PLAIN_DIRECTIVE`` line."""
     name_start, name_end = m.span(2)
@@ -169,17 +236,18 @@ def outline(text: str) -> OutlineDocument:
         text = str(text)
     from .functions import find_functions
 
-    lines = text.split("\n") if "\r" not in text else split_lines(text)
-    doc = OutlineDocument(lines=lines, statements=[], labels=[], refs=[], functions=[], globals=set())
+    lines: Sequence[str] = TextLines(text) if "\r" not in text else split_lines(text)
+    doc = OutlineDocument(lines=lines, statements=[], labels=[], refs=[], functions=[], globals=set())  # type: ignore[arg-type]
     try:
         flat = "\n" + (text if "\r" not in text else "\n".join(lines))
         facts = _Facts()
-        labels = _labels(flat)
+        names: dict[str, str] = {}  # one string per name: refs repeat the labels' names
+        labels = _labels(flat, names)
         directive_refs: list[tuple[int, LabelRef]] = []
-        labels += _directives(flat, doc, facts, directive_refs)
+        labels += _directives(flat, doc, facts, directive_refs, names)
         labels.sort(key=lambda d: (d.line, d.start))
         doc.labels = labels
-        doc.refs = _refs(flat, directive_refs)
+        doc.refs = _refs(flat, directive_refs, names)
         for label in labels:
             if label.kind == "symbol" and label.name in doc.globals:
                 label.kind = "global"
@@ -216,7 +284,7 @@ class _LineCounter:
         return self.line
 
 
-def _labels(flat: str) -> list[LabelDef]:
+def _labels(flat: str, names: dict[str, str]) -> list[LabelDef]:
     found = []
     where = _LineCounter(flat)
     for m in _LABEL.finditer(flat):
@@ -224,6 +292,7 @@ def _labels(flat: str) -> list[LabelDef]:
         line = where.at(start)
         col = start - where.line_start
         name = m.group(1)
+        name = names.setdefault(name, name)
         kind = "numeric" if name[0].isdigit() else "local" if name.startswith(".L") else "symbol"
         found.append(LabelDef(name, line, col, col + len(name), kind))
     return found
@@ -235,7 +304,7 @@ def _operands(text: str) -> list[str]:
 
 
 def _directives(flat: str, doc: OutlineDocument, facts: _Facts,
-                refs: list[tuple[int, LabelRef]]) -> list[LabelDef]:
+                refs: list[tuple[int, LabelRef]], names: dict[str, str]) -> list[LabelDef]:
     """Record globals, types, sizes and sections in ``facts`` and the names directives
     mention in ``refs`` ((offset, ref) pairs); return ``.set``-style definitions."""
     defined = []
@@ -255,9 +324,11 @@ def _directives(flat: str, doc: OutlineDocument, facts: _Facts,
             if skip or name not in SYMBOL_DEFINING_DIRECTIVES:
                 base = m.start(2)
                 for word in _OPERAND_NAME.finditer(code, skip):
-                    if word.group(1) != ".":
+                    mention = word.group(1)
+                    if mention != ".":
                         col = base + word.start(1) - where.line_start
-                        refs.append((base + word.start(1), LabelRef(word.group(1), line, col, col + len(word.group(1)))))
+                        refs.append((base + word.start(1),
+                                     LabelRef(names.setdefault(mention, mention), line, col, col + len(mention))))
             if name in _DATA:  # the most common directives: nothing more to learn
                 continue
         ops = _operands(m.group(2))
@@ -300,7 +371,7 @@ def _directives(flat: str, doc: OutlineDocument, facts: _Facts,
     return defined
 
 
-def _refs(flat: str, found: list[tuple[int, LabelRef]]) -> list[LabelRef]:
+def _refs(flat: str, found: list[tuple[int, LabelRef]], names: dict[str, str]) -> list[LabelRef]:
     """Branch targets and relocation operands, merged with ``found`` in text order."""
     where = _LineCounter(flat)
     for m in _BRANCH.finditer(flat):
@@ -314,11 +385,13 @@ def _refs(flat: str, found: list[tuple[int, LabelRef]]) -> list[LabelRef]:
         if name is None or _REGISTER.match(name.group()):
             continue
         col = ops_start - where.line_start + target_at + (len(ops) - target_at - len(ops[target_at:].lstrip()))
-        found.append((m.start(1), LabelRef(name.group(), line, col, col + len(name.group()))))
+        word = name.group()
+        found.append((m.start(1), LabelRef(names.setdefault(word, word), line, col, col + len(word))))
     where = _LineCounter(flat)
     for m in _RELOCATION.finditer(flat):
         line = where.at(m.start(1))
         col = m.start(1) - where.line_start
-        found.append((m.start(1), LabelRef(m.group(1), line, col, col + len(m.group(1)))))
+        word = m.group(1)
+        found.append((m.start(1), LabelRef(names.setdefault(word, word), line, col, col + len(word))))
     found.sort(key=lambda item: item[0])
     return [ref for _, ref in found]
