@@ -98,6 +98,9 @@ class ModelCompletions:
             return
         def progress(done: int, total: int, message: str) -> None:
             self.ls.send_status(indexing=f"embeddings {done}/{total}" if total else message)
+            note = getattr(getattr(self.similar, "store", None), "note", "")
+            if note:  # the embeddings cache is locked, was corrupt, cannot be written: say so once
+                self.ls.tell_once(f"asm-lsp: {note}", types.MessageType.Warning)
 
         try:
             self.similar = SimilarFunctions(self.ls.settings, progress=progress)
