@@ -241,3 +241,24 @@ def test_5000_file_workspace(tmp_path: Path):
         assert peak < 1024
     finally:
         assert client.close(30) == 0
+
+
+@pytest.mark.skipif(not asmgen.available(), reason="the AArch64 cross tools are not installed")
+def test_suggestion_check_in_a_big_buffer_looks_at_a_window():
+    """A model suggestion is checked by assembling the buffer with it inserted: on 20 MB that
+    was a 20 MB assembly plus a full parse (~35 s, 1.2 GB) per candidate; now the lines
+    around the insertion (features/model_completion.py CHECK_WINDOW_LINES)."""
+    from asm_lsp.assembler import find_assembler
+    from asm_lsp.features.model_completion import insertion_assembles
+
+    text = big_text(20_000_000)
+    _, line, _ = first_function(text)  # a `bl` inside a function; insert after it
+    asm = find_assembler("", [])
+    started = time.monotonic()
+    good = insertion_assembles(asm, text, line + 1, 0, "\tadd\tx0, x0, #1\n", 10)
+    broken = insertion_assembles(asm, text, line + 1, 0, "\tbogus\tx0, x0\n", 10)
+    missing_label = insertion_assembles(asm, text, line + 1, 0, "\tb\t.Lnowhere_at_all\n", 10)
+    elapsed = time.monotonic() - started
+    print(f"\nthree checks in a 20 MB buffer: {elapsed:.2f} s")
+    assert good and not broken and not missing_label
+    assert elapsed < 10
