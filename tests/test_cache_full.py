@@ -181,9 +181,6 @@ def test_embeddings_database_that_cannot_grow_does_not_crash(tmp_path):
     assert found["note"]  # the failure is recorded for the status report
 
 
-@pytest.mark.xfail(strict=True, reason="embed/store.py's _recover reopens the same file after a write "
-                   "failure (its note says 'rebuilt'; the batch is lost and the next one fails again); "
-                   "it should keep the session's embeddings in memory")
 def test_embeddings_database_that_cannot_grow_degrades_to_memory(tmp_path):
     found = embeddings_when_full(tmp_path)
     assert "memory" in found["note"], found

@@ -164,7 +164,11 @@ class EmbeddingStore:
                     self._db.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                self._recover(e)
+                if self._recover(e):  # now in memory: keep this batch there
+                    try:
+                        self._db.executemany(sql, rows)
+                    except sqlite3.Error:
+                        log.exception("embedding cache: in-memory write failed")
 
     def put(self, sha: str, vec: np.ndarray, model: str) -> None:
         self.put_many([(sha, vec)], model)
@@ -207,15 +211,31 @@ class EmbeddingStore:
             except sqlite3.Error:
                 pass
 
-    def _recover(self, error: sqlite3.Error) -> None:
+    def _recover(self, error: sqlite3.Error) -> bool:
         """A read or write failed mid-session (file replaced, corrupted, locked): start over.
 
-        Called with ``self._lock`` held. Losing cached vectors only costs recomputation."""
-        log.warning("embedding cache %s failed (%s); rebuilding it", self.path, error)
+        Called with ``self._lock`` held. Losing cached vectors only costs recomputation.
+        True when the file cannot be written (full, read-only) and the store went to memory."""
         try:
             self._db.close()
         except sqlite3.Error:
             pass
+        if self.path is not None and _cannot_write(error):  # disk full, read-only: the file would fail again
+            self.note = f"embedding cache {self.path} cannot be written ({error}); keeping embeddings in memory this session"
+            log.warning("%s", self.note)
+            self._db = self._connect(":memory:")
+            return True
+        log.warning("embedding cache %s failed (%s); rebuilding it", self.path, error)
         self._db = self._open()
         if not self.note:
             self.note = f"embedding cache {self.path} failed ({error}); rebuilt"
+        return False
+
+
+def _cannot_write(error: sqlite3.Error) -> bool:
+    """A write the file system refused (full, read-only, I/O error), as opposed to a bad file."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY)
+    text = str(error)
+    return any(word in text for word in ("disk is full", "disk I/O error", "readonly"))
