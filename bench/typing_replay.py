@@ -92,6 +92,7 @@ FIRST_SUGGESTION_CAP_S = 60.0  # a cold ~1400-token prompt took ~45 s at load 12
 BUDGET_MS = 2000  # completion.timeBudgetMs default: the engine answers None after this
 PROBE_EVERY = 2  # every 2nd mnemonic pause point is also an overhead probe
 MAX_PROBES = 6  # per replay: each probe costs two idle waits and two model calls
+MEMORY_SETTLE_S = 180.0  # open-only sessions: wait this long at most for the embedder to go idle
 DOC_LINES = 300
 TYPED_LINES = (20, 40)
 CONTEXT = 2048  # settings default, as the server
@@ -360,6 +361,7 @@ class Replay:
     rss_kb: list[int] = field(default_factory=list)
     hwm_kb: int = 0
     requests: list[Request] = field(default_factory=list)
+    similar_status: str = ""  # open-only sessions: the similar-functions status at the end
 
 
 def engine_stats(client: Client) -> dict[str, int]:
@@ -377,7 +379,10 @@ def norm_ws(text: str) -> str:
 class Session:
     """One server (one settings variant) typing one document."""
 
-    def __init__(self, settings_name: str, doc: Document, work: Path, direct: Direct | None, adapter: str) -> None:
+    def __init__(self, settings_name: str, doc: Document, work: Path, direct: Direct | None, adapter: str,
+                 fresh_cache: bool = False) -> None:
+        """``fresh_cache``: an empty cache folder (the model file given by path), so the opened
+        file is really embedded rather than read from ~/.cache/asm-lsp/embeddings.sqlite."""
         self.doc = doc
         self.direct = direct
         self.settings = SETTINGS[settings_name]
@@ -389,6 +394,10 @@ class Session:
         self.uri = self.path.as_uri()
         env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
         argv = [sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", adapter]
+        if fresh_cache:
+            from asm_lsp.model.store import resolve_model
+
+            argv += ["--model", str(resolve_model("", "none", "").model), "--cache-dir", str(folder / "cache")]
         self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings)
         self.pid = self.client.proc.pid
         self.folder = folder
@@ -625,8 +634,13 @@ class Session:
         self._done = threading.Event()
         sampler.start()
         self.first_suggestion()
+        # With embeddings on, the opened file is embedded in the background: its context's
+        # buffers count too, so sample until the server is idle (or MEMORY_SETTLE_S).
+        wait_idle(self.pid, 2.0, MEMORY_SETTLE_S)
         self._done.set()
         sampler.join()
+        status = self.client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 30)
+        self.result.similar_status = (status or "").partition("**Similar functions**: ")[2].strip()
         self.lines = list(self.doc.lines)  # nothing typed: skip finish()'s text check
         return self.finish()
 
@@ -764,10 +778,13 @@ def markdown(report: dict[str, Any]) -> str:
            "`$/cancelRequest` when the next key comes first; the user pauses (waits up to 3 s for the "
            "answer, reads >= 300 ms, accepts exact matches) at line starts after the indentation and "
            "after mnemonic + separator. See the module docstring of bench/typing_replay.py.", ""]
-    out += ["| figure (goal) | " + " | ".join(report["settings"]) + " |",
-            "|---|" + "---|" * len(report["settings"])]
+    if report["settings"]:
+        out += ["| figure (goal) | " + " | ".join(report["settings"]) + " |",
+                "|---|" + "---|" * len(report["settings"])]
 
     def row(label: str, getter) -> None:
+        if not report["settings"]:
+            return  # memory runs only: no table
         out.append(f"| {label} | " + " | ".join(str(getter(report["summary"][s])) for s in report["settings"]) + " |")
 
     def lat(key: str, q: str, goal: int):
@@ -819,9 +836,10 @@ def markdown(report: dict[str, Any]) -> str:
         out.append(f"Direct llama.cpp, cold prompt of {cold['prompt_tokens']} tokens: {cold['prompt_eval_ms']} ms "
                    f"({cold['ms_per_token']} ms/token) in this run.")
     for name, figures in report.get("memory_only", {}).items():
-        out.append(f"Open only ({name}: started, file opened, first-suggestion requests, no typing): VmHWM "
+        out.append(f"Open only ({name}: started, file opened, first-suggestion requests, then idle (embeddings done), no typing): VmHWM "
                    f"{figures['vm_hwm_mb']} MB, VmRSS max {figures['rss_max_sampled_mb']} MB; first suggestion "
-                   f"{figures['first_suggestion_s']} s, first answer within budget {figures['first_answer_in_budget_s']} s.")
+                   f"{figures['first_suggestion_s']} s, first answer within budget {figures['first_answer_in_budget_s']} s"
+                   + (f"; {figures['similar_functions']}." if figures.get("similar_functions") else "."))
     out.append("")
     if report.get("notes"):
         out += ["## Notes", "", *report["notes"], ""]
@@ -831,7 +849,8 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", default="gcc-O2,clang-O0", help=f"compilers for the documents, of {list(COMPILERS)}")
-    parser.add_argument("--settings", default="default,no-asm-check", help=f"server settings variants, of {list(SETTINGS)}")
+    parser.add_argument("--settings", default="default,no-asm-check",
+                        help=f"server settings variants typed, of {list(SETTINGS)} (\"\": none, memory runs only)")
     parser.add_argument("--memory-settings", default="no-embeddings",
                         help="variants only started and opened (no typing), for their memory")
     parser.add_argument("--adapter", default="default", help='--adapter for the server: "default" or "none"')
@@ -891,7 +910,7 @@ def main() -> None:
                       f"hwm {s['vm_hwm_mb']} MB", file=sys.stderr)
         memory: dict[str, dict[str, Any]] = {}
         for name in [m for m in args.memory_settings.split(",") if m]:
-            session = Session(name, docs[0], work, None, args.adapter)
+            session = Session(name, docs[0], work, None, args.adapter, fresh_cache=True)
             try:
                 session.start()
                 replay = session.memory_only()
@@ -903,7 +922,7 @@ def main() -> None:
                             "ready_s": round(replay.ready_s, 1),
                             "first_suggestion_s": rounded(replay.first_suggestion_s, 2),
                             "first_answer_in_budget_s": rounded(replay.first_in_budget_s, 2),
-                            "load_avg": replay.load_avg_start}
+                            "load_avg": replay.load_avg_start, "similar_functions": replay.similar_status}
             print(f"memory {name}: {memory[name]}", file=sys.stderr)
     report = {
         "command": "PYTHONPATH=server python bench/typing_replay.py " + " ".join(sys.argv[1:]),
@@ -918,6 +937,7 @@ def main() -> None:
         "documents": [{"name": d.name, "source": d.source, "lines": len(d.lines), "typed": [d.start, d.end]} for d in docs],
         "summary": {s: summarize(replays[s]) for s in settings},
         "memory_only": memory,
+        "memory_settle_s": MEMORY_SETTLE_S,
         "direct_cold_prompts": direct.cold if direct is not None else [],
         "replays": [asdict(r) for s in settings for r in replays[s]],
         "notes": [args.notes.read_text()] if args.notes else [],

@@ -152,3 +152,37 @@ def test_cli_similar_on_a_small_folder(tmp_path, files):
                             "index", str(work)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert index.returncode == 0, index.stderr
     assert "3 files, 3 functions, 3 with embeddings (0 computed, 3 from cache)" in index.stdout
+
+
+def test_embedder_on_the_completion_engines_model_gives_the_same_vectors(embedder, files):
+    """The server's embedder makes its context on the engine's loaded model (one copy of the
+    weights): the same vectors as its own model, and it keeps working after the engine closes."""
+    from asm_lsp.model.engine import CompletionEngine, CompletionRequest
+    from asm_lsp.model.suggest import SuggestionCache
+
+    texts = [extract_functions("file:///a.s", CLAMP)[0].text, extract_functions("file:///c.s", STRLEN)[0].text]
+    alone = embedder.embed(texts, timeout=300)
+    engine = CompletionEngine(files, threads=1, context_size=512)
+    engine.start()
+    shared = Embedder(files, threads=1, shared=engine.shared_model, batch_tokens=32)
+    try:
+        assert shared.wait_ready(120), shared.status()
+        assert "on the completion model" in shared.status()
+        hole = CLAMP.index("\tcmp\tw0, w2") + len("\tcmp\t")
+        line = CLAMP[:hole].count("\n")
+        request = CompletionRequest(CLAMP, line, hole - CLAMP.rfind("\n", 0, hole) - 1, max_lines=1, follow_up=False,
+                                    time_budget_ms=120_000)
+        quiet = engine.submit(request).result(300)
+        busy = shared.submit(texts * 3)  # the embedder works while the engine completes
+        engine.cache = SuggestionCache(8)
+        loud = engine.submit(request).result(300)
+        assert (quiet and quiet.text) == (loud and loud.text)
+        busy.result(300)
+        for a, b in zip(alone, shared.embed(texts, timeout=300)):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+        engine.close()  # the model stays loaded while the embedder holds it
+        for a, b in zip(alone, shared.embed(texts, timeout=300)):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+    finally:
+        shared.close()
+        engine.close()

@@ -61,7 +61,8 @@ def _path_of(uri: str) -> str:
 class SimilarFunctions:
     """Workspace function embeddings. ``embedder`` is any object with the Embedder API
     (``start``, ``submit``, ``status``, ``close``, ``identity``, ``state``); by default one is
-    built from ``settings.model`` (resolved in its worker, so construction is instant)."""
+    built from ``settings.model`` (resolved in its worker, so construction is instant), on
+    ``shared``'s model when given (the server: ``CompletionEngine.shared_model``)."""
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class SimilarFunctions:
         progress: Progress | None = None,
         debounce_s: float = DEFAULT_DEBOUNCE_S,
         background: bool = True,
+        shared: Callable[[], object] | None = None,
     ) -> None:
         """``background``: the embedder takes 1 thread at nice 10 (server); False: all cores (CLI)."""
         from asm_lsp.model.store import default_cache_dir
@@ -81,7 +83,7 @@ class SimilarFunctions:
         self.cache_path = root / FILE_NAME
         self.enabled = settings.model.enabled and settings.index.embeddings
         self._embedder = embedder if embedder is not None else (
-            self._default_embedder(background) if self.enabled else None)
+            self._default_embedder(background, shared) if self.enabled else None)
         self.store: EmbeddingStore | None = None
         self.index = FunctionIndex()
         self.progress = progress
@@ -99,10 +101,10 @@ class SimilarFunctions:
         self._state = "off" if not self.enabled else "not started"
         self.stats = {"embedded": 0, "from_cache": 0, "scanned_files": 0}
 
-    def _default_embedder(self, background: bool) -> object:
+    def _default_embedder(self, background: bool, shared: Callable[[], object] | None) -> object:
         from asm_lsp.model.store import resolve_model
 
-        from .embedder import EMBEDDING_ADAPTER, Embedder
+        from .embedder import DEFAULT_BATCH_TOKENS, EMBEDDING_ADAPTER, SHARED_BATCH_TOKENS, Embedder
 
         m = self.settings.model
         shipped = Path(__file__).resolve().parent.parent / "data" / EMBEDDING_ADAPTER
@@ -111,7 +113,8 @@ class SimilarFunctions:
         # indexing a workspace leaves the cores to completions and the editor.
         threads = m.threads or (1 if background else 0)
         return Embedder(lambda: resolve_model(m.path, m.adapter, m.cache_dir), threads=threads,
-                        adapter=adapter, nice=10 if background else 0)
+                        adapter=adapter, nice=10 if background else 0, shared=shared,  # type: ignore[arg-type]
+                        batch_tokens=SHARED_BATCH_TOKENS if shared is not None else DEFAULT_BATCH_TOKENS)
 
     # ------------------------------------------------------------ lifecycle
 

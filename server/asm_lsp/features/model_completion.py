@@ -111,7 +111,7 @@ class ModelCompletions:
                               "completions are off, everything else keeps working.", types.MessageType.Warning)
 
     def _start_embeddings(self) -> None:
-        """Similar functions: a second llama.cpp context (embeddings) indexing the workspace."""
+        """Similar functions: a second llama.cpp context (embeddings) on the engine's model."""
         try:
             from asm_lsp.embed.service import SimilarFunctions
         except ImportError as exc:
@@ -124,7 +124,7 @@ class ModelCompletions:
                 self.ls.tell_once(f"asm-lsp: {note}", types.MessageType.Warning)
 
         try:
-            self.similar = SimilarFunctions(self.ls.settings, progress=progress)
+            self.similar = SimilarFunctions(self.ls.settings, progress=progress, shared=self.engine.shared_model)
             self.similar.start(self.ls.workspace_roots() if self.ls.settings.index.enabled else [])
         except Exception as exc:  # embeddings are a bonus: never take completions down with them
             log.warning("similar functions failed to start: %s", exc, exc_info=True)

@@ -9,6 +9,10 @@ suggestion were accepted). The prompt is suffix-first (``prompt.py``): while the
 types, consecutive prompts share all but their last few tokens, and the KV cache of the
 common token prefix is kept.
 
+The loaded model is lent to the similar-functions embedder (``shared_model``, model/shared.py),
+which makes its own context on the same weights. While the worker has jobs it holds the
+model's gate, so background embedding waits and delays a completion by one batch at most.
+
 Decoding is our own greedy loop over ``Llama.eval`` and the raw logits rather than
 ``create_completion``: it stops the moment the cut suggestion is complete, checks for
 staleness per token, and can verify prompt-lookup drafts without llama-cpp-python's
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
+from .shared import SharedModel
 from .store import ModelError, ModelFiles
 from .suggest import Hole, SuggestionCache, accept, cut_suggestion
 
@@ -249,6 +254,7 @@ class CompletionEngine:
         self._thread: threading.Thread | None = None
         self._check_pool: ThreadPoolExecutor | None = None
         self._llm: Any = None
+        self._shared: SharedModel | None = None
         self._np: Any = None
         self._stop_tokens: set[int] = set()
         self._stop_cache: dict[int, bool] = {}
@@ -375,8 +381,21 @@ class CompletionEngine:
                 self._lock.wait(remaining)
             return self._state == "ready"
 
+    def shared_model(self, timeout: float | None = None) -> SharedModel:
+        """The loaded model, for another context on the same weights (the embedder).
+
+        Blocks until loaded. The caller owns a reference: ``release()`` it after closing its
+        contexts. Raises ModelError when loading failed or the engine is closed.
+        """
+        if not self.wait_ready(timeout):
+            raise ModelError(f"completion model not ready: {self.status()}")
+        shared = self._shared
+        if shared is None or not shared.acquire():
+            raise ModelError("completion model closed")
+        return shared
+
     def close(self) -> None:
-        """Stop the worker and free the model; pending futures get None."""
+        """Stop the worker and free the model (once no borrower holds it); pending futures get None."""
         with self._lock:
             self._closed = True
             for job in (self._pending, self._running):
@@ -405,8 +424,13 @@ class CompletionEngine:
                 self._detail = message
                 self._lock.notify_all()
             return
+        gate = self._shared.gate  # type: ignore[union-attr]
+        holding = False  # held while jobs follow each other: background embedding waits
         while True:
             with self._lock:
+                if holding and not (self._pending or self._prefill or self._follow):
+                    gate.release()
+                    holding = False
                 while not self._closed and not (self._pending or self._prefill or self._follow):
                     self._lock.wait()
                 if self._closed:
@@ -418,6 +442,9 @@ class CompletionEngine:
                 else:
                     job, self._follow = self._follow, None
                 self._running = job
+            if not holding:
+                gate.acquire_high()  # waits for at most one embedding batch
+                holding = True
             try:
                 self._run_job(job)
             except _Interrupted:
@@ -430,9 +457,11 @@ class CompletionEngine:
             finally:
                 with self._lock:
                     self._running = None
-        llm, self._llm = self._llm, None
-        if llm is not None:
-            llm.close()
+        if holding:
+            gate.release()
+        shared, self._shared, self._llm = self._shared, None, None
+        if shared is not None:
+            shared.release()  # frees the model unless the embedder still uses it
 
     def _load(self) -> None:
         t0 = time.monotonic()
@@ -469,6 +498,7 @@ class CompletionEngine:
             llama_log.debug("%s", captured.getvalue().rstrip())
         check_adapter_applied(llm, files.adapter, files.model)
         self._llm = llm
+        self._shared = SharedModel(llm, files)
         self._stop_tokens = self._special_ids(llm)
         elapsed = time.monotonic() - t0
         adapter = f" + {files.adapter.name}" if files.adapter else ""
