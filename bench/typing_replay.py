@@ -109,6 +109,7 @@ SETTINGS = {
     "default": {},
     "no-asm-check": {"completion": {"checkWithAssembler": False}},
     "no-embeddings": {"index": {"embeddings": False}},
+    "kv-shift": {"model": {"kvShift": True}},
 }
 _STATS = re.compile(r"completions (\d+), cache hits (\d+), follow-ups (\d+)")
 _MNEMONIC_END = re.compile(r"^\s*[.\w]+[ \t]$")

@@ -145,6 +145,88 @@ class TestRealModel:
         assert texts[0] is not None and texts[0].count("\n") >= 1
         assert texts[1] == texts[0]
 
+    def test_kv_shift_moves_cached_tokens_as_if_evaluated_there(self, engine):
+        """The mechanics under ``kv_shift``: tokens evaluated at positions 40.. and then moved
+        down by 40 (``llama_memory_seq_add``, keys re-rotated) predict the next token as if they
+        had been evaluated at 0.. (RoPE is relative). Without the move they would not."""
+        import numpy as np
+
+        wait_idle(engine)
+        gate = engine._shared.gate
+        gate.acquire_high()  # the worker takes the gate before every job: the context is ours
+        llm = engine._llm
+        try:
+            tokens = llm.tokenize(FACT.encode(), add_bos=False, special=False)[:60]
+            body, last = tokens[:-1], tokens[-1]
+
+            def next_logits(start: int, shift: bool) -> np.ndarray:
+                llm.reset()
+                llm._ctx.kv_cache_clear()
+                llm._batch.set_batch(body, n_past=start, logits_all=False)
+                llm._ctx.decode(llm._batch)
+                if shift:
+                    llm._ctx.kv_cache_seq_shift(0, start, start + len(body), -start)
+                llm.input_ids[: len(body)] = body
+                llm.n_tokens = len(body)
+                llm.eval([last])
+                return engine._logits(-1).copy()
+
+            fresh = next_logits(0, False)
+            moved = next_logits(40, True)
+            unmoved = next_logits(40, False)
+        finally:
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+            gate.release()
+
+        def cosine(a: np.ndarray, b: np.ndarray) -> float:
+            return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+        assert moved.argmax() == fresh.argmax()
+        assert cosine(moved, fresh) > 0.999
+        assert cosine(unmoved, fresh) < 0.99  # the check above can fail
+
+    def test_kv_shift_reuses_the_kept_lines_when_the_window_moves(self, engine):
+        """Typing down a long file moves the prefix window start by ANCHOR_LINES: with kv_shift the
+        lines still in view are kept (shifted), and the cache stays in step with the prompt."""
+        from asm_lsp.model.prompt import cut_window
+
+        wait_idle(engine)
+        # A long file: FACT's body 12 times (labels renamed), typed at an empty line at its end.
+        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+        head = "\n".join(copies).split("\n")
+        typed = ["\tmov\tx0, #" + str(i) for i in range(40)]
+
+        def place(n: int) -> tuple[str, int, int]:
+            lines = head + typed[:n] + [""]
+            return "\n".join(lines + ["\tret"]), len(lines) - 1, 0
+
+        def window(n: int) -> int:
+            text, line, col = place(n)
+            hole = Hole.at(text, line, col)
+            return cut_window(hole.prefix, hole.suffix).prefix_first_line
+
+        n = next(k for k in range(1, len(typed)) if window(k) != window(k - 1))
+        engine.kv_shift = True
+        try:
+            engine.cache.clear()
+            engine.prefill(*place(n - 1))
+            wait_idle(engine)
+            shifts = engine.stats["kv_shifts"]
+            engine.cache.clear()
+            text, line, col = place(n)
+            engine.submit(CompletionRequest(text, line, col, max_lines=1, time_budget_ms=60000,
+                                            follow_up=False)).result(120)
+            wait_idle(engine)
+        finally:
+            engine.kv_shift = False
+        assert engine.stats["kv_shifts"] == shifts + 1
+        tokens = engine._prompt_tokens(Hole.at(text, line, col), 1)
+        assert engine.last_timings["reused_tokens"] >= len(tokens) - 30  # all but one typed line + markers
+        llm = engine._llm
+        prompt_part = min(llm.n_tokens, len(tokens))
+        assert list(llm.input_ids[:prompt_part]) == tokens[:prompt_part]
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")

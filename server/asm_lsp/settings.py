@@ -25,6 +25,9 @@ class ModelSettings:
     """llama.cpp context length in tokens."""
     cache_dir: str = ""
     """Where the assembled base model is kept; empty = $XDG_CACHE_HOME/asm-lsp."""
+    kv_shift: bool = False
+    """When the prompt window moves down, keep the KV cache of the lines still in view (shift
+    their positions) instead of evaluating them again: faster, close to but not exactly the same."""
 
 
 @dataclass

@@ -90,7 +90,7 @@ class ModelCompletions:
         cfg = ls.settings.model
         self.engine = CompletionEngine(
             lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
-            context_size=cfg.context_size)
+            context_size=cfg.context_size, kv_shift=cfg.kv_shift)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
 
     def start(self) -> None:

@@ -60,6 +60,7 @@ CANDIDATE_TEMPERATURE = 0.4
 CANDIDATE_TOP_K = 20
 PROMPT_LOOKUP_NGRAM = 3
 PROMPT_LOOKUP_TOKENS = 8
+KV_SHIFT_MIN_KEEP = 32  # shift the cache only when at least this many tokens are kept by it
 
 
 @dataclass
@@ -230,15 +231,19 @@ class CompletionEngine:
         batch_size: int = 128,
         prompt_lookup: bool = False,
         cache_size: int = 64,
+        kv_shift: bool = False,
     ) -> None:
         """``files`` may be a callable (e.g. ``lambda: resolve_model(...)``): it then runs in
-        the worker, so assembling the model on first start does not block the caller."""
+        the worker, so assembling the model on first start does not block the caller.
+        ``kv_shift``: when a prompt drops a span of the previous one (the prefix window moved),
+        remove that span from the KV cache and shift the rest instead of evaluating it again."""
         self._files_source = files
         self.files: ModelFiles | None = files if isinstance(files, ModelFiles) else None
         self.threads = threads if threads > 0 else physical_cores()
         self.context_size = max(256, context_size)
         self.batch_size = batch_size  # prompt chunk: also how often stale prompt work is checked
         self.prompt_lookup = prompt_lookup
+        self.kv_shift = kv_shift
         self.cache = SuggestionCache(cache_size)
 
         self._lock = threading.Condition()
@@ -260,7 +265,8 @@ class CompletionEngine:
         self._stop_cache: dict[int, bool] = {}
         self.last_timings: dict[str, float] = {}
         # Counters for status, tests and benchmarks (written by the worker only).
-        self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0, "generated_tokens": 0}
+        self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0, "generated_tokens": 0,
+                      "kv_shifts": 0, "kv_shifted_tokens": 0}
 
     # ------------------------------------------------------------ public API
 
@@ -499,6 +505,9 @@ class CompletionEngine:
         check_adapter_applied(llm, files.adapter, files.model)
         self._llm = llm
         self._shared = SharedModel(llm, files)
+        if self.kv_shift and not llama_cpp.llama_memory_can_shift(llm._ctx.memory):
+            log.info("this model's KV cache cannot shift positions: kv_shift off")
+            self.kv_shift = False
         self._stop_tokens = self._special_ids(llm)
         elapsed = time.monotonic() - t0
         adapter = f" + {files.adapter.name}" if files.adapter else ""
@@ -617,6 +626,8 @@ class CompletionEngine:
         if limit > 0:
             mismatch = np.flatnonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit]))
             common = int(mismatch[0]) if mismatch.size else limit
+        if self.kv_shift and common < len(tokens) - 1:
+            common += self._shift_cache(tokens, common)
         llm.n_tokens = common
         for start in range(common, len(tokens), self.batch_size):
             self._check(job)
@@ -626,6 +637,54 @@ class CompletionEngine:
             llm.eval(chunk)
             self.stats["prompt_tokens_evaluated"] += len(chunk)
         return common
+
+    def _shift_cache(self, tokens: list[int], common: int) -> int:
+        """Where the cached tokens after ``common`` reappear later in ``tokens`` minus a dropped
+        span (the prefix window start moved down), remove the span from the KV cache and shift
+        the kept tokens' positions down (llama.cpp re-rotates their keys). Returns how many
+        tokens after ``common`` are now cached, 0 if nothing was worth keeping.
+
+        The kept tokens' states were computed with the dropped span in view, so this is an
+        approximation of evaluating them again (bench/results/kv_shift.md measures its effect).
+        """
+        llm = self._llm
+        np = self._np
+        cached = np.asarray(llm.input_ids[: llm.n_tokens])
+        want = np.asarray(tokens[common : len(tokens) - 1])  # the last token is re-run anyway
+        if want.size < KV_SHIFT_MIN_KEEP:
+            return 0
+        # Candidate places: where the first tokens of what is wanted appear in the cache.
+        head = min(8, want.size)
+        tail = cached[common + 1 :]
+        if tail.size < head:
+            return 0
+        found = np.ones(tail.size - head + 1, dtype=bool)
+        for k in range(head):
+            found &= tail[k : tail.size - head + 1 + k] == want[k]
+        best_run, best_at = 0, -1
+        for at in np.flatnonzero(found) + common + 1:
+            n = min(cached.size - at, want.size)
+            if n <= best_run:
+                continue
+            mismatch = np.flatnonzero(cached[at : at + n] != want[:n])
+            run = int(mismatch[0]) if mismatch.size else n
+            if run > best_run:
+                best_run, best_at = run, int(at)
+        if best_run < KV_SHIFT_MIN_KEEP:
+            return 0
+        dropped = best_at - common
+        end = best_at + best_run
+        ctx = llm._ctx
+        # What follows the kept run is stale; then the dropped span. Either failing leaves the
+        # plain path: the caller's eval drops everything after ``common``.
+        if not (ctx.kv_cache_seq_rm(0, end, -1) and ctx.kv_cache_seq_rm(0, common, best_at)):
+            return 0
+        ctx.kv_cache_seq_shift(0, best_at, end, -dropped)
+        llm.input_ids[common : common + best_run] = cached[best_at:end].copy()
+        llm.n_tokens = common + best_run
+        self.stats["kv_shifts"] += 1
+        self.stats["kv_shifted_tokens"] += best_run
+        return best_run
 
     def _logits(self, index: int) -> Any:
         import llama_cpp
