@@ -25,9 +25,11 @@ class ModelSettings:
     """llama.cpp context length in tokens."""
     cache_dir: str = ""
     """Where the assembled base model is kept; empty = $XDG_CACHE_HOME/asm-lsp."""
-    kv_shift: bool = False
+    kv_shift: bool = True
     """When the prompt window moves down, keep the KV cache of the lines still in view (shift
-    their positions) instead of evaluating them again: faster, close to but not exactly the same."""
+    their positions) instead of evaluating them again: faster, close to but not exactly the same. On by default:
+    at the window moves of a replay it took 0.12-0.17 s instead of 2.2-4.2 s, and its suggestions
+    matched what was typed as often (37 vs 35 exact first lines; bench/results/kv_shift.md)."""
 
 
 @dataclass
