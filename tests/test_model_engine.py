@@ -227,6 +227,31 @@ class TestRealModel:
         prompt_part = min(llm.n_tokens, len(tokens))
         assert list(llm.input_ids[:prompt_part]) == tokens[:prompt_part]
 
+    def test_cold_cache_answers_from_the_short_window_then_prefills_the_full_one(self, engine):
+        """A request whose full prompt is not cached answers from the short window (~200 tokens,
+        not ~700), and the full window is evaluated right after for the requests that follow."""
+        wait_idle(engine)
+        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+        lines = "\n".join(copies).split("\n")
+        at = len(lines) - 4
+        text = "\n".join(lines[:at] + ["\t"] + lines[at:])
+        engine.cache.clear()
+        engine._llm.n_tokens = 0  # nothing cached: as after opening a file
+        colds = engine.stats["cold_windows"]
+        engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000,
+                                        follow_up=False)).result(120)
+        full = engine._prompt_tokens(Hole.at(text, at, 1), 1)
+        assert engine.stats["cold_windows"] == colds + 1
+        assert engine.last_timings["cold_window"] == 1.0
+        assert engine.last_timings["prompt_tokens"] < len(full) / 2, (engine.last_timings, len(full))
+        wait_idle(engine)
+        assert engine._uncached(full) <= 1  # the background prefill evaluated the full window
+        engine.cache.clear()
+        engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000,
+                                        follow_up=False)).result(120)
+        assert engine.stats["cold_windows"] == colds + 1  # warm now: the full window answers
+        assert engine.last_timings["prompt_tokens"] == len(full)
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")

@@ -40,7 +40,8 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
+from .prompt import (DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, SHORT_PREFIX_BUDGET, SHORT_SUFFIX_BUDGET,
+                     build_fim_prompt, cut_window)
 from .shared import SharedModel
 from .store import ModelError, ModelFiles
 from .suggest import Hole, SuggestionCache, accept, cut_suggestion
@@ -61,6 +62,11 @@ CANDIDATE_TOP_K = 20
 PROMPT_LOOKUP_NGRAM = 3
 PROMPT_LOOKUP_TOKENS = 8
 KV_SHIFT_MIN_KEEP = 32  # shift the cache only when at least this many tokens are kept by it
+# A completion that would evaluate more prompt tokens than this (a cold cache: the first request in
+# a file, a jump elsewhere) answers from the short window (prompt.SHORT_*_BUDGET, ~200 tokens,
+# ~1.2 s on 2 cores instead of ~4.5 s for ~720), then the full window is prefilled in the background
+# for the requests that follow. Training mixes short windows in (DataConfig.short_window).
+COLD_PROMPT_TOKENS = 320
 
 
 @dataclass
@@ -232,11 +238,13 @@ class CompletionEngine:
         prompt_lookup: bool = False,
         cache_size: int = 64,
         kv_shift: bool = False,
+        cold_window: bool = True,
     ) -> None:
         """``files`` may be a callable (e.g. ``lambda: resolve_model(...)``): it then runs in
         the worker, so assembling the model on first start does not block the caller.
         ``kv_shift``: when a prompt drops a span of the previous one (the prefix window moved),
-        remove that span from the KV cache and shift the rest instead of evaluating it again."""
+        remove that span from the KV cache and shift the rest instead of evaluating it again.
+        ``cold_window``: answer a cold cache from the short window (see COLD_PROMPT_TOKENS)."""
         self._files_source = files
         self.files: ModelFiles | None = files if isinstance(files, ModelFiles) else None
         self.threads = threads if threads > 0 else physical_cores()
@@ -244,6 +252,7 @@ class CompletionEngine:
         self.batch_size = batch_size  # prompt chunk: also how often stale prompt work is checked
         self.prompt_lookup = prompt_lookup
         self.kv_shift = kv_shift
+        self.cold_window = cold_window
         self.cache = SuggestionCache(cache_size)
 
         self._lock = threading.Condition()
@@ -266,7 +275,7 @@ class CompletionEngine:
         self.last_timings: dict[str, float] = {}
         # Counters for status, tests and benchmarks (written by the worker only).
         self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0, "generated_tokens": 0,
-                      "kv_shifts": 0, "kv_shifted_tokens": 0}
+                      "kv_shifts": 0, "kv_shifted_tokens": 0, "cold_windows": 0}
 
     # ------------------------------------------------------------ public API
 
@@ -590,6 +599,11 @@ class CompletionEngine:
                 int(info.get("prompt_tokens", 0)), int(info.get("reused_tokens", 0)), int(info.get("generated_tokens", 0)),
             )
         self._resolve_locked(job, suggestion)
+        if info.get("cold_window"):  # the next request here gets the full window, already evaluated
+            with self._lock:
+                if not self._stale(job) and self._pending is None and self._prefill is None:
+                    self._prefill_seq += 1
+                    self._prefill = _Job("prefill", job.hole, self._seq, prefill_seq=self._prefill_seq)
         if text and "\n" not in text and request.follow_up:
             with self._lock:
                 if not self._stale(job) and self._pending is None:
@@ -597,20 +611,41 @@ class CompletionEngine:
 
     # ------------------------------------------------------------ llama.cpp work
 
-    def _prompt_tokens(self, hole: Hole, max_lines: int) -> list[int]:
-        """Tokens of the FIM prompt, cut so that prompt + answer fit the context."""
+    def _prompt_tokens(self, hole: Hole, max_lines: int, short: bool = False) -> list[int]:
+        """Tokens of the FIM prompt, cut so that prompt + answer fit the context; ``short``:
+        the cold-cache window (SHORT_PREFIX_BUDGET / SHORT_SUFFIX_BUDGET)."""
         reserve = ONE_LINE_MAX_TOKENS if not hole.multiline else max_lines * TOKENS_PER_LINE
         room = self.context_size - reserve - 8
-        scale = min(1.0, room / (DEFAULT_PREFIX_BUDGET + DEFAULT_SUFFIX_BUDGET))
+        prefix_budget, suffix_budget = ((SHORT_PREFIX_BUDGET, SHORT_SUFFIX_BUDGET) if short
+                                        else (DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET))
+        scale = min(1.0, room / (prefix_budget + suffix_budget))
         while True:
             window = cut_window(
-                hole.prefix, hole.suffix, int(DEFAULT_PREFIX_BUDGET * scale), int(DEFAULT_SUFFIX_BUDGET * scale)
+                hole.prefix, hole.suffix, int(prefix_budget * scale), int(suffix_budget * scale)
             )
             prompt = build_fim_prompt(window.prefix, window.suffix)
             tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
             if len(tokens) <= room or scale < 0.05:
                 return tokens[-room:] if len(tokens) > room else tokens
             scale *= 0.75 * room / len(tokens)
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` the KV cache holds (never the last: its logits are needed)."""
+        llm = self._llm
+        np = self._np
+        limit = min(llm.n_tokens, len(tokens) - 1)
+        if limit <= 0:
+            return 0
+        mismatch = np.flatnonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit]))
+        return int(mismatch[0]) if mismatch.size else limit
+
+    def _uncached(self, tokens: list[int]) -> int:
+        """Prompt tokens that evaluating ``tokens`` would cost (after a KV shift, if on)."""
+        common = self._common_prefix(tokens)
+        if self.kv_shift and common < len(tokens) - 1:
+            at, run = self._shift_plan(tokens, common)
+            common += run if at >= 0 else 0
+        return len(tokens) - common
 
     def _feed(self, tokens: list[int], job: _Job) -> int:
         """Evaluate ``tokens`` reusing the KV cache's common prefix; return the reused count.
@@ -619,13 +654,7 @@ class CompletionEngine:
         None, but the prompt keeps being evaluated: the next request at this place needs it.
         """
         llm = self._llm
-        np = self._np
-        cached = llm.n_tokens
-        limit = min(cached, len(tokens) - 1)  # the last token is always re-run: we need its logits
-        common = 0
-        if limit > 0:
-            mismatch = np.flatnonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit]))
-            common = int(mismatch[0]) if mismatch.size else limit
+        common = self._common_prefix(tokens)  # the last token is always re-run: we need its logits
         if self.kv_shift and common < len(tokens) - 1:
             common += self._shift_cache(tokens, common)
         llm.n_tokens = common
@@ -647,31 +676,11 @@ class CompletionEngine:
         The kept tokens' states were computed with the dropped span in view, so this is an
         approximation of evaluating them again (bench/results/kv_shift.md measures its effect).
         """
+        best_at, best_run = self._shift_plan(tokens, common)
+        if best_at < 0:
+            return 0
         llm = self._llm
-        np = self._np
-        cached = np.asarray(llm.input_ids[: llm.n_tokens])
-        want = np.asarray(tokens[common : len(tokens) - 1])  # the last token is re-run anyway
-        if want.size < KV_SHIFT_MIN_KEEP:
-            return 0
-        # Candidate places: where the first tokens of what is wanted appear in the cache.
-        head = min(8, want.size)
-        tail = cached[common + 1 :]
-        if tail.size < head:
-            return 0
-        found = np.ones(tail.size - head + 1, dtype=bool)
-        for k in range(head):
-            found &= tail[k : tail.size - head + 1 + k] == want[k]
-        best_run, best_at = 0, -1
-        for at in np.flatnonzero(found) + common + 1:
-            n = min(cached.size - at, want.size)
-            if n <= best_run:
-                continue
-            mismatch = np.flatnonzero(cached[at : at + n] != want[:n])
-            run = int(mismatch[0]) if mismatch.size else n
-            if run > best_run:
-                best_run, best_at = run, int(at)
-        if best_run < KV_SHIFT_MIN_KEEP:
-            return 0
+        cached = self._np.asarray(llm.input_ids[: llm.n_tokens])
         dropped = best_at - common
         end = best_at + best_run
         ctx = llm._ctx
@@ -685,6 +694,36 @@ class CompletionEngine:
         self.stats["kv_shifts"] += 1
         self.stats["kv_shifted_tokens"] += best_run
         return best_run
+
+    def _shift_plan(self, tokens: list[int], common: int) -> tuple[int, int]:
+        """(cache position, length) of the longest cached run that ``tokens[common:]`` starts
+        with, found after ``common``; (-1, 0) when shorter than KV_SHIFT_MIN_KEEP."""
+        llm = self._llm
+        np = self._np
+        cached = np.asarray(llm.input_ids[: llm.n_tokens])
+        want = np.asarray(tokens[common : len(tokens) - 1])  # the last token is re-run anyway
+        if want.size < KV_SHIFT_MIN_KEEP:
+            return -1, 0
+        # Candidate places: where the first tokens of what is wanted appear in the cache.
+        head = min(8, want.size)
+        tail = cached[common + 1 :]
+        if tail.size < head:
+            return -1, 0
+        found = np.ones(tail.size - head + 1, dtype=bool)
+        for k in range(head):
+            found &= tail[k : tail.size - head + 1 + k] == want[k]
+        best_run, best_at = 0, -1
+        for at in np.flatnonzero(found) + common + 1:
+            n = min(cached.size - at, want.size)
+            if n <= best_run:
+                continue
+            mismatch = np.flatnonzero(cached[at : at + n] != want[:n])
+            run = int(mismatch[0]) if mismatch.size else n
+            if run > best_run:
+                best_run, best_at = run, int(at)
+        if best_run < KV_SHIFT_MIN_KEEP:
+            return -1, 0
+        return best_at, best_run
 
     def _logits(self, index: int) -> Any:
         import llama_cpp
@@ -720,10 +759,17 @@ class CompletionEngine:
         hole = job.hole
         t0 = time.monotonic()
         tokens = self._prompt_tokens(hole, max_lines)
+        cold = False
+        if self.cold_window and job.kind == "complete" and self._uncached(tokens) > COLD_PROMPT_TOKENS:
+            short = self._prompt_tokens(hole, max_lines, short=True)
+            if len(short) < len(tokens) and self._uncached(short) < self._uncached(tokens):
+                tokens, cold = short, True
+                self.stats["cold_windows"] += 1
         reused = self._feed(tokens, job)
         t_prompt = time.monotonic()
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
+            "cold_window": float(cold),
         }
         attempts = max(1, request.candidates) if request.validate is not None and job.kind == "complete" else 1
         rng = self._np.random.default_rng(len(tokens))
