@@ -238,17 +238,23 @@ class TestRealModel:
         engine.cache.clear()
         engine._llm.n_tokens = 0  # nothing cached: as after opening a file
         colds = engine.stats["cold_windows"]
-        engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000,
-                                        follow_up=False)).result(120)
+        engine.cold_window = True
+        try:
+            engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000,
+                                            follow_up=False)).result(120)
+        finally:
+            engine.cold_window = False
         full = engine._prompt_tokens(Hole.at(text, at, 1), 1)
         assert engine.stats["cold_windows"] == colds + 1
         assert engine.last_timings["cold_window"] == 1.0
         assert engine.last_timings["prompt_tokens"] < len(full) / 2, (engine.last_timings, len(full))
         wait_idle(engine)
         assert engine._uncached(full) <= 1  # the background prefill evaluated the full window
+        engine.cold_window = True
         engine.cache.clear()
         engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000,
                                         follow_up=False)).result(120)
+        engine.cold_window = False
         assert engine.stats["cold_windows"] == colds + 1  # warm now: the full window answers
         assert engine.last_timings["prompt_tokens"] == len(full)
 

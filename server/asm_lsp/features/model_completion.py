@@ -90,8 +90,10 @@ class ModelCompletions:
         cfg = ls.settings.model
         self.engine = CompletionEngine(
             lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
-            context_size=cfg.context_size, kv_shift=cfg.kv_shift)
+            context_size=cfg.context_size, kv_shift=cfg.kv_shift,
+            cold_window=cfg.cold_window)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
+        self._waiting_prefills: dict[str, asyncio.Task] = {}  # big documents' prefills, waiting for their parse
 
     def start(self) -> None:
         self.ls.send_status(model="loading")
@@ -203,7 +205,7 @@ class ModelCompletions:
         """Warm the model's cache where typing is likely to start: the end of the document."""
         document = self.ls.workspace.get_text_document(uri)
         source = document.source
-        self.engine.prefill(source, source.count("\n"), len(source) - source.rfind("\n") - 1)
+        self._prefill(uri, source, source.count("\n"), len(source) - source.rfind("\n") - 1)
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
@@ -214,11 +216,35 @@ class ModelCompletions:
             line_text = textsync.line_text(document.source, cursor.line)  # not pygls's .lines: 2.5M strings on 50 MB
             if line_text is not None:
                 col = from_utf16(line_text, cursor.character)
-                self.engine.prefill(document.source, cursor.line, col)
+                self._prefill(uri, document.source, cursor.line, col)
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
+    def _prefill(self, uri: str, text: str, line: int, col: int) -> None:
+        """Prefill at (0-based line, code-point col) of ``text``; in a big document once its parse
+        on the worker thread is done: llama.cpp's prompt evaluation takes every core, and beside
+        it a 50 MB document took 21 s to outline instead of 8 (bench/results/large_input.md)."""
+        waiting = self._waiting_prefills.pop(uri, None)
+        if waiting is not None:
+            waiting.cancel()  # a newer place (or text) replaces it
+        parses = self.ls.parses
+        if len(text) <= parses.sync_chars or parses.loop is None:
+            self.engine.prefill(text, line, col)
+            return
+
+        async def after_parse() -> None:
+            await parses.wait(uri, text)
+            if self._waiting_prefills.get(uri) is task:
+                del self._waiting_prefills[uri]
+                self.engine.prefill(text, line, col)
+
+        task = parses.loop.create_task(after_parse())
+        self._waiting_prefills[uri] = task
+
     def on_close(self, uri: str) -> None:
+        waiting = self._waiting_prefills.pop(uri, None)
+        if waiting is not None:
+            waiting.cancel()
         if self.similar is not None:
             self.similar.close_document(uri)
 
@@ -264,6 +290,10 @@ class ModelCompletions:
         stats = self.engine.stats
         parts.append(f"\n\ncompletions {stats['completions']}, cache hits {stats['cache_hits']}, "
                      f"follow-ups {stats['follow_ups']}")
+        last = self.engine.last_timings
+        if last:  # the last completion the model computed (cache hits leave it as it was)
+            parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
+                         f"{int(last.get('reused_tokens', 0))} reused from the KV cache, {last.get('elapsed_ms', 0):.0f} ms")
         if self.similar is not None:
             parts.append(f"\n\n**Similar functions**: {self.similar.status()}")
         return "".join(parts)

@@ -238,7 +238,7 @@ class CompletionEngine:
         prompt_lookup: bool = False,
         cache_size: int = 64,
         kv_shift: bool = False,
-        cold_window: bool = True,
+        cold_window: bool = False,
     ) -> None:
         """``files`` may be a callable (e.g. ``lambda: resolve_model(...)``): it then runs in
         the worker, so assembling the model on first start does not block the caller.
