@@ -17,6 +17,8 @@ export interface ServerSettings {
     threads: number;
     contextSize: number;
     cacheDir: string;
+    kvShift: boolean;
+    coldWindow: boolean;
   };
   completion: {
     enabled: boolean;
@@ -37,7 +39,10 @@ export interface ClientSettings {
 }
 
 export const SERVER_DEFAULTS: ServerSettings = {
-  model: { enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "" },
+  model: {
+    enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "",
+    kvShift: true, coldWindow: false,
+  },
   completion: {
     enabled: true,
     mode: "both",
@@ -133,6 +138,8 @@ export function readServerSettings(
       threads: r.int("model.threads", d.model.threads, 0, 256),
       contextSize: r.int("model.contextSize", d.model.contextSize, 256, 32768),
       cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
+      kvShift: r.bool("model.kvShift", d.model.kvShift),
+      coldWindow: r.bool("model.coldWindow", d.model.coldWindow),
     },
     completion: {
       enabled: r.bool("completion.enabled", d.completion.enabled),
