@@ -33,24 +33,12 @@ sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
 
-from typing_replay import _MNEMONIC_END, Document, build_documents  # noqa: E402
+from typing_replay import Document, build_documents, pause_kind  # noqa: E402
 
 from asm_lsp.model.engine import CompletionEngine, CompletionRequest  # noqa: E402
 from asm_lsp.model.prompt import cut_window  # noqa: E402
 from asm_lsp.model.store import resolve_model  # noqa: E402
 from asm_lsp.model.suggest import Hole, SuggestionCache  # noqa: E402
-
-
-def pause_kind(true_line: str, col: int) -> str:
-    """typing_replay's pause points: a line start after its indentation, after mnemonic + separator."""
-    indent = len(true_line) - len(true_line.lstrip(" \t"))
-    if col >= len(true_line):
-        return ""
-    if col == indent:
-        return "line-start"
-    if _MNEMONIC_END.match(true_line[:col]):
-        return "mnemonic"
-    return ""
 
 
 def matching_lines(text: str, truth: str) -> int:

@@ -115,6 +115,19 @@ _STATS = re.compile(r"completions (\d+), cache hits (\d+), follow-ups (\d+)")
 _MNEMONIC_END = re.compile(r"^\s*[.\w]+[ \t]$")
 
 
+def pause_kind(true_line: str, col: int) -> str:
+    """Where a user pauses to read: "line-start" (after the indentation), "mnemonic" (after a
+    mnemonic or directive and its separator), or "" (keeps typing)."""
+    indent = len(true_line) - len(true_line.lstrip(" \t"))
+    if col >= len(true_line):
+        return ""
+    if col == indent:
+        return "line-start"
+    if _MNEMONIC_END.match(true_line[:col]):
+        return "mnemonic"
+    return ""
+
+
 # ------------------------------------------------------------------ documents
 
 @dataclass
@@ -580,16 +593,6 @@ class Session:
                 else:
                     self.result.requests.append(Request("key", None, "cancelled"))
             outstanding.clear()
-
-        def pause_kind(true_line: str, col: int) -> str:
-            indent = len(true_line) - len(true_line.lstrip(" \t"))
-            if col >= len(true_line):
-                return ""
-            if col == indent:
-                return "line-start"
-            if _MNEMONIC_END.match(true_line[:col]):
-                return "mnemonic"
-            return ""
 
         while True:
             offset = self.line - self.doc.start
