@@ -4,9 +4,11 @@ Test data: FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 
 """
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, cut_window, split_at,
+                                  window_at)
 from asm_lsp.model.suggest import Cut, Hole, SuggestionCache, accept, cut_suggestion, inside_function
 
 FACT = """\
@@ -168,3 +170,50 @@ def test_cut_is_a_stripped_prefix_of_the_lines(raw, line, col, max_lines):
         assert shown == "" or not hole.multiline or shown == shown.rstrip()
     if cut.text:
         assert any(piece.startswith(shown) for shown in cut.text.split("\n")[:1] for piece in [raw.split("\n")[0], raw])
+
+
+# -- the hole's window in big buffers (model/prompt.py window_at) ----------------------------------
+def numbered(count: int, blank_every: int = 0) -> str:
+    """``count`` lines of FACT repeated, every ``blank_every``-th one blank (0: none)."""
+    return "\n".join("" if blank_every and i % blank_every == 0 else LINES[i % len(LINES)] for i in range(count))
+
+
+@given(st.integers(0, 4_000), st.sampled_from([0, 1, 2, 7]), st.integers(-3, 4_100), st.integers(-2, 30),
+       st.sampled_from([(640, 160), (320, 80), (160, 40), (16, 4)]))
+# All blank (the fewest tokens lines can cost), the cursor where the window is shortest:
+@example(3_000, 1, WINDOW_BLOCK_LINES + WINDOW_LINES_BEFORE, 0, (640, 160))
+@example(3_000, 1, 100, 0, (640, 160))
+def test_window_gives_the_prompt_of_the_whole_split(count, blank_every, line, col, budgets):
+    """Test data: FACT's lines repeated up to 4,000 lines, with blank lines (each costs the
+    least a line can: one token), cursors anywhere including past the end."""
+    text = numbered(count, blank_every)
+    prefix, suffix, first = window_at(text, line, col)
+    whole = split_at(text, line, col)
+    assert whole[0].endswith(prefix) and whole[1].startswith(suffix)
+    assert first % ANCHOR_LINES == 0 and whole[0][: len(whole[0]) - len(prefix)].count("\n") == first
+    window = cut_window(prefix, suffix, *budgets)
+    full = cut_window(*whole, *budgets)
+    assert (window.prefix, window.suffix, window.prefix_first_line + first) == (
+        full.prefix, full.suffix, full.prefix_first_line)
+
+
+def test_hole_in_a_big_buffer_is_a_window_and_stays_put_while_typing():
+    """Test data: FACT repeated to 200,000 lines (~2.4 MB)."""
+    text = numbered(200_000)
+    line = 150_000
+    hole = Hole.at(text, line, 0)
+    assert hole.prefix.count("\n") < 1_600 and hole.suffix.count("\n") == 257
+    assert (hole.line_before, hole.line_after) == ("", LINES[line % len(LINES)])
+    # Typing a line and pressing Enter: the window keeps its first line and the rest of the
+    # document below the cursor, so the suggestion cache's predicted hole is the real one.
+    typed = "\tmul\tx0, x0, x19"
+    lines = text.split("\n")
+    after_enter = "\n".join(lines[:line] + [typed, lines[line]] + lines[line + 1:])
+    assert Hole.at(after_enter, line + 1, 0) == Hole(hole.prefix + typed + "\n", hole.suffix)
+    cache = SuggestionCache()
+    cache.put(hole, typed, validated=True)
+    assert cache.lookup(Hole.at(lines_with(lines, line, "\tmu"), line, 3)) == ("l\tx0, x0, x19", True)
+
+
+def lines_with(lines: list[str], line: int, typed: str) -> str:
+    return "\n".join(lines[:line] + [typed + lines[line]] + lines[line + 1:])

@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .prompt import split_at
+from .prompt import window_at
 
 _NEW_FUNCTION = re.compile(r"^\s*\.(globl|global|type)\b")
 _ENDS_FUNCTION = re.compile(r"^\s*\.(cfi_endproc|size)\b")
@@ -27,15 +27,25 @@ _COLUMN0_LABEL = re.compile(r"^([A-Za-z_$][\w$.]*):")
 
 @dataclass(frozen=True)
 class Hole:
-    """Where a suggestion goes: the whole document split at the cursor."""
+    """Where a suggestion goes: the document around the cursor, split there.
 
-    prefix: str  # everything before the cursor
-    suffix: str  # everything after it
+    ``Hole.at`` keeps a window of lines (``prompt.window_at``: ~1,300-1,500 lines before the
+    cursor, 256 after), which the prompt never outgrows; rules that look further (is the
+    cursor inside a function, the next code line) see that window only.
+    """
+
+    prefix: str  # the text before the cursor (from the window's first line)
+    suffix: str  # the text after it (to the window's last line)
 
     @classmethod
     def at(cls, text: str, line: int, col: int) -> Hole:
-        """The hole at a 0-based line and 0-based code-point column."""
-        return cls(*split_at(text, line, col))
+        """The hole at a 0-based line and 0-based code-point column (clamped to the text).
+
+        Runs on the event loop for every request and prefill, so it slices by offsets
+        instead of splitting the whole text (a 50 MB buffer: ~35 ms, was ~0.3 s and 150 MB).
+        """
+        prefix, suffix, _first = window_at(text, line, col)
+        return cls(prefix, suffix)
 
     @property
     def line_before(self) -> str:
