@@ -6,6 +6,7 @@ are hand-made (index) or a deterministic hash of the normalised text (service).
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 import time
@@ -19,6 +20,7 @@ from asm_lsp.embed.index import FunctionEntry, FunctionIndex, Similar, extract_f
 from asm_lsp.embed.service import EMBED_BATCH, SimilarFunctions, embedding_summary, sparkline
 from asm_lsp.embed.store import FILE_NAME, EmbeddingStore, text_sha
 from asm_lsp.settings import Settings
+from asm_lsp.syntax.outline import OUTLINE_CHARS, OUTLINE_LINES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workspace"
 
@@ -169,6 +171,21 @@ def test_extract_functions_normalises_and_finds_label_lines():
     assert "sum" not in got[0].text and "FUNC:" in got[0].text and "add2" not in got[0].text
     commented = ADD.replace("\tret", "\t// tail\n\tret   ").replace("add\tw0", "add    w0")
     assert extract_functions("file:///u.s", commented)[0].sha == got[0].sha
+
+
+def test_extract_functions_skips_a_document_too_big_to_parse_with_one_note(caplog):
+    """Test data: ADD repeated past syntax.outline's 100,000-line bound (~1 MB, 100,008 lines)."""
+    big = ADD * (100_001 // ADD.count("\n") + 1)
+    assert big.count("\n") > OUTLINE_LINES and len(big) < OUTLINE_CHARS
+    fits = "".join(ADD.replace("add2", f"f{i}") for i in range(100))
+    assert [e.name for e in extract_functions("file:///fits.s", fits)] == [f"f{i}" for i in range(100)]
+    caplog.set_level(logging.INFO, logger="asm_lsp.embed.index")
+    started = time.monotonic()
+    assert extract_functions("file:///big.s", big) == [] and extract_functions("file:///big.s", big + "\n") == []
+    assert time.monotonic() - started < 1.0  # the full parse of these would take ~5 s
+    notes = [r.getMessage() for r in caplog.records if "not embedded" in r.getMessage()]
+    assert notes == [f"file:///big.s ({len(big)} characters) is not embedded for similar functions: documents "
+                     f"over {OUTLINE_CHARS} characters or {OUTLINE_LINES} lines are only outlined"]
 
 
 # ---------------------------------------------------------------- service (fake embedder)

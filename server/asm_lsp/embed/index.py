@@ -11,6 +11,7 @@ Lines are the syntax layer's: 0-based.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,8 +20,12 @@ from typing import NamedTuple
 import numpy as np
 
 from asm_lsp.syntax import normalize_function, split_functions
+from asm_lsp.syntax.outline import OUTLINE_CHARS, OUTLINE_LINES, needs_outline
 
 from .store import text_sha
+
+log = logging.getLogger(__name__)
+_noted_too_big: set[str] = set()  # documents already logged as too big to embed
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,19 @@ class Similar(NamedTuple):
 
 
 def extract_functions(uri: str, text: str) -> list[FunctionEntry]:
-    """The document's functions with their normalised text (what gets embedded)."""
+    """The document's functions with their normalised text (what gets embedded).
+
+    A text the server only outlines (``syntax.outline.needs_outline``: over 2,000,000
+    characters or 100,000 lines) gives none, with one log note per document: the full
+    parse took ~86 s and 1.7 GB on a 50 MB buffer, and its ~100,000 functions would keep
+    the one background embedding thread busy for days (~8 tokens/s, bench/results/embed_figures.md).
+    """
+    if needs_outline(text):
+        if uri not in _noted_too_big:
+            _noted_too_big.add(uri)
+            log.info("%s (%d characters) is not embedded for similar functions: documents over %d characters "
+                     "or %d lines are only outlined", uri, len(text), OUTLINE_CHARS, OUTLINE_LINES)
+        return []
     entries = []
     for fn in split_functions(text):
         normalized = normalize_function(fn.text, fn.name)
