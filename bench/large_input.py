@@ -3,8 +3,11 @@
     python bench/large_input.py                     # this checkout: bench/results/large_input.{json,md}
     python bench/large_input.py --label before --server-root /tmp/old/server --server-name "efde8e2"
     python bench/large_input.py --cases 50MB 1M_lines
+    python bench/large_input.py --model --label "model on" --cases 50MB 1M_lines
 
-The real server (``python -m asm_lsp --stdio --no-model``, pull diagnostics) gets, per case:
+The real server (``python -m asm_lsp --stdio --no-model``, pull diagnostics; with ``--model``
+the code model, its prefill and the similar-functions embeddings on, as a user has them:
+the big document is opened once the model is loaded and idle) gets, per case:
 a small document (tests/fixtures/workspace/util.s) opened first, then the big one. From the
 ``didOpen`` of the big document on, a second thread asks a hover on the small document every
 50 ms until the big document's ``documentSymbol`` is answered: its latencies are what a user
@@ -97,7 +100,28 @@ def timed(client: RawClient, method: str, params: dict, timeout: float = 600) ->
     return reply, round(time.monotonic() - started, 3)
 
 
-def run_document(kind: str, argv: list[str]) -> dict:
+def wait_for_model(client: RawClient) -> float:
+    """Seconds until the server says the model is loaded (fails if it is not)."""
+    started = time.monotonic()
+    status = client.wait_for(lambda m: m.get("method") == "asmLsp/status"
+                             and m["params"].get("model") in ("ready", "unavailable", "off"), timeout=600)
+    assert status["params"]["model"] == "ready", status
+    return round(time.monotonic() - started, 1)
+
+
+def wait_for_idle_model(client: RawClient, timeout: float = 600) -> None:
+    """Until asmLsp.modelStatus says the engine has nothing queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
+        if "; idle" in str(reply.get("result")):
+            time.sleep(1.0)  # the embeddings of the small document (1 function) run after it
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the model stayed busy for {timeout} s")
+
+
+def run_document(kind: str, argv: list[str], model: bool = False, linger_s: float = 0.0) -> dict:
     text = case_text(kind)
     name, call_line, call_col = first_function(text)
     size, lines = len(text), text.count("\n") + 1
@@ -106,6 +130,9 @@ def run_document(kind: str, argv: list[str]) -> dict:
         client.initialize(options={"diagnostics": {"debounceMs": 0}}, capabilities={"textDocument": {"diagnostic": {}}})
         small = SMALL.as_uri()
         client.open(small, SMALL.read_text())
+        model_load_s = wait_for_model(client) if model else None
+        if model:
+            wait_for_idle_model(client)  # the small document's prefill: not mixed into the big one's figures
         client.hover(small, *SMALL_HOVER)
         rss_before = rss_mb(client.proc.pid)
         uri = "file:///virtual/big.s"
@@ -134,6 +161,10 @@ def run_document(kind: str, argv: list[str]) -> dict:
         after_edit, _ = timed(client, "textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         edit_to_symbols = round(time.monotonic() - edited, 2)
         assert any(s["name"] == "bench_edit" for s in after_edit["result"]), "the edit is not in documentSymbol"
+        lingered = None
+        if linger_s > 0:  # what the background work after an open (embeddings, prefill) does to other requests
+            with HoverProbe(client, small) as lingered:
+                time.sleep(linger_s)
         report = {
             "characters": size, "lines": lines,
             "didOpen_sent_s": round(sent, 2),
@@ -146,6 +177,11 @@ def run_document(kind: str, argv: list[str]) -> dict:
             "peak_rss_mb": round(peak_rss_mb(client.proc.pid)),
             "framing_errors": client.framing_errors[:5],
         }
+        if model:
+            report["model_load_s"] = model_load_s
+        if lingered is not None:
+            report["linger_s"] = linger_s
+            report["small_doc_hover_linger"] = lingered.summary()
     finally:
         report_rc = client.close(60)
     report["exit_code"] = report_rc
@@ -195,6 +231,7 @@ def markdown(results: dict) -> str:
         ("hover / definition on it, parsed (s)", ("hover_s", "definition_s")),
         ("one edit: hover on another document right after (s)", "small_doc_hover_after_edit_s"),
         ("one edit → documentSymbol shows it (s)", "edit_to_documentSymbol_s"),
+        ("hover on another document in the next seconds (--linger): p50 / p95 / max (ms)", "small_doc_hover_linger"),
         ("RSS before → after, peak (MiB)", ("rss_mb_before", "rss_mb_after", "peak_rss_mb")),
     ]
     for kind in CASES[:3]:
@@ -230,6 +267,8 @@ def _cell(case: dict, key: str | tuple) -> str:
             return f"{values[0]} → {values[1]}, peak {values[2]}"
         return " / ".join(str(v) for v in values)
     value = case.get(key)
+    if value is None:
+        return "—"
     if isinstance(value, dict):
         return f"{value['p50_ms']} / {value['p95_ms']} / {value['max_ms']} (n={value['n']})"
     return str(value)
@@ -242,10 +281,14 @@ def main() -> int:
                         help="folder holding the asm_lsp package to run (another checkout's server/)")
     parser.add_argument("--server-name", default="", help="how the report names that server (default: its folder)")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), help="which inputs")
+    parser.add_argument("--model", action="store_true", help="the server with its code model (and embeddings) on")
+    parser.add_argument("--linger", type=float, default=0.0,
+                        help="after the edit, keep asking hovers on the small document this many seconds")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "large_input.json",
                         help="JSON report; runs under other labels already there are kept")
     args = parser.parse_args()
-    argv = ["env", f"PYTHONPATH={args.server_root}", sys.executable, "-m", "asm_lsp", "--stdio", "--no-model"]
+    argv = ["env", f"PYTHONPATH={args.server_root}", sys.executable, "-m", "asm_lsp", "--stdio",
+            *([] if args.model else ["--no-model"])]
     cases: dict[str, dict] = {}
     for kind in args.cases:
         print(f"{kind} ...", flush=True)
@@ -254,14 +297,15 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 cases[kind] = run_workspace(argv, Path(tmp))
         else:
-            cases[kind] = run_document(kind, argv)
+            cases[kind] = run_document(kind, argv, args.model, args.linger)
         print(json.dumps(cases[kind], indent=1), flush=True)
     results = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
     results["machine"] = f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     previous = results["runs"].get(args.label, {}).get("cases", {})
     results["runs"][args.label] = {
-        "server": args.server_name or str(args.server_root.resolve().relative_to(ROOT)
-                                          if args.server_root.resolve().is_relative_to(ROOT) else args.server_root),
+        "server": (args.server_name or str(args.server_root.resolve().relative_to(ROOT)
+                                           if args.server_root.resolve().is_relative_to(ROOT) else args.server_root))
+                  + (", model on" if args.model else ""),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average": round(os.getloadavg()[0], 2),
         "cases": {**previous, **cases},

@@ -289,7 +289,7 @@ class ModelCompletions:
             parts.append(f"\n\n```\n{files.describe() if hasattr(files, 'describe') else files}\n```")
         stats = self.engine.stats
         parts.append(f"\n\ncompletions {stats['completions']}, cache hits {stats['cache_hits']}, "
-                     f"follow-ups {stats['follow_ups']}")
+                     f"follow-ups {stats['follow_ups']}; {'busy' if self.engine.busy else 'idle'}")
         last = self.engine.last_timings
         if last:  # the last completion the model computed (cache hits leave it as it was)
             parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
