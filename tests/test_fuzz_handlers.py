@@ -10,6 +10,12 @@ A case fails if a handler raises, if ``guarded`` had to swallow an exception (it
 ERROR on ``asm_lsp``), if a syntax function logs an error, or if a returned range lies
 outside the document. ``FUZZ_CASES`` (default 1,000 here) sets the count; bench/fuzz.py
 runs 10,000 and writes bench/results/fuzz.json.
+
+In-process, nothing goes through the server's real output, so a sample of the cases is
+also replayed through the real server over stdio (``replay_over_stdio``): the same
+notifications and requests, in order, read back by tests/rawlsp.py's strict framing
+client. A replayed case fails on a malformed frame, an unanswered request or an error
+response.
 """
 from __future__ import annotations
 
@@ -26,10 +32,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lsprotocol import types
+from lsprotocol import converters, types
 from pygls.workspace import Workspace
 
 import asmgen
+from rawlsp import RawClient
 from asm_lsp.server import AsmLanguageServer, create_server
 from asm_lsp.syntax import outline, parse, split_functions, token_at
 from asm_lsp.syntax import parser as syntax_parser
@@ -142,6 +149,9 @@ class Harness:
     errors: ErrorLog
     loop: asyncio.AbstractEventLoop
     counts: dict[str, int] = field(default_factory=lambda: {"cases": 0, "requests": 0, "edits": 0})
+    record_every: int = 0  # record every n-th case's messages for replay_over_stdio (0: none)
+    recorded: list[list[tuple[str, Any]]] = field(default_factory=list)
+    transcript: list[tuple[str, Any]] | None = None  # the current case's (method, params), when recorded
 
     def handler(self, method: str) -> Any:
         return self.server.protocol.fm.features[method]
@@ -149,6 +159,8 @@ class Harness:
     def call(self, method: str, params: Any) -> Any:
         fn = self.handler(method)
         self.counts["requests"] += 1
+        if self.transcript is not None:
+            self.transcript.append((method, params))
         result = fn(params)
         if asyncio.iscoroutine(result):
             result = self.loop.run_until_complete(result)
@@ -194,6 +206,7 @@ def run_case(h: Harness, data: st.DataObject) -> None:
     """One document: open it, edit it, ask everything, close it."""
     text = data.draw(documents(), label="document")
     uri = f"file:///fuzz/doc{h.counts['cases'] % 7}.s"
+    h.transcript = [] if h.record_every and h.counts["cases"] % h.record_every == 0 else None
     h.counts["cases"] += 1
     doc_id = types.TextDocumentIdentifier(uri=uri)
     h.server.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id="asm", version=1, text=text))
@@ -240,8 +253,46 @@ def run_case(h: Harness, data: st.DataObject) -> None:
     if data.draw(st.booleans(), label="close"):
         h.call(types.TEXT_DOCUMENT_DID_CLOSE, types.DidCloseTextDocumentParams(text_document=doc_id))
         h.server.workspace.remove_text_document(uri)
+    if h.transcript is not None:
+        h.recorded.append(h.transcript)
+        h.transcript = None
     assert h.errors.records == [], h.errors.records[0]
     assert h.writer.problems == [], h.writer.problems[0]
+
+
+NOTIFICATIONS = {types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE}
+
+
+def replay_over_stdio(cases: list[list[tuple[str, Any]]], timeout: float = 60.0) -> dict[str, Any]:
+    """Send recorded cases through the real server (``--stdio --no-model``, the harness's
+    settings, a client that pulls diagnostics); every frame it writes is checked."""
+    convert = converters.get_converter()
+    client = RawClient()
+    problems: list[str] = []
+    requests = 0
+    try:
+        client.initialize(options={"diagnostics": {"debounceMs": 0}}, capabilities={"textDocument": {"diagnostic": {}}})
+        for case in cases:
+            ids = []
+            for method, params in case:
+                if method in NOTIFICATIONS:
+                    client.notify(method, convert.unstructure(params))
+                else:
+                    ids.append((method, client.send_request(method, convert.unstructure(params))))
+            requests += len(ids)
+            for method, request_id in ids:
+                try:
+                    reply = client.response(request_id, timeout)
+                except TimeoutError:
+                    problems.append(f"{method}: no answer in {timeout} s")
+                    continue
+                if "error" in reply:
+                    problems.append(f"{method}: {str(reply['error'])[:300]}")
+    finally:
+        exit_code = client.close(30)
+    return {"cases": len(cases), "messages_sent": sum(len(c) for c in cases), "requests": requests,
+            "frames_checked": len(client.messages) + len(client.framing_errors), "bytes_read": client.bytes_read,
+            "framing_errors": client.framing_errors[:10], "problems": problems[:10], "exit_code": exit_code}
 
 
 def run_syntax_case(text: str, line: int, col: int) -> None:
@@ -275,3 +326,19 @@ def test_fuzz_syntax(text: str, line: int, col: int):
     finally:
         syntax_parser.STRICT = strict
     assert h.errors.records == [], h.errors.records[0]
+
+
+def test_fuzz_sample_over_stdio():
+    """30 fuzz cases (their own harness, derandomized) replayed through the real server."""
+    h = make_harness()
+    h.record_every = 1
+
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def record(data: st.DataObject) -> None:
+        run_case(h, data)
+
+    record()
+    report = replay_over_stdio(h.recorded)
+    assert report["cases"] >= 30 and report["frames_checked"] >= report["requests"] > 100
+    assert (report["framing_errors"], report["problems"], report["exit_code"]) == ([], [], 0)
