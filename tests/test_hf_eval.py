@@ -107,7 +107,8 @@ def test_export_generate_import_round_trip(tmp_path):
     for name, extra in (("base", []), ("ours", ["--adapter", str(adapter)])):
         answers[name] = tmp_path / f"{name}.jsonl"
         assert hf_generate.main(["--base", str(base), "--prompts", str(prompts_path), "--out", str(answers[name]),
-                                 "--device", "cpu", "--batch", "4", *extra]) == 0
+                                 "--tokenizer", str(_tokenizer(tmp_path)), "--device", "cpu", "--batch", "4",
+                                 *extra]) == 0
     rows = {n: [json.loads(line) for line in p.read_text().splitlines()] for n, p in answers.items()}
     for name, made in rows.items():
         assert [r["id"] for r in made] == [p["id"] for p in prompts]

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.model, pytest.mark.slow,
               pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")]
 
 
+@pytest.mark.timeout(1200)  # two model loads and cold prompts: ~130 s here, several times that on a loaded machine
 def test_storm_of_cancelled_inline_completions_with_the_model(tmp_path: Path):
     report = stress.run(requests=100, seconds=2.0, model=True, settle_s=2.0, log=tmp_path / "server.log")
     print(json.dumps({k: v for k, v in report.items() if k != "model_status_after"}, indent=1))
