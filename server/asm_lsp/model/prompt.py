@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..textsync import line_start
+
 FIM_PREFIX = "<|fim_prefix|>"
 FIM_SUFFIX = "<|fim_suffix|>"
 FIM_MIDDLE = "<|fim_middle|>"
@@ -80,29 +82,6 @@ WINDOW_LINES_AFTER = 256
 # cache's typed-ahead and follow-up entries (keyed by the hole) keep matching. The suffix
 # window is counted from the cursor's line, which keeps it the same when Enter is pressed.
 WINDOW_BLOCK_LINES = 256
-_COUNT_STEPS = (1 << 20, 1 << 14)
-
-
-def _line_offset(text: str, lines: int, pos: int = 0) -> int | None:
-    """Offset of the start of the ``lines``-th line after offset ``pos`` ("\n" ends a line);
-    None when the text has fewer line breaks. Counts in blocks with str.count (C speed)."""
-    left = lines
-    for step in _COUNT_STEPS:
-        while left > 0 and pos < len(text):
-            end = min(len(text), pos + step)
-            found = text.count("\n", pos, end)
-            if found >= left:
-                break
-            left -= found
-            pos = end
-    while left > 0:
-        found = text.find("\n", pos)
-        if found < 0:
-            return None
-        pos, left = found + 1, left - 1
-    return pos
-
-
 def window_at(text: str, line: int, col: int) -> tuple[str, str, int]:
     """``split_at``'s split, cut to the lines the prompt can use: (prefix, suffix, first line).
 
@@ -116,13 +95,13 @@ def window_at(text: str, line: int, col: int) -> tuple[str, str, int]:
     """
     line = max(0, line)
     first = max(0, (line - WINDOW_LINES_BEFORE) // WINDOW_BLOCK_LINES * WINDOW_BLOCK_LINES)
-    start = _line_offset(text, first)
-    cursor_line = None if start is None else _line_offset(text, line - first, start)
+    start = line_start(text, first)
+    cursor_line = None if start is None else line_start(text, line - first, start)
     if cursor_line is None:  # past the end: the last line, as split_at clamps
         return window_at(text, text.count("\n"), col)
     line_end = text.find("\n", cursor_line)
     cursor = min(cursor_line + max(0, col), len(text) if line_end < 0 else line_end)
-    end = None if line_end < 0 else _line_offset(text, WINDOW_LINES_AFTER, line_end + 1)
+    end = None if line_end < 0 else line_start(text, WINDOW_LINES_AFTER, line_end + 1)
     return text[start:cursor], text[cursor:end], first
 
 
