@@ -398,17 +398,12 @@ def export_prompt(engine, tokenizer, hole: EvalHole, document: str) -> dict:
 
 
 def cut_raw(raw: str, finished: bool, document: str, hole: EvalHole) -> str:
-    """A raw greedy continuation cut to the suggestion, as the end of ``CompletionEngine._generate``
-    cuts it. ``finished``: generation ended on a special token (not on the token limit)."""
-    from asm_lsp.model.suggest import Hole, cut_suggestion
+    """A raw greedy continuation cut to the suggestion, as ``CompletionEngine._generate`` cuts it
+    (``suggest.final_suggestion``). ``finished``: generation ended on a special token (not on
+    the token limit)."""
+    from asm_lsp.model.suggest import Hole, final_suggestion
 
-    where = Hole.at(document, hole.line, hole.col)
-    cut = cut_suggestion(raw, where, hole.n_lines)
-    if finished and not cut.done:
-        cut = cut_suggestion(raw + "\n", where, hole.n_lines)
-    elif not finished and not where.multiline and not cut.done:
-        return ""  # half a line is worse than nothing
-    return cut.text
+    return final_suggestion(raw, Hole.at(document, hole.line, hole.col), hole.n_lines, finished)
 
 
 def open_text(path: Path, mode: str = "rt"):

@@ -44,7 +44,7 @@ from .prompt import (DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, SHORT_PREFIX_
                      build_fim_prompt, cut_window)
 from .shared import SharedModel
 from .store import ModelError, ModelFiles
-from .suggest import Hole, SuggestionCache, accept, cut_suggestion
+from .suggest import Hole, SuggestionCache, accept, cut_suggestion, final_suggestion
 
 # libgomp's default busy-wait makes llama.cpp's 2+ threads crawl when anything else wants the
 # CPU (measured on 2 busy cores: decode 0.4 tok/s active vs 7.4 tok/s passive). libgomp reads
@@ -760,9 +760,10 @@ class CompletionEngine:
         t0 = time.monotonic()
         tokens = self._prompt_tokens(hole, max_lines)
         cold = False
-        if self.cold_window and job.kind == "complete" and self._uncached(tokens) > COLD_PROMPT_TOKENS:
+        cost = self._uncached(tokens) if self.cold_window and job.kind == "complete" else 0
+        if cost > COLD_PROMPT_TOKENS:
             short = self._prompt_tokens(hole, max_lines, short=True)
-            if len(short) < len(tokens) and self._uncached(short) < self._uncached(tokens):
+            if len(short) < len(tokens) and self._uncached(short) < cost:
                 tokens, cold = short, True
                 self.stats["cold_windows"] += 1
         reused = self._feed(tokens, job)
@@ -867,11 +868,4 @@ class CompletionEngine:
             if stop:
                 finished = len(out) < max_tokens
                 break
-        text = raw.decode("utf-8", "replace")
-        cut = cut_suggestion(text, hole, max_lines)
-        if finished and not cut.done:
-            # Ended by end-of-text: the unterminated last line is complete too.
-            cut = cut_suggestion(text + "\n", hole, max_lines)
-        elif not finished and not hole.multiline and not cut.done:
-            return "", len(out)  # half a line is worse than nothing
-        return cut.text, len(out)
+        return final_suggestion(raw.decode("utf-8", "replace"), hole, max_lines, finished), len(out)

@@ -185,6 +185,18 @@ class SuggestionCache:
         return len(self._entries)
 
 
+def final_suggestion(raw: str, hole: Hole, max_lines: int, finished: bool) -> str:
+    """What is shown of a generation that has stopped. ``finished``: the model ended it (an
+    end-of-text or stop token) rather than a token or time limit."""
+    cut = cut_suggestion(raw, hole, max_lines)
+    if finished and not cut.done:
+        # Ended by end-of-text: the unterminated last line is complete too.
+        cut = cut_suggestion(raw + "\n", hole, max_lines)
+    elif not finished and not hole.multiline and not cut.done:
+        return ""  # half a line is worse than nothing
+    return cut.text
+
+
 def accept(hole: Hole, text: str) -> Hole:
     """The hole the editor will ask about next if ``text`` is accepted and Enter pressed.
 
