@@ -111,8 +111,9 @@ def load_backbone(base: Path, adapter: Path | None, device: str):
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--base", type=Path, required=True, help="models.train --save-base directory (or the base .gguf)")
-    p.add_argument("--tokenizer", type=Path, default=Path(".device/data"),
-                   help="tokenizer directory (models.dataset export or save_tokenizer) or the base .gguf")
+    p.add_argument("--tokenizer", type=Path, default=None,
+                   help="tokenizer directory (models.dataset export or save_tokenizer) or the base .gguf "
+                        "(default: as models.hf_generate, .device/data or models/work/tokenizer)")
     p.add_argument("--texts", type=Path, required=True, help="bench/retrieval/run.py --export-texts output")
     p.add_argument("--out", type=Path, required=True, help="npz to write (keys, vectors float16, meta)")
     p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter folder (models.train --out RUN: RUN/adapter)")
@@ -127,9 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
         return {"status": "exists"}
 
     from models.dataset import load_tokenizer
+    from models.hf_generate import default_tokenizer
 
     keys, texts = read_texts(args.texts)
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer or default_tokenizer())
     ids = token_ids(tokenizer, texts, args.max_tokens)
     print(f"{len(texts):,} texts, {sum(map(len, ids)):,} tokens (≤{args.max_tokens} each)", flush=True)
     t0 = time.perf_counter()

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tiny_model import tiny_model
+
 ROOT = Path(__file__).resolve().parent.parent
 for extra in (ROOT, ROOT / "server"):
     if str(extra) not in sys.path:
@@ -67,8 +69,6 @@ def write_corpus(out: Path) -> list[str]:
 def tiny(tmp_path_factory):
     """(work dir, tokenizer dir, base dir, adapter dir)."""
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from asm_lsp.model.store import ModelError, resolve_model
     from models.dataset import save_tokenizer
@@ -80,17 +80,8 @@ def tiny(tmp_path_factory):
     torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("hf_embed")
     save_tokenizer(gguf, work / "tokenizer")
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=151936, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         initializer_range=0.2, tie_word_embeddings=False)
-    config.architectures = ["Qwen2ForCausalLM"]
-    model = Qwen2ForCausalLM(config).eval()
-    model.save_pretrained(str(work / "base"))
-    lora = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
-                                            init_lora_weights=False))  # random B: the adapter changes outputs
-    lora.save_pretrained(str(work / "adapter"))
-    return work, work / "tokenizer", work / "base", work / "adapter"
+    base, adapter = tiny_model(work)
+    return work, work / "tokenizer", base, adapter
 
 
 def test_export_embed_and_report_at_full_scale(tiny):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny_model import tiny_model
+
 ROOT = Path(__file__).resolve().parent.parent
 for extra in (ROOT, ROOT / "server"):
     if str(extra) not in sys.path:
@@ -55,25 +57,6 @@ def _tokenizer(tmp: Path) -> Path:
     return tmp / "tokenizer"
 
 
-def _tiny_model(tmp: Path) -> tuple[Path, Path]:
-    """(base dir, PEFT adapter dir) of the tiny preset's random Qwen2."""
-    import torch
-
-    from models.config import PRESETS
-    from models.train import add_lora, tiny_base
-
-    tcfg = PRESETS["tiny"][1]
-    model = tiny_base(tcfg, 256, "sdpa")
-    model.save_pretrained(str(tmp / "base"))
-    peft_model = add_lora(model, tcfg)
-    with torch.no_grad():  # a non-zero B: the adapter must change the answers' source, not be a no-op
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.5)
-    peft_model.save_pretrained(str(tmp / "adapter"))
-    return tmp / "base", tmp / "adapter"
-
-
 def test_export_generate_import_round_trip(tmp_path):
     import torch
 
@@ -102,7 +85,7 @@ def test_export_generate_import_round_trip(tmp_path):
         assert prompt["max_new_tokens"] == 20 * hole.n_lines and prompt["multiline"] is True
         assert 100 < prompt["prompt_tokens"] < 1000
 
-    base, adapter = _tiny_model(tmp_path)
+    base, adapter = tiny_model(tmp_path)
     answers = {}
     for name, extra in (("base", []), ("ours", ["--adapter", str(adapter)])):
         answers[name] = tmp_path / f"{name}.jsonl"
