@@ -37,8 +37,8 @@ import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before llama_cpp loads libgomp (see model/engine.py)
 
-from asm_lsp.model.engine import (_model_params_without_extra_buffers, _system_info, check_adapter_applied,
-                                  physical_cores, route_llama_logs)
+from asm_lsp.model.engine import (_model_params_without_extra_buffers, _system_info, adapter_refused,
+                                  check_adapter_applied, physical_cores, route_llama_logs)
 from asm_lsp.model.shared import SharedModel
 from asm_lsp.model.store import ModelError, ModelFiles
 
@@ -316,9 +316,7 @@ class Embedder:
         elif adapter:
             handle = llama_cpp.llama_adapter_lora_init(self._model.model, str(adapter).encode("utf-8"))
             if not handle:
-                raise ModelError(
-                    f"LoRA adapter {adapter} does not fit the base model {Path(shared.files.model).name} "
-                    "(llama.cpp refused it); set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
+                raise adapter_refused(adapter, shared.files.model)
             self._own_adapter = handle
         if handle:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)

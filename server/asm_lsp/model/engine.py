@@ -129,9 +129,14 @@ def check_adapter_applied(llm: Any, adapter: Path | str | None, model: Path) -> 
     """
     if adapter and not getattr(llm, "_lora_adapter", True):
         llm.close()
-        raise ModelError(
-            f"LoRA adapter {adapter} does not fit the base model {Path(model).name} (llama.cpp refused it); "
-            "set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
+        raise adapter_refused(adapter, model)
+
+
+def adapter_refused(adapter: Path | str, model: Path | str) -> ModelError:
+    """The error for a LoRA adapter llama.cpp would not load onto ``model``."""
+    return ModelError(
+        f"LoRA adapter {adapter} does not fit the base model {Path(model).name} (llama.cpp refused it); "
+        "set asmLsp.model.adapter to \"none\" or to an adapter made for this model")
 
 
 def physical_cores() -> int:
