@@ -168,3 +168,18 @@ def test_unterminated_macro_and_odd_input_never_raise() -> None:
                  "ENTRY()", "endfunc\nendfunc", ".endm", ".if\n.macro m\n.endif", "function a b c d e f=g, =, x="]:
         doc = parse(text)
         assert doc.lines == text.split("\n")
+
+
+def test_generated_names_missing_args_and_several_functions_per_expansion() -> None:
+    """A parameter without argument expands to nothing (SUM_FUNC's `\\name`); one expansion
+    may define several functions, also through two levels (AVG_ALL -> AVG_FNS -> function)."""
+    doc = parse((HW / "x264_style.S").read_text())
+    assert outline(doc) == [
+        ("pixel_sum_4x4_neon", 10, 10, 10), ("pixel_sum_fast_8x8_neon", 11, 11, 11),
+        ("avg_w4_add_neon", 27, 27, 27), ("avg_w4_sub_neon", 27, 27, 27),
+        ("avg_w8_add_neon", 27, 27, 27), ("avg_w8_sub_neon", 27, 27, 27),
+    ]
+    avg_all = next(m for m in doc.macros if m.name == "AVG_ALL")
+    assert [avg_all.role.template, *avg_all.role.more] == [
+        "avg_w4_add_neon", "avg_w8_add_neon", "avg_w4_sub_neon", "avg_w8_sub_neon"]
+    assert doc.globals == {"pixel_sum_4x4_neon", "pixel_sum_fast_8x8_neon"}

@@ -69,6 +69,7 @@ class FunctionRole:
     global_if: str | None = ""
     source: str = "definition"  # "definition" (visible) | "convention" (CONVENTIONS)
     closes: bool = False  # the expansion also ends the function (dav1d's `bidir_fn avg`)
+    more: list[str] = field(default_factory=list)  # further functions of one expansion (x264's AVG_WEIGHT)
 
 
 @dataclass(slots=True)
@@ -162,7 +163,7 @@ _ASM_SYMBOL_DIRECTIVE = re.compile(r"\.(?:globl|global|type)\s+(" + _TEMPLATE + 
 _ASM_GLOBAL = re.compile(r"\.(?:globl|global)\s+(" + _TEMPLATE + r")")
 _ASM_ENDS = re.compile(r"(?:^|[\s;])\.(?:size|endfunc|endp)\b|\bcfi_endproc\b")
 _ASM_TYPED_FUNCTION = re.compile(r"\.type\s+[^,]*,\s*[%@#]?(?:function|gnu_indirect_function)\b")
-_DATA_SECTION = re.compile(r"\s*(?:\.data|\.bss|\.rodata|\.section\s+\"?\.(?:rodata|data|bss))\b")
+_DATA_SECTION = re.compile(r"(?:^|\s)(?:\.data|\.bss|\.rodata|\.const_data|\.section\s+\"?\.(?:rodata|rdata|data|bss))\b")
 _ASM_IF = re.compile(r"\s*\.if\s+\\(\w+)\s*$")
 _ARG = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s,"]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"?|[^\s,"]*))?')
 _PLACEHOLDER = re.compile(r"\\(\w+)(?:\\\(\))?")
@@ -288,7 +289,8 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
     names = set(params)
     defaults = {p.name: p.default for p in macro.params or () if p.default is not None}
     body_end = min(macro.end_line, len(doc.lines))
-    candidates: list[str] = []
+    candidates: list[str] = []  # names the body itself defines (one function, in several spellings)
+    invoked_templates: list[str] = []  # one function per invocation of a function macro
     global_if: str | None = None
     conditions: list[str | None] = []
     ends = False
@@ -327,7 +329,7 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
             ends = True
         if _ASM_TYPED_FUNCTION.search(code):
             typed = True
-        elif _DATA_SECTION.match(code):
+        elif _DATA_SECTION.search(code):
             data = True
         for m in _ASM_LABEL.finditer(code):
             candidates.append(m.group(1))
@@ -343,21 +345,23 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
         invoked = roles.get(word)
         if invoked is not None and invoked.kind == "start":
             args = split_args(stripped[len(word):], 0)
-            name = _bind(invoked, args, templates=True)
-            if name is not None and _uses(name[0], names):
-                candidates.append(name[0])
-                if name[1] and global_if is None:
-                    global_if = ""
+            for template in [invoked.template, *invoked.more]:
+                name = _bind(invoked, args, templates=True, template=template)
+                if name is not None and (_uses(name[0], names) or not _PLACEHOLDER.search(name[0])):
+                    invoked_templates.append(name[0])  # from this macro's arguments, or a fixed name
+                    if name[1] and global_if is None:
+                        global_if = ""
         elif invoked is not None and invoked.kind == "end":
             ends = True
     templates = [t for t in (_template(c) for c in candidates) if t and _uses(t, names)]
-    if templates:
+    if templates or invoked_templates:
         bare = [t for t in templates if _PLACEHOLDER.fullmatch(t)]
-        template = (bare or templates)[0]
+        all_templates = ([(bare or templates)[0]] if templates else []) + invoked_templates
+        template, more = all_templates[0], list(dict.fromkeys(all_templates[1:]))
         if global_if is not None and global_if.startswith("!"):
             global_if = None
         kind = "data" if data and not typed else "start"  # FFmpeg's `const NAME`: a label in .rodata
-        return FunctionRole(kind, params, defaults, template, global_if, closes=ends)
+        return FunctionRole(kind, params, defaults, template, global_if, closes=ends, more=more)
     if ends:
         return FunctionRole("end", params, defaults, "", None)
     return None
@@ -412,7 +416,7 @@ def split_args(text: str, offset: int) -> list[tuple[str, int, int]]:
 
 
 def _bind(role: FunctionRole, args: list[tuple[str, int, int]],
-          templates: bool = False) -> tuple[str, bool, int, int] | None:
+          templates: bool = False, template: str | None = None) -> tuple[str, bool, int, int] | None:
     """(function name, global?, start, end of the argument naming it) for an invocation;
     ``templates``: the arguments may hold ``\\param`` placeholders (an invocation in a body)."""
     values: dict[str, str] = dict(role.defaults)
@@ -428,24 +432,25 @@ def _bind(role: FunctionRole, args: list[tuple[str, int, int]],
             values[role.params[position]] = text
             spans[role.params[position]] = (start, end)
         position += 1
-    placeholders = list(_PLACEHOLDER.finditer(role.template))
-    if not placeholders:
-        return None
+    placeholders = list(_PLACEHOLDER.finditer(template if template is not None else role.template))
     missing = False
 
     def substitute(m: re.Match[str]) -> str:
         nonlocal missing
         value = values.get(m.group(1))
-        if value is None:
-            missing = True
+        if value is None:  # GAS expands a parameter without argument or default to nothing
+            missing = missing or m.group(1) not in role.params
             return ""
+        if templates and _ENDS_IN_PLACEHOLDER.search(value):
+            value += "\\()"  # `\\bpc` then `bpc_neon` must stay two words
         return value
 
-    name = _PLACEHOLDER.sub(substitute, role.template).strip()
+    name = _PLACEHOLDER.sub(substitute, template if template is not None else role.template).strip()
     valid = _TEMPLATE_NAME if templates else _NAME
     if missing or not name or not valid.fullmatch(name):
         return None
-    span = spans.get(placeholders[0].group(1), (args[0][1], args[0][2]) if args else (0, 0))
+    first_arg = (args[0][1], args[0][2]) if args else (-1, -1)  # -1: no argument, the caller uses the macro's name
+    span = spans.get(placeholders[0].group(1), first_arg) if placeholders else first_arg
     if role.global_if is None:
         is_global = False
     elif role.global_if == "":
@@ -507,13 +512,16 @@ def invocations(doc: ParsedDocument, roles: dict[str, FunctionRole]) -> list[Mac
         if role.kind == "end":
             ends.append((statement.line, args[0][0] if args else ""))
             continue
-        bound = _bind(role, args)
-        if bound is None:
-            continue
-        name, is_global, start, end = bound
-        found.append(MacroFunction(name, statement.line, start, end, is_global,
-                                   statement.line if role.closes else -1,
-                                   "data" if role.kind == "data" else "function"))
+        for template in [role.template, *role.more]:
+            bound = _bind(role, args, template=template)
+            if bound is None:
+                continue
+            name, is_global, start, end = bound
+            if start < 0:
+                start, end = statement.name_start, statement.name_end
+            found.append(MacroFunction(name, statement.line, start, end, is_global,
+                                       statement.line if role.closes or role.more else -1,
+                                       "data" if role.kind == "data" else "function"))
     functions = [f for f in found if f.kind == "function"]
     if ends:
         starts = [f.line for f in functions]
@@ -535,6 +543,7 @@ def invocations(doc: ParsedDocument, roles: dict[str, FunctionRole]) -> list[Mac
 
 
 _NAME = re.compile(r"[A-Za-z_.$][\w.$]*")
+_ENDS_IN_PLACEHOLDER = re.compile(r"\\\w+\Z")
 _TEMPLATE_NAME = re.compile(r"(?:[\w.$]|\\\w+(?:\\\(\))?)+")
 _UNNAMED_END = re.compile(r"[^\w.$]")  # an end macro's argument that is no plain name
 
