@@ -12,6 +12,7 @@ import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +45,22 @@ class Assembler:
         return " ".join([self.program, *self.flags])
 
 
+@dataclass(frozen=True)
+class IncludeFailure:
+    """Why the buffer could not be preprocessed or assembled as a whole: an included file
+    is missing (``missing`` names it) or failed in the preprocessor. ``line`` (0-based) is
+    the buffer's line whose include leads there, when known."""
+
+    message: str
+    line: int = 0
+    missing: str | None = None
+
+
 @dataclass
 class AssembleResult:
     messages: list[AsmMessage] = field(default_factory=list)
     failed_to_run: str | None = None  # why the assembler could not be run (timeout, missing...)
+    include_failure: IncludeFailure | None = None  # then ``messages`` is empty: nothing else was checked
 
 
 class AssemblerNotFound(Exception):
@@ -102,7 +115,7 @@ def _with_driver(asm: Assembler) -> Assembler:
 
 _GNU_LINE = re.compile(r"^(?P<file>[^:]*):(?P<line>\d+): (?P<sev>Error|Warning|Fatal error|Info): (?P<msg>.*)$")
 # llvm-mc, and the C preprocessor in front of GNU as for .S buffers
-_LLVM_LINE = re.compile(r"^(?P<file>[^:]*):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning|note|fatal error): (?P<msg>.*)$")
+_LLVM_LINE = re.compile(r"^(?P<file>[^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<sev>error|warning|note|fatal error): (?P<msg>.*)$")
 _BUFFER_NAMES = ("{standard input}", "<stdin>", "-")
 
 
@@ -118,27 +131,62 @@ def parse_messages(kind: str, output: str) -> list[AsmMessage]:
         if severity == "note":
             continue
         severity = "warning" if severity in ("warning", "info") else "error"  # "fatal error" too
-        column = int(match.group("col")) - 1 if "col" in match.groupdict() else None
+        column = int(match.group("col")) - 1 if match.groupdict().get("col") else None
         messages.append(AsmMessage(max(0, int(match.group("line")) - 1), severity, match.group("msg"), column))
     return messages
 
 
+_MISSING_CPP = re.compile(r"fatal error: (?P<name>.+?): No such file or directory")
+_MISSING_AS = re.compile(r"can't open (?P<name>.+?) for reading: No such file or directory")
+_INCLUDED_FROM = re.compile(r"(?:In file included|\s*) from (?P<file>[^:]*):(?P<line>\d+)[:,]")
+
+
+def include_failure(kind: str, output: str) -> IncludeFailure | None:
+    """A missing included file, or a preprocessor error inside an included file, in the
+    output of the assembler (or of the gcc driver for ``.S``); None when there is none."""
+    buffer_line: int | None = None
+    for raw in output.splitlines():
+        frm = _INCLUDED_FROM.match(raw)
+        if frm and frm.group("file") in _BUFFER_NAMES:
+            buffer_line = int(frm.group("line")) - 1
+            continue
+        match = _LLVM_LINE.match(raw.strip()) or _GNU_LINE.match(raw.strip())
+        if match is None or match.group("sev").lower() not in ("error", "fatal error"):
+            continue
+        in_buffer = match.group("file") in _BUFFER_NAMES
+        missing = _MISSING_CPP.search(raw) or _MISSING_AS.search(raw)
+        line = int(match.group("line")) - 1 if in_buffer else (buffer_line or 0)
+        if missing is not None:
+            return IncludeFailure(match.group("msg"), line, missing.group("name"))
+        if not in_buffer and match.re is _LLVM_LINE and kind == "gnu":  # cpp, in an included file
+            return IncludeFailure(f"{match.group('file')}:{match.group('line')}: {match.group('msg')}", line)
+    return None
+
+
 def assemble(asm: Assembler, text: str, preprocess: bool = False, include_dir: Path | None = None,
-             timeout_s: float = 5.0) -> AssembleResult:
+             timeout_s: float = 5.0, cpp_args: Sequence[str] | None = None,
+             as_args: Sequence[str] | None = None) -> AssembleResult:
     """Assemble ``text`` (the unsaved buffer) and return its messages.
 
     ``preprocess`` runs the C preprocessor first (``.S`` files) through the gcc driver
-    next to the assembler, when there is one.
+    next to the assembler, when there is one. ``cpp_args`` (``-iquote``/``-I``/``-D``/``-U``/
+    ``-include`` with absolute paths, from :class:`asm_lsp.workspace.includes.SearchPlan`)
+    go to the preprocessor, ``as_args`` (``-I``) to the assembler; without them the
+    folder ``include_dir`` is searched. A missing include gives ``include_failure`` and
+    no messages (the errors that follow from it are not the user's).
     """
+    dirs = [str(include_dir)] if include_dir is not None else []
+    as_search = list(as_args) if as_args is not None else [f"-I{d}" for d in dirs]
     if asm.kind == "llvm-mc":
-        argv = [asm.program, "--triple=aarch64", "-filetype=obj", "-o", os.devnull, *asm.flags]
+        argv = [asm.program, "--triple=aarch64", "-filetype=obj", "-o", os.devnull, *asm.flags, *as_search]
     elif preprocess and asm.cpp_driver:
         argv = [asm.cpp_driver, "-c", "-x", "assembler-with-cpp", "-o", os.devnull, *asm.flags]
-        if include_dir is not None:
-            argv += ["-I", str(include_dir)]
+        argv += list(cpp_args) if cpp_args is not None else [f"-I{d}" for d in dirs]
+        # .include inside a .S file: the assembler's own search path (a comma would split it).
+        argv += [f"-Wa,{a}" for a in as_search if "," not in a]
         argv.append("-")
     else:
-        argv = [asm.program, "-o", os.devnull, *asm.flags]
+        argv = [asm.program, "-o", os.devnull, *asm.flags, *as_search]
     try:
         proc = subprocess.run(
             argv, input=text.encode("utf-8", "surrogatepass"), capture_output=True, timeout=timeout_s,
@@ -149,11 +197,16 @@ def assemble(asm: Assembler, text: str, preprocess: bool = False, include_dir: P
     except OSError as exc:
         return AssembleResult(failed_to_run=f"could not run assembler {asm.program}: {exc}")
     output = proc.stderr.decode("utf-8", "replace") + proc.stdout.decode("utf-8", "replace")
+    failure = include_failure(asm.kind, output) if proc.returncode != 0 else None
+    if failure is not None:
+        return AssembleResult(include_failure=failure)
     messages = parse_messages(asm.kind, output)
     if proc.returncode != 0 and not any(m.severity == "error" for m in messages):
-        # e.g. a preprocessor error or a crash: keep the first line so the user sees something.
-        first = next((line for line in output.splitlines() if line.strip()), f"exit code {proc.returncode}")
-        messages.append(AsmMessage(0, "error", first.strip()))
+        # e.g. an error inside an included file, or a crash: keep its first message so the user sees something.
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        first = next((line for line in lines if _GNU_LINE.match(line) or _LLVM_LINE.match(line)),
+                     next(iter(lines), f"exit code {proc.returncode}"))
+        messages.append(AsmMessage(0, "error", first))
     return AssembleResult(messages)
 
 
