@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from asm_lsp.assembler import AssembleResult, assemble, find_assembler
+from asm_lsp.assembler import AssembleResult, assemble, find_assembler, insertion_assembles
 from asm_lsp.workspace.compile_commands import (CompileFlags, find_databases, flags_from_arguments,
                                                 load_database)
 from asm_lsp.workspace.includes import DATABASE_REFRESH_S, IncludeResolver, find_includes, include_at
@@ -145,3 +145,40 @@ def test_dot_include_for_plain_assembly(tmp_path: Path):
     assert assemble(find_assembler(), text, False, main.parent, 10, None, plan.as_args).messages == []
     missing = assemble(find_assembler(), '.include "nope.inc"\n\tbogus\n', False, main.parent, 10, None, plan.as_args)
     assert missing.messages == [] and missing.include_failure.missing == "nope.inc"
+
+
+# -- the suggestion check in hand-written files (issue 15 item 4) ---------------------------
+
+def test_check_without_the_build_keeps_what_it_cannot_check(project: Path):
+    """Unconfigured: asm.S (and its macros) cannot be preprocessed, so the candidate is
+    checked on its own; a macro from the include is not held against it, bad operands are."""
+    asm = find_assembler()
+    text = (project / DSP).read_text()
+    line = 7  # after "uqadd": inside foo_add_u8_neon
+    assert insertion_assembles(asm, text, line, 0, "\tmovrel  x1, foo_table\n", 10, preprocess=True)
+    assert insertion_assembles(asm, text, line, 0, "\tuqadd   v2.16b, v0.16b, v1.16b\n", 10, preprocess=True)
+    assert not insertion_assembles(asm, text, line, 0, "\tuqadd   v2.16q, v0.16b, v1.16b\n", 10, preprocess=True)
+    assert not insertion_assembles(asm, text, line, 0, "\tb.gt    3b\n", 10, preprocess=True)  # no 3: label
+    # The same file as the old check saw it (no preprocessor, no include search).
+    assert insertion_assembles(asm, text, line, 0, "\tmovrel  x1, foo_table\n", 10)
+
+
+def test_check_with_the_build_assembles_the_whole_file(project: Path):
+    configured(project)
+    asm = find_assembler()
+    dsp = project / DSP
+    text = dsp.read_text()
+    plan = IncludeResolver([project]).plan(dsp, text)
+    check = lambda insert: insertion_assembles(asm, text, 7, 0, insert, 10, True, plan.cpp_args, plan.as_args)
+    assert check("\tmovrel  x1, foo_table\n")
+    assert not check("\tmovrel  x1\n")  # the macro's missing argument
+    assert not check("\tfrobnicate x0\n")  # no such mnemonic or macro
+
+
+def test_check_inside_a_macro_body():
+    asm = find_assembler()
+    text = ".macro addn reg, n\n\tadd \\reg, \\reg, #\\n\n\n.endm\n\t.text\nf:\n\taddn x0, 4\n\tret\n"
+    assert insertion_assembles(asm, text, 2, 0, "\tsub \\reg, \\reg, #1", 10)  # parameters: cannot check
+    assert insertion_assembles(asm, text, 2, 0, "\tsub x1, x1, #1", 10)
+    assert not insertion_assembles(asm, text, 2, 0, "\tsub x1, x1", 10)
+    assert not insertion_assembles(asm, text, 2, 0, "\tfrob x1", 10)
