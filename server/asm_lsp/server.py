@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -32,6 +33,8 @@ from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
 from asm_lsp.features import navigation, symbols
+from asm_lsp.features import semantic_tokens as semantic_feature
+from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
@@ -48,6 +51,8 @@ CURSOR_WAIT_S = 0.25
 #: documentSymbol of documents with more lines than this is built and encoded as JSON on a
 #: worker thread (50 MB, 85,000 symbols: ~2.5 s of CPU), and kept until the next parse.
 SYMBOLS_IN_THREAD_LINES = 50_000
+#: Semantic tokens of more lines than this are made on a worker thread (20,000 lines: ~50 ms).
+SEMANTIC_IN_THREAD_LINES = 5_000
 
 
 class AsmLanguageServer(LanguageServer):
@@ -62,6 +67,7 @@ class AsmLanguageServer(LanguageServer):
         self.open_versions: dict[str, int] = {}
         self.parses = DocumentParses(self.index)
         self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
+        self.semantic = semantic_feature.TokenResults()
         self._assembler: Assembler | None = None
         self._assembler_problem: str | None = None
         self._includes: tuple[tuple, IncludeResolver] | None = None  # made for (roots, settings)
@@ -317,6 +323,14 @@ def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
     return cleaned, dropped
 
 
+async def run_maybe_big(doc: ParsedDocument, fn: Callable[..., Any], *args: Any, span: int | None = None) -> Any:
+    """``fn(*args)`` on the event loop for small work, on a worker thread above
+    SEMANTIC_IN_THREAD_LINES lines (``span``: the lines a range covers; default the document's)."""
+    if (span if span is not None else len(doc.lines)) <= SEMANTIC_IN_THREAD_LINES:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 def _edit_end(changes: Any) -> types.Position | None:
     """Where the cursor likely is after the last incremental change (LSP units), if known."""
     change = changes[-1] if changes else None
@@ -348,7 +362,8 @@ def _deep_merge(base: dict, top: dict) -> dict:
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:
-    """Log and swallow unexpected exceptions in a handler; answer ``default`` instead."""
+    """Log and swallow unexpected exceptions in a handler; answer ``default`` instead.
+    A ``JsonRpcException`` is a deliberate error answer (a refused rename) and passes."""
 
     def wrap(fn: F) -> F:
         if asyncio.iscoroutinefunction(fn):
@@ -356,7 +371,7 @@ def guarded(default: Any = None) -> Callable[[F], F]:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await fn(*args, **kwargs)
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, JsonRpcException):
                     raise
                 except Exception:
                     log.exception("%s failed", fn.__name__)
@@ -367,6 +382,8 @@ def guarded(default: Any = None) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
+            except JsonRpcException:
+                raise
             except Exception:
                 log.exception("%s failed", fn.__name__)
                 return default() if callable(default) else default
@@ -455,6 +472,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         uri = params.text_document.uri
         ls.open_versions.pop(uri, None)
         ls._symbols.pop(uri, None)
+        ls.semantic.forget(uri)
         if ls.completions is not None:
             ls.completions.on_close(uri)
         task = ls._diag_tasks.pop(uri, None)
@@ -563,6 +581,45 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             await asyncio.sleep(wait)
         found = await ls.compute_diagnostics(uri)
         return types.FullDocumentDiagnosticReport(items=found)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, semantic_feature.LEGEND)
+    @guarded()
+    async def semantic_tokens_full(ls: AsmLanguageServer, params: types.SemanticTokensParams) -> Encoded | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None or not semantic_feature.full_allowed(doc):
+            return None
+        return await run_maybe_big(doc, ls.semantic.full, uri, doc, ls.index)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA)
+    @guarded()
+    async def semantic_tokens_delta(ls: AsmLanguageServer, params: types.SemanticTokensDeltaParams) -> Encoded | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None or not semantic_feature.full_allowed(doc):
+            return None
+        return await run_maybe_big(doc, ls.semantic.delta, uri, params.previous_result_id, doc, ls.index)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE)
+    @guarded()
+    async def semantic_tokens_range(ls: AsmLanguageServer, params: types.SemanticTokensRangeParams) -> types.SemanticTokens | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        lines = semantic_feature.range_lines(doc, params.range) if doc is not None else None
+        if lines is None:
+            return types.SemanticTokens(data=[])
+        return types.SemanticTokens(data=await run_maybe_big(
+            doc, semantic_feature.document_data, doc, ls.index, uri, lines[0], lines[1], span=lines[1] - lines[0]))
+
+    @server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP,
+                    types.SignatureHelpOptions(trigger_characters=[",", " "], retrigger_characters=[","]))
+    @guarded()
+    async def signature_help(ls: AsmLanguageServer, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+        doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
+        if doc is None or not 0 <= params.position.line < len(doc.lines):
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        return signature_feature.signature_help(doc.lines, line, col)
 
     @server.command("asmLsp.similarFunctions")
     @guarded(default=list)
