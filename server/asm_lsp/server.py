@@ -26,11 +26,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from asm_lsp import VERSION_LINE, __version__
-from asm_lsp.assembler import Assembler, AssemblerNotFound, assemble, find_assembler
+from asm_lsp.assembler import Assembler, AssemblerNotFound, find_assembler
 from asm_lsp.documents import DocumentParses, run_big
 from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
+from asm_lsp.features import includes as includes_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
@@ -39,6 +40,7 @@ from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
 from asm_lsp.syntax import ParsedDocument
+from asm_lsp.workspace.includes import IncludeResolver, include_at
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class AsmLanguageServer(LanguageServer):
         self.semantic = semantic_feature.TokenResults()
         self._assembler: Assembler | None = None
         self._assembler_problem: str | None = None
+        self._includes: tuple[tuple, IncludeResolver] | None = None  # made for (roots, settings)
         self._told: set[str] = set()  # messages shown once
         self._diag_tasks: dict[str, asyncio.Task] = {}
         self._last_change: dict[str, float] = {}
@@ -198,6 +201,14 @@ class AsmLanguageServer(LanguageServer):
             self.tell_once(self._assembler_problem, types.MessageType.Warning)
         return self._assembler
 
+    def includes(self) -> IncludeResolver:
+        """The include search for the current workspace folders and settings."""
+        cfg = self.settings.assembler
+        key = (tuple(self.workspace_roots()), tuple(cfg.include_paths), tuple(cfg.defines))
+        if self._includes is None or self._includes[0] != key:
+            self._includes = (key, IncludeResolver(key[0], cfg.include_paths, cfg.defines))
+        return self._includes[1]
+
     async def compute_diagnostics(self, uri: str) -> list[types.Diagnostic]:
         doc = await self.parsed(uri)
         if doc is None or not self.settings.diagnostics.enabled:
@@ -209,18 +220,17 @@ class AsmLanguageServer(LanguageServer):
             return []
         text = self.workspace.get_text_document(uri).source if uri in self.open_versions else None
         asm = self.assembler()
-        messages = []
+        messages, failure, plan = [], None, None
         if asm is not None and text is not None:
             path = to_fs_path(uri)
-            preprocess = bool(path and path.endswith(".S"))
-            include_dir = Path(path).parent if path else None
-            result = await asyncio.to_thread(assemble, asm, text, preprocess, include_dir,
-                                             self.settings.assembler.timeout_ms / 1000)
+            result, plan = await asyncio.to_thread(
+                diagnostics_feature.assemble_document, asm, self.includes(), Path(path) if path else None, text,
+                self.settings.assembler.timeout_ms / 1000)
             if result.failed_to_run:
                 self.tell_once(result.failed_to_run, types.MessageType.Warning)
-            messages = result.messages
+            messages, failure = result.messages, result.include_failure
         name = Path(asm.program).name if asm else diagnostics_feature.SOURCE
-        return diagnostics_feature.build_diagnostics(doc, messages, name)
+        return diagnostics_feature.build_diagnostics(doc, messages, name, failure, plan)
 
     def schedule_push_diagnostics(self, uri: str) -> None:
         """Debounced push of diagnostics for clients without pull diagnostics."""
@@ -504,6 +514,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
+        if include_at(doc.lines, line, col) is not None:  # resolving reads the disk: off the loop
+            return await asyncio.to_thread(includes_feature.definition, ls.includes(), uri, doc.lines, line, col)
         return navigation.definition(ls.index, uri, doc, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
@@ -524,6 +536,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
+        if include_at(doc.lines, line, col) is not None:
+            return await asyncio.to_thread(includes_feature.hover, ls.includes(), uri, doc.lines, line, col)
         extra = ls.completions.similar_markdown if ls.completions is not None else None
         return hover_feature.hover(ls.index, uri, doc, line, col, extra)
 
