@@ -3,6 +3,8 @@
 Test data: tests/fixtures/handwritten/ (copied to a temporary workspace): ffstyle/ has the
 FFmpeg-style shared macros in libutil/aarch64/asm.S and blend_neon.S using them;
 linux_style.S uses SYM_FUNC_START/SYM_FUNC_END, which no file defines (CONVENTIONS).
+libfoo/ (the includes tests' project) defines its own `function` and `movrel` in its own
+asm.S: definitions and references resolve through the file's includes to ffstyle's.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,11 @@ class WorkspaceIndex:
         self._roles_by_uri: dict[str, dict[str, FunctionRole]] = {}  # function macros each file defines
         self._roles: dict[str, FunctionRole] = {}  # all of them (the first file's, by URI, on a clash)
         self._macro_uris: set[str] = set()  # documents that define macros
+        self._role_uris: dict[str, list[str]] = {}  # function macro -> the files defining it, by URI
+        #: ``(uri, lines) -> URIs of the files it includes`` (workspace/includes.py, set by the
+        #: server): a name defined in several files resolves to the included file's definition.
+        self.include_lookup: Callable[[str, Sequence[str]], list[str]] | None = None
+        self._included: dict[str, tuple[ParsedDocument, list[str]]] = {}
 
     # -- updates -----------------------------------------------------------------
     def update(self, uri: str, text: str) -> ParsedDocument:
@@ -128,16 +133,56 @@ class WorkspaceIndex:
 
     def _merge_roles(self) -> None:
         merged: dict[str, FunctionRole] = {}
+        role_uris: dict[str, list[str]] = {}
         for uri in sorted(self._roles_by_uri, reverse=True):
             merged.update(self._roles_by_uri[uri])
+            for name in self._roles_by_uri[uri]:
+                role_uris.setdefault(name, []).insert(0, uri)
         self._roles = merged
+        self._role_uris = role_uris
 
     def _wanted_roles(self, doc: ParsedDocument, names: DocumentNames) -> dict[str, FunctionRole]:
-        """The other files' function macros ``doc`` invokes (its own definitions win)."""
+        """The other files' function macros ``doc`` invokes (its own definitions win; of
+        several files defining one, an included file's, else the first by URI)."""
         if not self._roles or getattr(doc, "is_outline", False):
             return doc.external_roles
         own = {m.name.lower() for m in doc.macros}
-        return {n: self._roles[n] for n in names.invoked if n in self._roles and n not in own}
+        wanted = {}
+        included: set[str] | None = None
+        for name in names.invoked:
+            if name not in self._roles or name in own:
+                continue
+            role = self._roles[name]
+            definers = self._role_uris.get(name, [])
+            if len(definers) > 1:
+                if included is None:
+                    uri = next((u for u, d in self._docs.items() if d is doc), None)
+                    included = set(self.included(uri)) if uri else set()
+                chosen = next((u for u in definers if u in included), None)
+                if chosen is not None:
+                    role = self._roles_by_uri[chosen][name]
+            wanted[name] = role
+        return wanted
+
+    def included(self, uri: str) -> list[str]:
+        """URIs of the files ``uri`` includes, directly or not (cached per parse); [] without
+        an include lookup."""
+        lookup = self.include_lookup
+        with self._lock:
+            doc = self._docs.get(uri)
+            cached = self._included.get(uri)
+        if doc is None or lookup is None:
+            return []
+        if cached is not None and cached[0] is doc:
+            return cached[1]
+        try:
+            found = list(lookup(uri, doc.lines))
+        except Exception:  # noqa: BLE001 - an include problem must not break navigation
+            log.exception("include lookup failed for %s", uri)
+            found = []
+        with self._lock:
+            self._included[uri] = (doc, found)
+        return found
 
     def _stale_users(self, changed: set[str], skip: str) -> list[str]:
         stale = set()
@@ -187,6 +232,7 @@ class WorkspaceIndex:
 
     def _forget(self, uri: str) -> None:
         self._docs.pop(uri, None)
+        self._included.pop(uri, None)
         self._macro_uris.discard(uri)
         old = self._names.pop(uri, None)
         if old is None:
@@ -238,6 +284,12 @@ class WorkspaceIndex:
             if here:
                 return [(uri, d) for d in here]
             found = [(u, d) for u, defs in per_uri.items() for d in defs]
+            several = len(per_uri) > 1
+        if several:  # an included file's definition is the one meant (each project has its own asm.S)
+            included = set(self.included(uri))
+            through_includes = [(u, d) for u, d in found if u in included]
+            if through_includes:
+                found = through_includes
         found.sort(key=lambda item: (item[1].kind != "global", item[0], item[1].line))
         return found
 
@@ -259,9 +311,18 @@ class WorkspaceIndex:
             with self._lock:
                 users = sorted(self._invokers.get(lowered, ()))
                 docs = [(u, self._docs[u]) for u in users if u in self._docs]
+                definers = set(self._defs.get(name, {}))
             for u, doc in docs:
                 places += [Place(u, s.line, s.name_start, s.name_end) for s in doc.statements
                            if s.name == lowered and s.kind == "instruction"]
+            if len(definers) > 1 and self.include_lookup is not None:
+                # Several projects define it: keep the definition `uri` resolves to and its users.
+                meant = self.definitions(uri, name)
+                target = meant[0][0] if meant else None
+                if target is not None:
+                    keep = {u for u in {p.uri for p in places}
+                            if u == target or target in self.included(u) or u not in definers and u == uri}
+                    places = [p for p in places if p.uri in keep]
         return places
 
     def is_macro(self, name: str) -> bool:
