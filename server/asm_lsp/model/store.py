@@ -39,6 +39,16 @@ from typing import Iterator
 GGUF_MAGIC = b"GGUF"
 INSTALL_HINT = "run `pip install 'asm-lsp-aarch64[model]'` or set asmLsp.model.path"
 _READ_SIZE = 1 << 20
+#: Progress is reported at most every this many bytes (~30 reports over the 491 MB model).
+_REPORT_BYTES = 16 << 20
+
+#: ``progress(message, fraction)``: what is being done, and how much of it (0..1, None if unknown).
+#: Called from the thread doing the work; it must not raise or block.
+Progress = Callable[[str, "float | None"], None]
+
+
+def _no_progress(message: str, fraction: float | None) -> None:
+    pass
 
 
 class ModelError(Exception):
@@ -92,9 +102,6 @@ LARGE_MODEL = ChunkedModel(
 
 MODEL_SIZES = ("0.5b", "1.5b")
 
-#: ``progress(message, fraction)``: fraction in [0, 1], or None when unknown.
-Progress = Callable[[str, "float | None"], None]
-
 
 def model_spec(size: str) -> ChunkedModel:
     """The packaged model of a ``model.size`` setting."""
@@ -146,11 +153,18 @@ def default_cache_dir() -> Path:
     return Path(base) / "asm-lsp"
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, progress: Progress | None = None, what: str = "") -> str:
+    """sha256 of ``path``; ``progress`` hears ``what`` and the fraction read, every ~16 MB."""
     digest = hashlib.sha256()
+    size = path.stat().st_size if progress else 0
+    done = reported = 0
     with path.open("rb") as f:
         while block := f.read(_READ_SIZE):
             digest.update(block)
+            done += len(block)
+            if progress and done - reported >= _REPORT_BYTES:
+                reported = done
+                progress(what or f"verifying {path.name}", done / size if size else None)
     return digest.hexdigest()
 
 
@@ -205,11 +219,12 @@ def _write_stamp(gguf: Path, sha: str) -> None:
         pass  # only an optimisation: next start re-hashes
 
 
-def _verified_sha(gguf: Path) -> str:
+def _verified_sha(gguf: Path, progress: Progress = _no_progress) -> str:
     """sha256 of a file we wrote, from its stamp when still valid, else hashed and stamped."""
     sha = _read_stamp(gguf)
     if sha is None:
-        sha = sha256_file(gguf)
+        progress(f"verifying the sha256 of {gguf.name}", 0.0)
+        sha = sha256_file(gguf, progress, f"verifying the sha256 of {gguf.name}")
         _write_stamp(gguf, sha)
     return sha
 
@@ -233,7 +248,7 @@ def _locate_chunks(spec: ChunkedModel) -> list[Path]:
     return chunks
 
 
-def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel, progress: Progress | None = None) -> None:
+def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel, progress: Progress = _no_progress) -> None:
     """Concatenate ``chunks`` into ``target`` via a temp file in the same folder; verify first."""
     target.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(target.parent).free
@@ -243,16 +258,19 @@ def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel, progress: Pr
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
+        done = reported = 0
+        what = f"assembling the base model from its {len(chunks)} packages (sha256 checked as it goes)"
+        progress(what, 0.0)
         with os.fdopen(fd, "wb") as out:
-            done = 0
             for chunk in chunks:
                 with chunk.open("rb") as f:
                     while block := f.read(_READ_SIZE):
                         digest.update(block)
                         out.write(block)
-                done += chunk.stat().st_size
-                if progress is not None:
-                    progress(f"assembling the model from {spec.packages_label}", done / spec.size)
+                        done += len(block)
+                        if done - reported >= _REPORT_BYTES:
+                            reported = done
+                            progress(f"{what}: {done >> 20} of {spec.size >> 20} MB", done / spec.size)
             out.flush()
             os.fsync(out.fileno())
         sha = digest.hexdigest()
@@ -269,12 +287,12 @@ def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel, progress: Pr
     _write_stamp(target, spec.sha256)
 
 
-def _cached_model(spec: ChunkedModel, models_dir: Path) -> Path | None:
+def _cached_model(spec: ChunkedModel, models_dir: Path, progress: Progress = _no_progress) -> Path | None:
     """Our cached GGUF if present and intact; a broken one (it is ours) is removed."""
     target = models_dir / spec.file_name
     if not target.is_file():
         return None
-    if target.stat().st_size == spec.size and _verified_sha(target) == spec.sha256:
+    if target.stat().st_size == spec.size and _verified_sha(target, progress) == spec.sha256:
         return target
     try:  # ours and broken: rebuild it
         target.unlink(missing_ok=True)
@@ -288,13 +306,15 @@ def _fallback_models_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"asm-lsp-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "models"
 
 
-def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path, progress: Progress | None = None) -> tuple[Path, list[str]]:
-    """Path of the verified GGUF for ``spec``, assembling it if needed; plus notes."""
+def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path,
+                         progress: Progress = _no_progress) -> tuple[Path, list[str]]:
+    """Path of the verified GGUF for ``spec``, assembling it if needed; plus notes.
+    ``progress`` hears the assembling and hashing (seconds on first use)."""
     notes: list[str] = []
     primary = cache_dir / "models"
     fallback = _fallback_models_dir()
     for models_dir in (primary, fallback):
-        found = _cached_model(spec, models_dir)
+        found = _cached_model(spec, models_dir, progress)
         if found is not None:
             return found, notes
     chunks = _locate_chunks(spec)
@@ -408,7 +428,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_merged(base: Path, adapter: Path, spec: MergedSpec, progress: Progress | None = None) -> Path:
+def ensure_merged(base: Path, adapter: Path, spec: MergedSpec, progress: Progress = _no_progress) -> Path:
     """The verified merged GGUF beside ``base``, merging once if needed; ModelError if it cannot be made.
 
     A cached file whose size or sha256 is not ``spec``'s is deleted and made again. A merge
@@ -427,7 +447,7 @@ def ensure_merged(base: Path, adapter: Path, spec: MergedSpec, progress: Progres
                          "delete it to try again)")
     with _file_lock(target.with_name(target.name + ".lock")):
         if target.is_file():
-            if target.stat().st_size == spec.size and _verified_sha(target) == spec.sha256:
+            if target.stat().st_size == spec.size and _verified_sha(target, progress) == spec.sha256:
                 return target
             target.unlink(missing_ok=True)  # ours and broken: make it again
             _stamp_path(target).unlink(missing_ok=True)
@@ -470,10 +490,11 @@ def resolve_model(
     ``cache_dir``: asm-lsp's cache folder ("" = $XDG_CACHE_HOME/asm-lsp); models go in ``models/``.
     ``merge``: with the packaged model and adapter, return the merged weights (no adapter at
     run time); False applies the adapter at run time (benchmarks compare the two).
-    ``progress(message, fraction)`` hears about the slow first-use steps.
+    ``progress(message, fraction)`` hears each slow step (the server turns it into ``$/progress``).
     The first call writes ~490 MB (assembly) and ~620 MB (merge) and takes tens of seconds on
     2 cores: call it off the event loop (``CompletionEngine`` runs it in its worker).
     """
+    progress = progress or _no_progress
     notes: list[str] = []
     packaged = not model_path.strip()
     if not packaged:
@@ -489,6 +510,7 @@ def resolve_model(
         if spec is not DEFAULT_MODEL and adapter.strip() == "default":
             notes.append(f"no adapter of ours for {spec.name} yet; running it alone")
             adapter = "none"
+    progress("checking the adapter", None)
     chosen = _resolve_adapter(adapter, sha, notes)
     files = ModelFiles(
         model=model, model_size=size_bytes, model_sha256=sha, model_source=source,
