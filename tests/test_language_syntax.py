@@ -89,9 +89,11 @@ def test_range_and_workspace_functions():
 def test_operand_context():
     assert operand_context("\tadd x0, x1, ", 13) == OperandContext("add", "instruction", 1, 4, 2, ("x0", "x1"))
     assert operand_context("\tstp x29, x30, [sp, #-16]!", 20) == OperandContext(
-        "stp", "instruction", 1, 4, 2, ("x29", "x30"))
+        "stp", "instruction", 1, 4, 2, ("x29", "x30"), "[sp, #-16]!")
     assert operand_context("\tadd", 4) is None and operand_context("\tadd x0 // a, b", 14) is None
     assert operand_context("f: .p2align 4,,", 15) == OperandContext(".p2align", "directive", 3, 11, 2, ("4", ""))
+    assert operand_context("\tadd\tx0, x0, :lo12:values // v", 15) == OperandContext(
+        "add", "instruction", 1, 4, 2, ("x0", "x0"), ":lo12:values")
     assert operand_context("\tmov x0, x1 ; b ", 16) == OperandContext("b", "instruction", 14, 15, 0, ())
     assert operand_context("", 0) is None and operand_context("\tadd x0", 99) is None
 

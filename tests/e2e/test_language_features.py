@@ -190,6 +190,12 @@ async def test_signature_help(client: LanguageClient, workspace: Path):
     assert chosen.label == "LD1 {Vt.<T>}, [Xn|SP]" and chosen.active_parameter == 1
 
     assert (await at(3, 9)).active_parameter == 1  # `add w0, `
+    # main.s's `add x0, x0, :lo12:values`: the relocation picks the :lo12: form.
+    main = await open_file(client, workspace / "main.s")
+    lo12 = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        text_document=types.TextDocumentIdentifier(uri=main), position=pos(8, 15)))
+    assert lo12.signatures[lo12.active_signature].label == "ADD Xd, Xn, #:lo12:symbol"
+    assert lo12.active_parameter == 2
     assert await at(4, 18) is None  # in the comment
     assert await at(4, 3) is None  # on the mnemonic
     p2align = await at(5, 13)
