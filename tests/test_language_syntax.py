@@ -110,7 +110,9 @@ def test_form_operands():
 
 def _check(text: str) -> None:
     doc = parse(text)
+    semantic._LINE_CACHE.clear()
     tokens = semantic_tokens(doc)
+    assert semantic_tokens(doc) == tokens, "the line cache changed the answer"
     previous = (-1, -1)
     for line, start, end, token_type, modifiers in tokens:
         assert 0 <= line < len(doc.lines) and 0 <= start < end <= len(doc.lines[line])

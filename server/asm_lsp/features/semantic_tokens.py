@@ -110,6 +110,7 @@ class _Sent:
     result_id: str
     data: list[int]
     doc: ParsedDocument
+    encoded: Encoded | None = None  # made when a full request asks for it
 
 
 class TokenResults:
@@ -123,23 +124,21 @@ class TokenResults:
     def forget(self, uri: str) -> None:
         self._sent.pop(uri, None)
 
-    def data_for(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> list[int]:
-        sent = self._sent.get(uri)
-        if sent is not None and sent.doc is doc:
-            return sent.data
-        return document_data(doc, index, uri)
-
     def full(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> Encoded:
-        data = self.data_for(uri, doc, index)
-        result_id = str(next(self._ids))
-        self._sent[uri] = _Sent(result_id, data, doc)
-        return Encoded(json.dumps({"resultId": result_id, "data": data}, separators=(",", ":")))
+        sent = self._sent.get(uri)
+        if sent is None or sent.doc is not doc:
+            sent = self._sent[uri] = _Sent(str(next(self._ids)), document_data(doc, index, uri), doc)
+        if sent.encoded is None:  # the same parse gets the same answer, under the same result id
+            sent.encoded = Encoded(json.dumps({"resultId": sent.result_id, "data": sent.data}, separators=(",", ":")))
+        return sent.encoded
 
     def delta(self, uri: str, previous_id: str, doc: ParsedDocument, index: WorkspaceIndex) -> Encoded:
         sent = self._sent.get(uri)
         if sent is None or sent.result_id != previous_id:
             return self.full(uri, doc, index)  # the client asked about a result we no longer hold
-        data = self.data_for(uri, doc, index)
+        if sent.doc is doc:
+            return Encoded(json.dumps({"resultId": sent.result_id, "edits": []}))
+        data = document_data(doc, index, uri)
         result_id = str(next(self._ids))
         edits = delta_edits(sent.data, data)
         self._sent[uri] = _Sent(result_id, data, doc)

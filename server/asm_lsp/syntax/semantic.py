@@ -43,6 +43,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from itertools import groupby
+from operator import attrgetter
 
 from .lexicon import (
     BRANCH_MNEMONICS,
@@ -97,6 +99,7 @@ _PLAIN = {
     _NREF: (LABEL, STATIC), _NUM: (NUMBER, 0),
 }
 _WORDS = re.compile(r"[\w.$]+")
+_line_of = attrgetter("line")
 _FAST_MODES = frozenset(("code", "branch", "call", "macro"))
 _SYMBOL = (VARIABLE, -1)  # sentinels of _WORD_KINDS: a name to classify in context,
 _SKIP = (-1, -1)  # and a word that is no token (`.`, junk such as `12ab`)
@@ -106,6 +109,9 @@ _PLAIN_BEFORE = frozenset(" \t,[]{}()!=*<>|&^~")
 _NUMERIC_REF = re.compile(r"\d+[bf]")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[bB][01]+|\d+(?:\.\d+)?(?:[eE]\d+)?")
 _WORD_KINDS: dict[str, tuple[int, int]] = {}
+_RECORDED = -2  # a token type that stands for "a symbol, see the key"
+# line text -> its tokens (start, end, type, modifiers, symbol key or None); see line_entry
+_LINE_CACHE: dict[str, tuple] = {}
 
 
 def _word_kind(word: str) -> tuple[int, int]:
@@ -177,6 +183,8 @@ class _Tokenizer:
             if s.name == ".macro" and s.kind == "directive" and s.operands and s.operands[0].text
         }
         self._symbol_cache: dict[tuple[str, bool], tuple[int, int]] = {}
+        self._recording = False  # line_entry: symbols become keys
+        self._keys: list[tuple[str, bool, bool]] = []
 
     # -- lines ------------------------------------------------------------------
     def run(self, first: int, last: int | None, out: list[SemanticToken]) -> None:
@@ -193,21 +201,57 @@ class _Tokenizer:
             statements = [s for line in range(first, last + 1) for s in self.doc.statements_on(line)]
         # Comments go in line by line: a line with comments and statements is sorted.
         ci, cn = 0, len(comments)
-        statement = self.statement
-        current, line_start = -1, 0
-        for s in statements:
-            lineno = s.line
-            if lineno != current:
-                if ci < cn and comments[ci][0] <= current:
-                    ci = _flush_comments(comments, ci, current, out, line_start)
+        cacheable = not self.macros  # a macro's name changes what its uses are
+        cache = _LINE_CACHE
+        for lineno, group in groupby(statements, key=_line_of):
+            if ci < cn and comments[ci][0] < lineno:
                 while ci < cn and comments[ci][0] < lineno:
                     out.append(comments[ci])
                     ci += 1
-                current, line_start = lineno, len(out)
-            statement(masked.get(lineno) or lines[lineno], lineno, s, out)
-        if ci < cn and comments[ci][0] <= current:
-            ci = _flush_comments(comments, ci, current, out, line_start)
+            line_start = len(out)
+            code = masked.get(lineno)
+            if code is None and cacheable:
+                text = lines[lineno]
+                entry = cache.get(text)
+                if entry is None:
+                    entry = self.line_entry(text, group)
+                self.emit(lineno, entry, out)
+            else:
+                for s in group:
+                    self.statement(code or lines[lineno], lineno, s, out)
+            if ci < cn and comments[ci][0] == lineno:
+                ci = _flush_comments(comments, ci, lineno, out, line_start)
         out.extend(comments[ci:])
+
+    def line_entry(self, text: str, statements) -> tuple:
+        """The tokens of a line's statements with symbols left as (name, call, definition)
+        keys, cached by the line's text: most lines of a file recur (in it, and in the
+        next version of it after an edit)."""
+        raw: list[SemanticToken] = []
+        self._keys = []
+        self._recording = True
+        try:
+            for s in statements:
+                self.statement(text, 0, s, raw)
+        finally:
+            self._recording = False
+        keys = self._keys
+        entry = tuple((a, b, t, m, keys[m] if t == _RECORDED else None) for _, a, b, t, m in raw)
+        if len(_LINE_CACHE) > 200_000:  # bounded: random text must not grow it forever
+            _LINE_CACHE.clear()
+        _LINE_CACHE[text] = entry
+        return entry
+
+    def emit(self, lineno: int, entry: tuple, out: list[SemanticToken]) -> None:
+        append = out.append
+        symbol = self.symbol
+        for a, b, t, m, key in entry:
+            if key is None:
+                append((lineno, a, b, t, m))
+            else:
+                name, call, definition = key
+                t, m = symbol(name, call)
+                append((lineno, a, b, t, m | DECLARATION if definition else m))
 
     # -- statements -------------------------------------------------------------
     def statement(self, code: str, lineno: int, s, out: list[SemanticToken]) -> None:
@@ -359,10 +403,17 @@ class _Tokenizer:
         if name[:1].isdigit():
             out.append((lineno, start, end, LABEL, DECLARATION | STATIC))
             return
+        if self._recording:
+            self._keys.append((name, False, True))
+            out.append((lineno, start, end, _RECORDED, len(self._keys) - 1))
+            return
         token_type, modifiers = self.symbol(name, False)
         out.append((lineno, start, end, token_type, modifiers | DECLARATION))
 
     def symbol(self, name: str, call: bool) -> tuple[int, int]:
+        if self._recording:  # classified in context when the line is emitted
+            self._keys.append((name, call, False))
+            return _RECORDED, len(self._keys) - 1
         key = (name, call)
         found = self._symbol_cache.get(key)
         if found is None:
