@@ -194,7 +194,8 @@ class _Tokenizer:
         last = count - 1 if last is None else min(last, count - 1)
         if first > last:
             return
-        comments, masked = _comments(lines, first, last)
+        # An outline (a huge file) is not scanned from its top for an open `/*`.
+        comments, masked = _comments(lines, first, last, not getattr(self.doc, "is_outline", False))
         if first == 0 and last == count - 1 and self.doc.statements:
             statements: Sequence = self.doc.statements
         else:
@@ -447,12 +448,14 @@ def _flush_comments(comments: list[SemanticToken], ci: int, line: int, out: list
     return ci
 
 
-def _comments(lines: Sequence[str], first: int, last: int) -> tuple[list[SemanticToken], dict[int, str]]:
+def _comments(lines: Sequence[str], first: int, last: int,
+              scan_back: bool = True) -> tuple[list[SemanticToken], dict[int, str]]:
     """Comment tokens of lines ``first``..``last`` and, for lines whose code a ``/* */``
-    interrupts, the line with its comments blanked out (columns kept)."""
+    interrupts, the line with its comments blanked out (columns kept). ``scan_back``:
+    look at the lines above ``first`` for a ``/*`` still open."""
     tokens: list[SemanticToken] = []
     masked: dict[int, str] = {}
-    in_block = _block_comment_open_at(lines, first)
+    in_block = _block_comment_open_at(lines, first) if scan_back else False
     for lineno in range(first, last + 1):
         line = lines[lineno]
         if not (in_block or "/" in line or line[:1] == "#"):
