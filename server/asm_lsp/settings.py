@@ -82,12 +82,27 @@ class IndexSettings:
 
 
 @dataclass
+class AnalysisSettings:
+    mca_path: str = ""
+    """llvm-mca program for pipeline analysis; empty = llvm-mca (or llvm-mca-NN) on PATH. User settings only."""
+    cpu: str = "neoverse-n1"
+    """Target CPU for llvm-mca (-mcpu), e.g. cortex-a72, neoverse-n1, apple-m1."""
+    mattr: str = ""
+    """Extra target features for llvm-mca (-mattr), e.g. "+sve"; empty = the CPU's own."""
+    mca_on_hover: bool = False
+    """Add llvm-mca's summary to the hover of a function label (runs llvm-mca, ~0.3 s, on each new function text)."""
+    timeout_ms: int = 10000
+    """Stop llvm-mca after this long."""
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     assembler: AssemblerSettings = field(default_factory=AssemblerSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
 _CHOICES = {("completion", "mode"): ("inline", "list", "both")}
@@ -100,6 +115,7 @@ _RANGES = {
     ("assembler", "timeout_ms"): (100, 120000),
     ("diagnostics", "debounce_ms"): (0, 10000),
     ("index", "max_files"): (1, 1000000),
+    ("analysis", "timeout_ms"): (100, 600000),
 }
 
 
