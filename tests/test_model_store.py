@@ -71,6 +71,27 @@ def test_assembles_verifies_and_stamps(packages, tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name, target.name + ".json"]
 
 
+def test_progress_is_reported_while_assembling_and_verifying(packages, tmp_path, monkeypatch):
+    """What the server turns into $/progress: assembling (from 0), the adapter; later starts
+    report nothing slow while the stamp is valid, and the re-hash when it is not."""
+    spec, _ = packages
+    monkeypatch.setattr(store, "_REPORT_BYTES", 500)  # the fake model is 1,782 bytes
+    heard: list[tuple[str, float | None]] = []
+    resolve_model(cache_dir=str(tmp_path), progress=lambda m, f: heard.append((m, f)))
+    what = "assembling the base model from its 3 packages (sha256 checked as it goes)"
+    assert heard == [(what, 0.0), (f"{what}: 0 of 0 MB", 1004 / spec.size), (f"{what}: 0 of 0 MB", 1781 / spec.size),
+                     ("checking the adapter", None)]
+    heard.clear()
+    resolve_model(cache_dir=str(tmp_path), progress=lambda m, f: heard.append((m, f)))
+    assert heard == [("checking the adapter", None)]
+    (tmp_path / "models" / (spec.file_name + ".json")).unlink()
+    heard.clear()
+    resolve_model(cache_dir=str(tmp_path), progress=lambda m, f: heard.append((m, f)))
+    verifying = f"verifying the sha256 of {spec.file_name}"
+    assert heard[0] == (verifying, 0.0) and heard[-1] == ("checking the adapter", None)
+    assert [f for m, f in heard if m == verifying] == [0.0, 1.0]
+
+
 def test_xdg_cache_home_is_the_default(packages, tmp_path, monkeypatch):
     spec, _ = packages
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -131,10 +152,10 @@ def test_read_only_cache_falls_back_to_temp(packages, tmp_path, monkeypatch):
     spec, _ = packages
     real_assemble = store._assemble
 
-    def refuse_primary(chunks, target, spec_):
+    def refuse_primary(chunks, target, spec_, *rest):
         if "fallback" not in str(target):
             raise PermissionError(13, "Permission denied", str(target.parent))
-        real_assemble(chunks, target, spec_)
+        real_assemble(chunks, target, spec_, *rest)
 
     monkeypatch.setattr(store, "_assemble", refuse_primary)
     files = resolve_model(cache_dir=str(tmp_path / "ro"))
@@ -143,7 +164,7 @@ def test_read_only_cache_falls_back_to_temp(packages, tmp_path, monkeypatch):
 
 
 def test_no_writable_place_is_a_clear_error(packages, tmp_path, monkeypatch):
-    def full(chunks, target, spec_):
+    def full(chunks, target, spec_, *rest):
         raise OSError(28, "No space left on device", str(target.parent))
 
     monkeypatch.setattr(store, "_assemble", full)

@@ -25,6 +25,16 @@ from pathlib import Path
 GGUF_MAGIC = b"GGUF"
 INSTALL_HINT = "run `pip install 'asm-lsp-aarch64[model]'` or set asmLsp.model.path"
 _READ_SIZE = 1 << 20
+#: Progress is reported at most every this many bytes (~30 reports over the 491 MB model).
+_REPORT_BYTES = 16 << 20
+
+#: ``progress(message, fraction)``: what is being done, and how much of it (0..1, None if unknown).
+#: Called from the thread doing the work; it must not raise or block.
+Progress = Callable[[str, "float | None"], None]
+
+
+def _no_progress(message: str, fraction: float | None) -> None:
+    pass
 
 
 class ModelError(Exception):
@@ -95,11 +105,18 @@ def default_cache_dir() -> Path:
     return Path(base) / "asm-lsp"
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, progress: Progress | None = None, what: str = "") -> str:
+    """sha256 of ``path``; ``progress`` hears ``what`` and the fraction read, every ~16 MB."""
     digest = hashlib.sha256()
+    size = path.stat().st_size if progress else 0
+    done = reported = 0
     with path.open("rb") as f:
         while block := f.read(_READ_SIZE):
             digest.update(block)
+            done += len(block)
+            if progress and done - reported >= _REPORT_BYTES:
+                reported = done
+                progress(what or f"verifying {path.name}", done / size if size else None)
     return digest.hexdigest()
 
 
@@ -154,11 +171,12 @@ def _write_stamp(gguf: Path, sha: str) -> None:
         pass  # only an optimisation: next start re-hashes
 
 
-def _verified_sha(gguf: Path) -> str:
+def _verified_sha(gguf: Path, progress: Progress = _no_progress) -> str:
     """sha256 of a file we wrote, from its stamp when still valid, else hashed and stamped."""
     sha = _read_stamp(gguf)
     if sha is None:
-        sha = sha256_file(gguf)
+        progress(f"verifying the sha256 of {gguf.name}", 0.0)
+        sha = sha256_file(gguf, progress, f"verifying the sha256 of {gguf.name}")
         _write_stamp(gguf, sha)
     return sha
 
@@ -182,7 +200,7 @@ def _locate_chunks(spec: ChunkedModel) -> list[Path]:
     return chunks
 
 
-def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel) -> None:
+def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel, progress: Progress = _no_progress) -> None:
     """Concatenate ``chunks`` into ``target`` via a temp file in the same folder; verify first."""
     target.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(target.parent).free
@@ -192,12 +210,19 @@ def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel) -> None:
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
+        done = reported = 0
+        what = f"assembling the base model from its {len(chunks)} packages (sha256 checked as it goes)"
+        progress(what, 0.0)
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 with chunk.open("rb") as f:
                     while block := f.read(_READ_SIZE):
                         digest.update(block)
                         out.write(block)
+                        done += len(block)
+                        if done - reported >= _REPORT_BYTES:
+                            reported = done
+                            progress(f"{what}: {done >> 20} of {spec.size >> 20} MB", done / spec.size)
             out.flush()
             os.fsync(out.fileno())
         sha = digest.hexdigest()
@@ -214,12 +239,12 @@ def _assemble(chunks: list[Path], target: Path, spec: ChunkedModel) -> None:
     _write_stamp(target, spec.sha256)
 
 
-def _cached_model(spec: ChunkedModel, models_dir: Path) -> Path | None:
+def _cached_model(spec: ChunkedModel, models_dir: Path, progress: Progress = _no_progress) -> Path | None:
     """Our cached GGUF if present and intact; a broken one (it is ours) is removed."""
     target = models_dir / spec.file_name
     if not target.is_file():
         return None
-    if target.stat().st_size == spec.size and _verified_sha(target) == spec.sha256:
+    if target.stat().st_size == spec.size and _verified_sha(target, progress) == spec.sha256:
         return target
     try:  # ours and broken: rebuild it
         target.unlink(missing_ok=True)
@@ -233,20 +258,22 @@ def _fallback_models_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"asm-lsp-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "models"
 
 
-def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path) -> tuple[Path, list[str]]:
-    """Path of the verified GGUF for ``spec``, assembling it if needed; plus notes."""
+def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path,
+                         progress: Progress = _no_progress) -> tuple[Path, list[str]]:
+    """Path of the verified GGUF for ``spec``, assembling it if needed; plus notes.
+    ``progress`` hears the assembling and hashing (seconds on first use)."""
     notes: list[str] = []
     primary = cache_dir / "models"
     fallback = _fallback_models_dir()
     for models_dir in (primary, fallback):
-        found = _cached_model(spec, models_dir)
+        found = _cached_model(spec, models_dir, progress)
         if found is not None:
             return found, notes
     chunks = _locate_chunks(spec)
     errors: list[str] = []
     for models_dir in (primary, fallback):
         try:
-            _assemble(chunks, models_dir / spec.file_name, spec)
+            _assemble(chunks, models_dir / spec.file_name, spec, progress)
         except OSError as e:
             errors.append(f"{models_dir}: {e.strerror or e}")
             continue
@@ -303,7 +330,8 @@ def _resolve_adapter(adapter: str, base_sha: str) -> tuple[Path | None, str, str
 
 # ---------------------------------------------------------------- public API
 
-def resolve_model(model_path: str = "", adapter: str = "default", cache_dir: str = "") -> ModelFiles:
+def resolve_model(model_path: str = "", adapter: str = "default", cache_dir: str = "",
+                  progress: Progress | None = None) -> ModelFiles:
     """Find (and on first use assemble) the model and adapter files; raise ModelError if unusable.
 
     ``model_path``: "" = the packaged base model, else any GGUF file.
@@ -311,7 +339,9 @@ def resolve_model(model_path: str = "", adapter: str = "default", cache_dir: str
     ``cache_dir``: asm-lsp's cache folder ("" = $XDG_CACHE_HOME/asm-lsp); models go in ``models/``.
     The first call for the packaged model writes ~490 MB and hashes it: seconds, so call it off
     the event loop (``CompletionEngine`` accepts a callable that does this in its worker).
+    ``progress(message, fraction)`` hears each slow step (the server turns it into ``$/progress``).
     """
+    progress = progress or _no_progress
     notes: list[str] = []
     if model_path.strip():
         path = Path(model_path.strip()).expanduser()
@@ -319,9 +349,10 @@ def resolve_model(model_path: str = "", adapter: str = "default", cache_dir: str
         model, sha, source = path, "", "asmLsp.model.path"
     else:
         root = Path(cache_dir).expanduser() if cache_dir.strip() else default_cache_dir()
-        model, notes = ensure_chunked_model(DEFAULT_MODEL, root)
+        model, notes = ensure_chunked_model(DEFAULT_MODEL, root, progress)
         size, sha = DEFAULT_MODEL.size, DEFAULT_MODEL.sha256
         source = f"packages {DEFAULT_MODEL.distributions[0]}..{DEFAULT_MODEL.distributions[-1][-1]}"
+    progress("checking the adapter", None)
     adapter_path, adapter_sha, adapter_source, adapter_notes = _resolve_adapter(adapter, sha)
     return ModelFiles(
         model=model,
