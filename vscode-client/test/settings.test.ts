@@ -23,6 +23,8 @@ test("values are mapped into the server's nested shape, paths expanded", () => {
       "assembler.flags": ["-march=armv8.2-a"],
       "diagnostics.debounceMs": 150,
       "index.enabled": false,
+      "analysis.mcaPath": "~/llvm/bin/llvm-mca",
+      "analysis.cpu": "cortex-a72",
     }),
     ctx,
   );
@@ -34,6 +36,7 @@ test("values are mapped into the server's nested shape, paths expanded", () => {
     assembler: { path: "/usr/bin/aarch64-linux-gnu-as", flags: ["-march=armv8.2-a"], timeoutMs: 5000 },
     diagnostics: { enabled: true, debounceMs: 150 },
     index: { enabled: false, embeddings: true, maxFiles: 20000 },
+    analysis: { ...SERVER_DEFAULTS.analysis, mcaPath: "/home/u/llvm/bin/llvm-mca", cpu: "cortex-a72" },
   });
 });
 

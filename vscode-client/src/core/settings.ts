@@ -31,6 +31,7 @@ export interface ServerSettings {
   assembler: { path: string; flags: string[]; timeoutMs: number };
   diagnostics: { enabled: boolean; debounceMs: number };
   index: { enabled: boolean; embeddings: boolean; maxFiles: number };
+  analysis: { mcaPath: string; cpu: string; mattr: string; mcaOnHover: boolean; timeoutMs: number };
 }
 
 export interface ClientSettings {
@@ -54,6 +55,7 @@ export const SERVER_DEFAULTS: ServerSettings = {
   assembler: { path: "", flags: [], timeoutMs: 5000 },
   diagnostics: { enabled: true, debounceMs: 300 },
   index: { enabled: true, embeddings: true, maxFiles: 20000 },
+  analysis: { mcaPath: "", cpu: "neoverse-n1", mattr: "", mcaOnHover: false, timeoutMs: 10000 },
 };
 
 /** Reads one dotted key below `asmLsp` (e.g. "model.threads"); undefined when unset. */
@@ -162,6 +164,13 @@ export function readServerSettings(
       enabled: r.bool("index.enabled", d.index.enabled),
       embeddings: r.bool("index.embeddings", d.index.embeddings),
       maxFiles: r.int("index.maxFiles", d.index.maxFiles, 1, 1000000),
+    },
+    analysis: {
+      mcaPath: filePath(r.str("analysis.mcaPath", d.analysis.mcaPath), ctx),
+      cpu: r.str("analysis.cpu", d.analysis.cpu),
+      mattr: r.str("analysis.mattr", d.analysis.mattr),
+      mcaOnHover: r.bool("analysis.mcaOnHover", d.analysis.mcaOnHover),
+      timeoutMs: r.int("analysis.timeoutMs", d.analysis.timeoutMs, 100, 600000),
     },
   };
   return { settings, problems: r.problems };
