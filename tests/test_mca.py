@@ -6,7 +6,10 @@ are fakes written by the tests. Test data: tests/fixtures/workspace/util.s.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -109,3 +112,31 @@ def test_the_program_is_never_given_to_a_shell(tmp_path: Path):
         find_mca(f"llvm-mca; touch {marker}")
     assert not marker.exists()
     assert os.sep in str(tmp_path)  # the test means something only with a real path above
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "server")}
+    return subprocess.run([sys.executable, "-m", "asm_lsp", "mca", *args], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+def test_cli_function_lines_and_json():
+    one = run_cli(f"{UTIL}:9", "--cpu", "cortex-a72")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.startswith("**Pipeline analysis** (llvm-mca, `cortex-a72`) of `sum_array` (util.s:3–14)\n")
+    every = run_cli(str(UTIL), "--json")
+    assert every.returncode == 0, every.stderr
+    reports = json.loads(every.stdout)
+    assert [(r["target"], r["cpu"], r["instructions"]) for r in reports] == [
+        ("`sum_array` (util.s:3–14)", "neoverse-n1", 800), ("`square` (util.s:16–22)", "neoverse-n1", 200)]
+    lines = run_cli(f"{UTIL}:9-10", "--json")
+    assert json.loads(lines.stdout)[0]["instructions"] == 300
+
+
+def test_cli_missing_llvm_mca_and_no_function():
+    missing = run_cli(str(UTIL), "--llvm-mca", "/nonexistent/llvm-mca")
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert missing.stderr == ("asm-lsp: llvm-mca '/nonexistent/llvm-mca' (asmLsp.analysis.mcaPath) not found or "
+                              "not executable; fix the setting or clear it to use llvm-mca from PATH\n")
+    outside = run_cli(f"{UTIL}:1")
+    assert outside.returncode == 1 and "line 1 of" in outside.stderr and "not inside a function" in outside.stderr
