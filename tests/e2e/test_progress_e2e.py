@@ -1,5 +1,5 @@
-"""Progress and logs over stdio: $/progress while the real model store assembles, verifies and
-loads the model into a fresh cache folder; warnings in window/logMessage as well as shown.
+"""Progress and logs over stdio: $/progress while the real model store assembles, verifies,
+merges the adapter into and loads the model into a fresh cache folder; warnings in window/logMessage as well as shown.
 
 Test data: tests/fixtures/workspace/ (any folder does; the model's progress is the subject).
 """
@@ -67,8 +67,17 @@ async def test_model_preparation_is_reported_from_begin_to_end(model_client: Lan
     assert (begin.message, begin.percentage) == (what, 0)
     assembling = [r.percentage for r in reports if r.message.startswith(what)]
     assert len(assembling) >= 20 and assembling == sorted(assembling) and assembling[-1] >= 95
-    assert [r.message for r in reports][-2:] == [
-        "checking the adapter", "loading qwen2.5-coder-0.5b-instruct-q4_k_m-1d9614638d18.gguf into llama.cpp"]
+    # Then the shipped adapter is merged into the base (first use), and the merged model loaded.
+    steps = []
+    for r in reports:
+        step = r.message.split(":")[0].split(" (")[0]
+        if not steps or steps[-1] != step:
+            steps.append(step)
+    assert steps == ["assembling the base model from its 6 packages", "checking the adapter",
+                     "merging the adapter into the model", reports[-1].message]
+    merging = [r.percentage for r in reports if r.message.startswith("merging the adapter")]
+    assert len(merging) >= 20 and merging == sorted(merging) and merging[-1] >= 95
+    assert reports[-1].message.startswith("loading ") and reports[-1].message.endswith(".gguf into llama.cpp")
     assert end.message == "model ready"
     status = await lsp_client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="asmLsp.modelStatus", arguments=[]))

@@ -29,7 +29,7 @@ export interface ServerSettings {
     candidates: number;
     timeBudgetMs: number;
   };
-  assembler: { path: string; flags: string[]; timeoutMs: number };
+  assembler: { path: string; flags: string[]; timeoutMs: number; includePaths: string[]; defines: string[] };
   diagnostics: { enabled: boolean; debounceMs: number };
   index: { enabled: boolean; embeddings: boolean; maxFiles: number };
   analysis: { mcaPath: string; cpu: string; mattr: string; mcaOnHover: boolean; timeoutMs: number };
@@ -53,7 +53,7 @@ export const SERVER_DEFAULTS: ServerSettings = {
     candidates: 3,
     timeBudgetMs: 2000,
   },
-  assembler: { path: "", flags: [], timeoutMs: 5000 },
+  assembler: { path: "", flags: [], timeoutMs: 5000, includePaths: [], defines: [] },
   diagnostics: { enabled: true, debounceMs: 300 },
   index: { enabled: true, embeddings: true, maxFiles: 20000 },
   analysis: { mcaPath: "", cpu: "neoverse-n1", mattr: "", mcaOnHover: false, timeoutMs: 10000 },
@@ -157,6 +157,8 @@ export function readServerSettings(
       path: filePath(r.str("assembler.path", d.assembler.path), ctx),
       flags: r.strList("assembler.flags", d.assembler.flags),
       timeoutMs: r.int("assembler.timeoutMs", d.assembler.timeoutMs, 100, 120000),
+      includePaths: r.strList("assembler.includePaths", d.assembler.includePaths),
+      defines: r.strList("assembler.defines", d.assembler.defines),
     },
     diagnostics: {
       enabled: r.bool("diagnostics.enabled", d.diagnostics.enabled),
