@@ -66,6 +66,7 @@ class AsmLanguageServer(LanguageServer):
         self.overrides = overrides or {}
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
+        self.index.include_lookup = self._included_uris  # macros and names through #include/.include
         self.open_versions: dict[str, int] = {}
         self.parses = DocumentParses(self.index)
         self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
@@ -208,6 +209,14 @@ class AsmLanguageServer(LanguageServer):
         if self._assembler_problem:
             self.tell_once(self._assembler_problem, types.MessageType.Warning)
         return self._assembler
+
+    def _included_uris(self, uri: str, lines: Any) -> list[str]:
+        """The files a document includes, as URIs (for the workspace index; any thread)."""
+        path = to_fs_path(uri)
+        if not path:
+            return []
+        files = self.includes().included_files(Path(path), "\n".join(lines))
+        return [from_fs_path(str(f)) or str(f) for f in files]
 
     def includes(self) -> IncludeResolver:
         """The include search for the current workspace folders and settings."""
