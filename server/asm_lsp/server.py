@@ -32,6 +32,7 @@ from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
+from asm_lsp.features import mca as mca_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
@@ -65,6 +66,7 @@ class AsmLanguageServer(LanguageServer):
         self.overrides = overrides or {}
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
+        self.index.include_lookup = self._included_uris  # macros and names through #include/.include
         self.open_versions: dict[str, int] = {}
         self.parses = DocumentParses(self.index)
         self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
@@ -80,6 +82,7 @@ class AsmLanguageServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
         self.model_started = False  # the model layer was asked to start (after initialized)
+        self.mca = mca_feature.McaAnalyzer()  # llvm-mca runs and their answers (asmLsp.analyzeThroughput)
 
     # -- transport ----------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -132,7 +135,13 @@ class AsmLanguageServer(LanguageServer):
         if message in self._told:
             return
         self._told.add(message)
+        self.tell(message, kind)
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """Show ``message`` and put it in the client's log too (window/logMessage): editors that
+        show a message only briefly, or not at all (Neovim without a UI), still keep it."""
         self.send_threadsafe(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+        self.send_threadsafe(self.window_log_message, types.LogMessageParams(type=kind, message=message))
 
     def send_threadsafe(self, method: Callable[[Any], None], params: Any) -> None:
         """Send a notification from any thread (the transport belongs to the event loop)."""
@@ -207,6 +216,14 @@ class AsmLanguageServer(LanguageServer):
         if self._assembler_problem:
             self.tell_once(self._assembler_problem, types.MessageType.Warning)
         return self._assembler
+
+    def _included_uris(self, uri: str, lines: Any) -> list[str]:
+        """The files a document includes, as URIs (for the workspace index; any thread)."""
+        path = to_fs_path(uri)
+        if not path:
+            return []
+        files = self.includes().included_files(Path(path), "\n".join(lines))
+        return [from_fs_path(str(f)) or str(f) for f in files]
 
     def includes(self) -> IncludeResolver:
         """The include search for the current workspace folders and settings."""
@@ -302,7 +319,8 @@ class AsmLanguageServer(LanguageServer):
 
 
 #: Settings that name programs or files: trusted only from the user, never from the workspace.
-_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"))
+_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"),
+                 ("analysis", "mcaPath"), ("analysis", "mca_path"))
 #: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
 _SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
                        "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
@@ -548,7 +566,16 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if include_at(doc.lines, line, col) is not None:
             return await asyncio.to_thread(includes_feature.hover, ls.includes(), uri, doc.lines, line, col)
         extra = ls.completions.similar_markdown if ls.completions is not None else None
-        return hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        found = hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        if found is not None and ls.settings.analysis.mca_on_hover:
+            target = mca_feature.hover_target(ls.index, uri, doc, line, col)
+            if target is not None:
+                try:
+                    _, markdown = await ls.mca.run(ls.settings.analysis, target, detail=False)
+                    found = mca_feature.add_section(found, markdown)
+                except mca_feature.McaError as exc:
+                    ls.tell_once(f"asm-lsp: pipeline analysis on hover: {exc}", types.MessageType.Warning)
+        return found
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[".", " ", ","], resolve_provider=False))
@@ -656,6 +683,22 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if ls.completions is None:
             return []
         return await ls.completions.similar_locations(args)
+
+    @server.command("asmLsp.analyzeThroughput")
+    @guarded(default=lambda: mca_feature.command_result(None, "", "pipeline analysis failed (see the log)"))
+    async def analyze_throughput(ls: AsmLanguageServer, *args: Any) -> dict:
+        """llvm-mca on [uri, range | position | {"function": name}]: {ok, markdown, report | error}."""
+        uri = args[0] if args and isinstance(args[0], str) else None
+        doc = await ls.parsed(uri) if uri else None
+        try:
+            if uri is None or doc is None:
+                raise mca_feature.McaError(f"asmLsp.analyzeThroughput: no open or indexed document {uri!r}")
+            target = mca_feature.command_target(ls.index, uri, doc, args[1] if len(args) > 1 else None)
+            report, markdown = await ls.mca.run(ls.settings.analysis, target, detail=True)
+        except mca_feature.McaError as exc:
+            ls.tell(f"asm-lsp: {exc}", types.MessageType.Warning)
+            return mca_feature.command_result(None, "", str(exc))
+        return mca_feature.command_result(report, markdown)
 
     @server.command("asmLsp.modelStatus")
     @guarded(default="model status unavailable")

