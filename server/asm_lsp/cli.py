@@ -99,15 +99,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def parse_spec(spec: str) -> tuple[Path, int, int]:
-    """``FILE:LINE:COL`` (1-based) as (path, 0-based line, 0-based column)."""
-    try:
-        path, line, col = spec.rsplit(":", 2)
-        return Path(path), max(0, int(line) - 1), max(0, int(col) - 1)
-    except ValueError:
-        raise SystemExit(f"asm-lsp: expected FILE:LINE:COL with 1-based numbers, got {spec!r}") from None
-
-
 def serve(args: argparse.Namespace) -> int:
     from asm_lsp.server import create_server
 
