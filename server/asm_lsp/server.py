@@ -33,6 +33,7 @@ from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
 from asm_lsp.features import navigation, symbols
+from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
 from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
@@ -65,6 +66,7 @@ class AsmLanguageServer(LanguageServer):
         self.settings_layers = SettingsLayers(overrides=self.overrides)
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
+        self.index.include_lookup = self._included_uris  # macros and names through #include/.include
         self.open_versions: dict[str, int] = {}
         self.parses = DocumentParses(self.index)
         self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
@@ -178,6 +180,14 @@ class AsmLanguageServer(LanguageServer):
         if self._assembler_problem:
             self.tell_once(self._assembler_problem, types.MessageType.Warning)
         return self._assembler
+
+    def _included_uris(self, uri: str, lines: Any) -> list[str]:
+        """The files a document includes, as URIs (for the workspace index; any thread)."""
+        path = to_fs_path(uri)
+        if not path:
+            return []
+        files = self.includes().included_files(Path(path), "\n".join(lines))
+        return [from_fs_path(str(f)) or str(f) for f in files]
 
     def includes(self) -> IncludeResolver:
         """The include search for the current workspace folders and settings."""
@@ -560,6 +570,25 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             return None
         line, col = clamp_position(doc.lines, params.position)
         return signature_feature.signature_help(doc.lines, line, col)
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    @guarded()
+    async def prepare_rename(ls: AsmLanguageServer, params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder:
+        doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
+        if doc is None:
+            raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
+        return rename_feature.prepare_rename(doc, params.position)
+
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    @guarded()
+    async def rename(ls: AsmLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None:
+            raise rename_feature.RenameRefused(f"{uri} is neither open nor in the workspace")
+        for open_uri in list(ls.open_versions):
+            ls.document(open_uri)  # the index holds every open buffer's newest parse
+        return rename_feature.rename(ls.index, uri, doc, params.position, params.new_name)
 
     @server.command("asmLsp.similarFunctions")
     @guarded(default=list)
