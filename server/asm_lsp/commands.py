@@ -1,4 +1,4 @@
-"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index``).
+"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index|mca``).
 
 These print to stdout: they are commands, not the server.
 """
@@ -110,4 +110,8 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         from asm_lsp.embed import commands as embed_commands
 
         return embed_commands.run(args, overrides)
+    if args.command == "mca":
+        from asm_lsp.analysis import commands as analysis_commands
+
+        return analysis_commands.mca_main(args, overrides)
     raise SystemExit(f"asm-lsp: unknown command {args.command}")

@@ -32,6 +32,7 @@ from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
+from asm_lsp.features import mca as mca_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
@@ -84,6 +85,7 @@ class AsmLanguageServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
         self.model_started = False  # the model layer was asked to start (after initialized)
+        self.mca = mca_feature.McaAnalyzer()  # llvm-mca runs and their answers (asmLsp.analyzeThroughput)
 
     # -- transport ----------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -113,7 +115,13 @@ class AsmLanguageServer(LanguageServer):
         if message in self._told:
             return
         self._told.add(message)
+        self.tell(message, kind)
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """Show ``message`` and put it in the client's log too (window/logMessage): editors that
+        show a message only briefly, or not at all (Neovim without a UI), still keep it."""
         self.send_threadsafe(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+        self.send_threadsafe(self.window_log_message, types.LogMessageParams(type=kind, message=message))
 
     def send_threadsafe(self, method: Callable[[Any], None], params: Any) -> None:
         """Send a notification from any thread (the transport belongs to the event loop)."""
@@ -280,7 +288,6 @@ class AsmLanguageServer(LanguageServer):
         self.send_status(indexing=f"{len(self.index)} files")  # open buffers count too
         if self.completions is not None:
             self.completions.on_index_ready()
-
 
 
 async def run_maybe_big(doc: ParsedDocument, fn: Callable[..., Any], *args: Any, span: int | None = None) -> Any:
@@ -488,7 +495,16 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if include_at(doc.lines, line, col) is not None:
             return await asyncio.to_thread(includes_feature.hover, ls.includes(), uri, doc.lines, line, col)
         extra = ls.completions.similar_markdown if ls.completions is not None else None
-        return hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        found = hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        if found is not None and ls.settings.analysis.mca_on_hover:
+            target = mca_feature.hover_target(ls.index, uri, doc, line, col)
+            if target is not None:
+                try:
+                    _, markdown = await ls.mca.run(ls.settings.analysis, target, detail=False)
+                    found = mca_feature.add_section(found, markdown)
+                except mca_feature.McaError as exc:
+                    ls.tell_once(f"asm-lsp: pipeline analysis on hover: {exc}", types.MessageType.Warning)
+        return found
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[".", " ", ","], resolve_provider=False))
@@ -596,6 +612,22 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if ls.completions is None:
             return []
         return await ls.completions.similar_locations(args)
+
+    @server.command("asmLsp.analyzeThroughput")
+    @guarded(default=lambda: mca_feature.command_result(None, "", "pipeline analysis failed (see the log)"))
+    async def analyze_throughput(ls: AsmLanguageServer, *args: Any) -> dict:
+        """llvm-mca on [uri, range | position | {"function": name}]: {ok, markdown, report | error}."""
+        uri = args[0] if args and isinstance(args[0], str) else None
+        doc = await ls.parsed(uri) if uri else None
+        try:
+            if uri is None or doc is None:
+                raise mca_feature.McaError(f"asmLsp.analyzeThroughput: no open or indexed document {uri!r}")
+            target = mca_feature.command_target(ls.index, uri, doc, args[1] if len(args) > 1 else None)
+            report, markdown = await ls.mca.run(ls.settings.analysis, target, detail=True)
+        except mca_feature.McaError as exc:
+            ls.tell(f"asm-lsp: {exc}", types.MessageType.Warning)
+            return mca_feature.command_result(None, "", str(exc))
+        return mca_feature.command_result(report, markdown)
 
     @server.command("asmLsp.modelStatus")
     @guarded(default="model status unavailable")

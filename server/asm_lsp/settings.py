@@ -91,12 +91,27 @@ class IndexSettings:
 
 
 @dataclass
+class AnalysisSettings:
+    mca_path: str = ""
+    """llvm-mca program for pipeline analysis; empty = llvm-mca (or llvm-mca-NN) on PATH. User settings only."""
+    cpu: str = "neoverse-n1"
+    """Target CPU for llvm-mca (-mcpu), e.g. cortex-a72, neoverse-n1, apple-m1."""
+    mattr: str = ""
+    """Extra target features for llvm-mca (-mattr), e.g. "+sve"; empty = the CPU's own."""
+    mca_on_hover: bool = False
+    """Add llvm-mca's summary to the hover of a function label (runs llvm-mca, ~0.3 s, on each new function text)."""
+    timeout_ms: int = 10000
+    """Stop llvm-mca after this long."""
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     assembler: AssemblerSettings = field(default_factory=AssemblerSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
 _CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
@@ -109,6 +124,7 @@ _RANGES = {
     ("assembler", "timeout_ms"): (100, 120000),
     ("diagnostics", "debounce_ms"): (0, 10000),
     ("index", "max_files"): (1, 1000000),
+    ("analysis", "timeout_ms"): (100, 600000),
 }
 
 
@@ -181,7 +197,8 @@ def settings_from_dict(raw: Any) -> tuple[Settings, list[str]]:
 # -- layering ------------------------------------------------------------------------------
 
 #: Settings that name programs or files: trusted only from the user, never from the workspace.
-_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"))
+_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"),
+                 ("analysis", "mcaPath"), ("analysis", "mca_path"))
 #: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
 _SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
                        "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
