@@ -6,21 +6,18 @@ Test data: small texts written here; random text from hypothesis.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.docs.forms import form_operands  # noqa: E402
-from asm_lsp.syntax import parse  # noqa: E402
-from asm_lsp.syntax import semantic  # noqa: E402
-from asm_lsp.syntax.operands import OperandContext, operand_context  # noqa: E402
-from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens  # noqa: E402
+from asm_lsp.docs.forms import form_operands
+from asm_lsp.syntax import parse
+from asm_lsp.syntax import semantic
+from asm_lsp.syntax.operands import OperandContext, operand_context
+from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens
 
 # The pure layer swallows internal errors to protect the server; here they must fail the test.
 semantic.STRICT = True

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_util import open_file
+from helpers import open_file
 
 
 def pos(line: int, character: int) -> types.Position:
