@@ -602,7 +602,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
         if doc is None:
             raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
-        return rename_feature.prepare_rename(doc, params.position)
+        return rename_feature.prepare_rename(doc, params.position, ls.index)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     @guarded()

@@ -66,7 +66,8 @@ def function_names(index: WorkspaceIndex, uri: str) -> Callable[[str], bool]:
 
 def document_data(doc: ParsedDocument, index: WorkspaceIndex, uri: str,
                   first_line: int = 0, last_line: int | None = None) -> list[int]:
-    tokens = semantic_tokens(doc, first_line, last_line, function_names(index, uri))
+    macros = {m.name.lower() for _, m in index.macros() if m.kind == "macro"}
+    tokens = semantic_tokens(doc, first_line, last_line, function_names(index, uri), macros)
     return encode(doc.lines, tokens)
 
 

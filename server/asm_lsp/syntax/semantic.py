@@ -110,6 +110,9 @@ _NUMERIC_REF = re.compile(r"\d+[bf]")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[bB][01]+|\d+(?:\.\d+)?(?:[eE]\d+)?")
 _WORD_KINDS: dict[str, tuple[int, int]] = {}
 _RECORDED = -2  # a token type that stands for "a symbol, see the key"
+_MODAL_MNEMONICS = BRANCH_MNEMONICS | NO_SYMBOL_MNEMONICS  # their operands are read differently
+# LabelDef.defined_by of definitions written as such (others: a macro invocation's argument).
+_PLAIN_DEFINERS = frozenset((":", "=", ".macro", "#define")) | SYMBOL_DEFINING_DIRECTIVES
 # line text -> its tokens (start, end, type, modifiers, symbol key or None); see line_entry
 _LINE_CACHE: dict[str, tuple] = {}
 
@@ -150,16 +153,18 @@ def semantic_tokens(
     first_line: int = 0,
     last_line: int | None = None,
     is_function: Callable[[str], bool] | None = None,
+    macros: frozenset[str] | set[str] = frozenset(),
 ) -> list[SemanticToken]:
     """The tokens of lines ``first_line``..``last_line`` (inclusive, 0-based; default: to the end).
 
     ``is_function(name)`` answers for names this document does not define (the workspace
     index knows them); without it such a name is a function only as a branch target.
-    Never raises: on an internal error the tokens found so far are returned.
+    ``macros``: lowercased names of macros defined elsewhere (their invocations here are
+    ``macro`` tokens; this document's own ``.macro``/``#define`` are found here). Never raises: on an internal error the tokens found so far are returned.
     """
     tokens: list[SemanticToken] = []
     try:
-        _Tokenizer(doc, is_function).run(first_line, last_line, tokens)
+        _Tokenizer(doc, is_function, macros).run(first_line, last_line, tokens)
     except Exception:  # highlighting must never take a request down
         if STRICT:
             raise
@@ -168,7 +173,8 @@ def semantic_tokens(
 
 
 class _Tokenizer:
-    def __init__(self, doc: ParsedDocument, is_function: Callable[[str], bool] | None) -> None:
+    def __init__(self, doc: ParsedDocument, is_function: Callable[[str], bool] | None,
+                 macros: frozenset[str] | set[str] = frozenset()) -> None:
         self.doc = doc
         self.is_function = is_function
         self.functions = {f.name for f in doc.functions}
@@ -177,11 +183,15 @@ class _Tokenizer:
         for label in doc.labels:
             if label.name not in self.defined:
                 self.defined[label.name] = label.defined_by == ":" and label.function is not None
-        self.macros = {
-            s.operands[0].text.split(None, 1)[0].rstrip(",")
+        own = {m.name.lower() for m in getattr(doc, "macros", ()) if getattr(m, "kind", "") == "macro"}
+        own.update(  # without syntax/macros.py's list (an outline): the `.macro` statements
+            s.operands[0].text.split(None, 1)[0].rstrip(",").lower()
             for s in doc.statements
-            if s.name == ".macro" and s.kind == "directive" and s.operands and s.operands[0].text
-        }
+            if s.name == ".macro" and s.kind == "directive" and s.operands and s.operands[0].text)
+        self.macros = own | set(macros)  # lowercased, as GAS compares macro names
+        self.symbol_macros = {m.name for m in getattr(doc, "macros", ())}  # #define / .macro names as symbols
+        # Symbols a macro invocation defines (`function f, export=1`): `declaration` there.
+        self.definitions_at = {(d.line, d.start) for d in doc.labels if d.defined_by not in _PLAIN_DEFINERS}
         self._symbol_cache: dict[tuple[str, bool], tuple[int, int]] = {}
         self._recording = False  # line_entry: symbols become keys
         self._keys: list[tuple[str, bool, bool]] = []
@@ -202,7 +212,10 @@ class _Tokenizer:
             statements = [s for line in range(first, last + 1) for s in self.doc.statements_on(line)]
         # Comments go in line by line: a line with comments and statements is sorted.
         ci, cn = 0, len(comments)
-        cacheable = not self.macros  # a macro's name changes what its uses are
+        # A line's tokens depend on its text only, except macro names (decided when emitted)
+        # and a macro named like a branch or system instruction (its operands differ).
+        cacheable = not (self.macros & _MODAL_MNEMONICS)
+        definitions_at = self.definitions_at
         cache = _LINE_CACHE
         for lineno, group in groupby(statements, key=_line_of):
             if ci < cn and comments[ci][0] < lineno:
@@ -220,6 +233,8 @@ class _Tokenizer:
             else:
                 for s in group:
                     self.statement(code or lines[lineno], lineno, s, out)
+                if definitions_at:
+                    self.mark_definitions(lineno, out, line_start)
             if ci < cn and comments[ci][0] == lineno:
                 ci = _flush_comments(comments, ci, lineno, out, line_start)
         out.extend(comments[ci:])
@@ -246,24 +261,40 @@ class _Tokenizer:
     def emit(self, lineno: int, entry: tuple, out: list[SemanticToken]) -> None:
         append = out.append
         symbol = self.symbol
+        definitions_at = self.definitions_at
         for a, b, t, m, key in entry:
             if key is None:
                 append((lineno, a, b, t, m))
-            else:
-                name, call, definition = key
-                t, m = symbol(name, call)
-                append((lineno, a, b, t, m | DECLARATION if definition else m))
+                continue
+            name, call, definition = key
+            if call is None:  # an instruction's name: a macro's invocation?
+                append((lineno, a, b, MACRO if name in self.macros else KEYWORD, 0))
+                continue
+            t, m = symbol(name, call)
+            if definition or (definitions_at and (lineno, a) in definitions_at):
+                m |= DECLARATION
+            append((lineno, a, b, t, m))
+
+    def mark_definitions(self, lineno: int, out: list[SemanticToken], start: int) -> None:
+        """``declaration`` on the names this line's macro invocation defines."""
+        for i in range(start, len(out)):
+            token = out[i]
+            if (lineno, token[1]) in self.definitions_at and token[3] in (FUNCTION, VARIABLE, LABEL):
+                out[i] = token[:4] + (token[4] | DECLARATION,)
 
     # -- statements -------------------------------------------------------------
     def statement(self, code: str, lineno: int, s, out: list[SemanticToken]) -> None:
         kind = s.kind
         if kind == "instruction":
             name = s.name
+            if self._recording:  # macro or mnemonic: decided in emit()
+                self._keys.append((name, None, False))
+                out.append((lineno, s.name_start, s.name_end, _RECORDED, len(self._keys) - 1))
+            else:
+                out.append((lineno, s.name_start, s.name_end, MACRO if name in self.macros else KEYWORD, 0))
             if name in self.macros:
-                out.append((lineno, s.name_start, s.name_end, MACRO, 0))
                 self.operands(code, lineno, s.name_end, s.end, "macro", out)
                 return
-            out.append((lineno, s.name_start, s.name_end, KEYWORD, 0))
             if s.end > s.name_end:
                 if name in NO_SYMBOL_MNEMONICS:
                     mode = "sysreg" if name in _SYSTEM_REGISTER_MNEMONICS else "option"
@@ -369,6 +400,9 @@ class _Tokenizer:
             a = m.start()
             before = code[a - 1]
             if found is _SYMBOL or (branch and found[0] in (ENUM_MEMBER, OPERATOR)):
+                if code[m.end() : m.end() + 1] == "=" and code[m.end() + 1 : m.end() + 2] != "=":
+                    append((lineno, a, m.end(), PARAMETER, 0))  # `export=1`: a macro's keyword argument
+                    continue
                 if before in _PLAIN_BEFORE:
                     append((lineno, a, m.end(), *self.symbol(word, call)))
                     continue
@@ -430,7 +464,7 @@ class _Tokenizer:
             return FUNCTION, static
         if defined is not None:
             return (LABEL if defined else VARIABLE), static
-        if name in self.macros:
+        if name in self.symbol_macros or (defined is None and name.lower() in self.macros):
             return MACRO, 0
         if call or (self.is_function is not None and self.is_function(name)):
             return FUNCTION, 0
