@@ -367,3 +367,16 @@ async def test_macros_tokens_and_rename(client: LanguageClient, workspace: Path)
                               "use.S": [(3, 0, 7, "end_function"), (6, 0, 7, "end_function")]}
     close(client, use)
     close(client, defs)
+
+
+async def test_rename_refuses_a_name_a_macro_builds(client: LanguageClient, workspace: Path):
+    """dav1d style: `bidir_fn avg` defines avg_8bpc_neon from a template; that name is
+    written nowhere in the invocation, so a rename cannot edit it there."""
+    text = ("\t.macro function name, export=0\n\\name:\n\t.endm\n"
+            "\t.macro bidir_fn type\nfunction \\type\\()_8bpc_neon, export=1\n\tret\n\t.endm\n"
+            "bidir_fn avg\ncaller:\n\tbl\tavg_8bpc_neon\n")
+    uri = await open_file(client, workspace / "template.S", text)
+    assert await rename_error(client, uri, pos(9, 6), "avg_neon") == (
+        "'avg_8bpc_neon' is not written as such in template.S line 8 ('avg': a macro makes the name); "
+        "rename it there by hand")
+    close(client, uri)
