@@ -311,11 +311,12 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
                    timeout: float) -> dict[str, Any]:
     client = start_server(root, settings, log, model=True)
     try:
-        warm_started = time.monotonic()
-        while time.monotonic() - warm_started < 300 and client.proc.poll() is None:
-            text, _, _ = ask(client, holes[0], 0, timeout)  # loading the model is not measured
-            if text:
-                break
+        warm_started = time.monotonic()  # loading the model is not measured
+        while time.monotonic() - warm_started < 300 and client.proc.poll() is None and not any(
+                n.get("method") == "asmLsp/status" and (n.get("params") or {}).get("model") in ("ready", "unavailable")
+                for n in client.notifications):
+            time.sleep(0.5)
+        ask(client, holes[0], 0, timeout)  # the first request's one-time costs
         warmup = time.monotonic() - warm_started
         records = []
         for n, hole in enumerate(holes, 1):
