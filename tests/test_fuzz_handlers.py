@@ -33,10 +33,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import converters, types
+from pygls.exceptions import JsonRpcException
 from pygls.workspace import Workspace
 
 import asmgen
 from rawlsp import RawClient
+from asm_lsp.robust_io import Encoded
 from asm_lsp.server import AsmLanguageServer, create_server
 from asm_lsp.syntax import outline, parse, split_functions, token_at
 from asm_lsp.syntax import parser as syntax_parser
@@ -202,6 +204,31 @@ def check_ranges(where: Any, uri: str, line_count: int) -> None:
         check_ranges(location, uri, line_count)
 
 
+def refusable(h: Harness, method: str, params: Any) -> Any:
+    """A rename request: a refusal (RequestFailed with a message) is a fine answer. Not
+    recorded for the stdio replay, which counts every error response as a failure."""
+    transcript, h.transcript = h.transcript, None
+    try:
+        return h.call(method, params)
+    except JsonRpcException as exc:
+        assert exc.code == types.LSPErrorCodes.RequestFailed.value and exc.message, exc
+        return None
+    finally:
+        h.transcript = transcript
+
+
+def check_semantic_tokens(result: Any, line_count: int) -> None:
+    """Whole-document tokens decode to lines inside the document."""
+    if isinstance(result, Encoded):
+        data = json.loads(result.text).get("data")
+    else:
+        data = result.data if result is not None else None
+    line = 0
+    for i in range(0, len(data or ()), 5):
+        line += data[i]
+        assert 0 <= line < line_count and data[i + 2] > 0, (i, data[i : i + 5])
+
+
 def run_case(h: Harness, data: st.DataObject) -> None:
     """One document: open it, edit it, ask everything, close it."""
     text = data.draw(documents(), label="document")
@@ -237,6 +264,13 @@ def run_case(h: Harness, data: st.DataObject) -> None:
         check_ranges(h.call(types.WORKSPACE_SYMBOL, types.WorkspaceSymbolParams(query=query)), uri, line_count)
         report = h.call(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DocumentDiagnosticParams(text_document=doc_id))
         check_ranges(report.items if report else [], uri, line_count)
+        check_semantic_tokens(h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                                     types.SemanticTokensParams(text_document=doc_id)), line_count)
+        h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA, types.SemanticTokensDeltaParams(
+            text_document=doc_id, previous_result_id=data.draw(st.sampled_from(["1", "x", ""]), label="result id")))
+        h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE, types.SemanticTokensRangeParams(
+            text_document=doc_id, range=types.Range(start=data.draw(near_positions(line_count), label="range start"),
+                                                    end=data.draw(near_positions(line_count), label="range end"))))
         for _ in range(data.draw(st.integers(1, 4), label="positions")):
             pos = data.draw(near_positions(line_count), label="position")
             check_ranges(h.call(types.TEXT_DOCUMENT_HOVER, types.HoverParams(text_document=doc_id, position=pos)),
@@ -247,6 +281,12 @@ def run_case(h: Harness, data: st.DataObject) -> None:
                 text_document=doc_id, position=pos, context=types.ReferenceContext(include_declaration=True))),
                 uri, line_count)
             h.call(types.TEXT_DOCUMENT_COMPLETION, types.CompletionParams(text_document=doc_id, position=pos))
+            h.call(types.TEXT_DOCUMENT_SIGNATURE_HELP, types.SignatureHelpParams(text_document=doc_id, position=pos))
+            check_ranges(refusable(h, types.TEXT_DOCUMENT_PREPARE_RENAME, types.PrepareRenameParams(
+                text_document=doc_id, position=pos)), uri, line_count)
+            refusable(h, types.TEXT_DOCUMENT_RENAME, types.RenameParams(
+                text_document=doc_id, position=pos,
+                new_name=data.draw(st.one_of(st.sampled_from(["g", ".Lx", "7", "x0", ""]), odd_text), label="name")))
             h.call(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionParams(
                 text_document=doc_id, position=pos,
                 context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))

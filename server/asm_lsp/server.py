@@ -33,6 +33,7 @@ from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
 from asm_lsp.features import navigation, symbols
+from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
 from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
@@ -620,6 +621,25 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             return None
         line, col = clamp_position(doc.lines, params.position)
         return signature_feature.signature_help(doc.lines, line, col)
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    @guarded()
+    async def prepare_rename(ls: AsmLanguageServer, params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder:
+        doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
+        if doc is None:
+            raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
+        return rename_feature.prepare_rename(doc, params.position)
+
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    @guarded()
+    async def rename(ls: AsmLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None:
+            raise rename_feature.RenameRefused(f"{uri} is neither open nor in the workspace")
+        for open_uri in list(ls.open_versions):
+            ls.document(open_uri)  # the index holds every open buffer's newest parse
+        return rename_feature.rename(ls.index, uri, doc, params.position, params.new_name)
 
     @server.command("asmLsp.similarFunctions")
     @guarded(default=list)

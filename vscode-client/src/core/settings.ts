@@ -17,6 +17,7 @@ export interface ServerSettings {
     threads: number;
     contextSize: number;
     cacheDir: string;
+    size: "0.5b" | "1.5b";
     kvShift: boolean;
     coldWindow: boolean;
   };
@@ -41,7 +42,7 @@ export interface ClientSettings {
 export const SERVER_DEFAULTS: ServerSettings = {
   model: {
     enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "",
-    kvShift: true, coldWindow: false,
+    size: "0.5b", kvShift: true, coldWindow: false,
   },
   completion: {
     enabled: true,
@@ -138,6 +139,7 @@ export function readServerSettings(
       threads: r.int("model.threads", d.model.threads, 0, 256),
       contextSize: r.int("model.contextSize", d.model.contextSize, 256, 32768),
       cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
+      size: r.oneOf("model.size", d.model.size, ["0.5b", "1.5b"] as const),
       kvShift: r.bool("model.kvShift", d.model.kvShift),
       coldWindow: r.bool("model.coldWindow", d.model.coldWindow),
     },
