@@ -33,10 +33,20 @@ class ModelCompletions:
         from asm_lsp.model.engine import CompletionEngine
         from asm_lsp.model.store import resolve_model
 
+        from asm_lsp.features.progress import WorkDone
+
         self.ls = ls
         cfg = ls.settings.model
+        # $/progress while the model is assembled, verified and loaded (the engine's worker reports).
+        self.preparing = WorkDone(ls, "asm-lsp: preparing the model", lambda text: ls.send_status(model=text))
+
+        def prepare() -> Any:
+            files = resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size, progress=self.preparing.report)
+            self.preparing.report(f"loading {files.model.name} into llama.cpp", None)
+            return files
+
         self.engine = CompletionEngine(
-            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size), threads=cfg.threads,
+            prepare, threads=cfg.threads,
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
             cold_window=cfg.cold_window)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
@@ -51,10 +61,12 @@ class ModelCompletions:
 
     def _watch_load(self) -> None:
         if self.engine.wait_ready(timeout=None):
+            self.preparing.end("model ready")
             self.ls.send_status(model="ready")
             log.info("model ready: %s", self.engine.status())
         else:
             status = self.engine.status()
+            self.preparing.end(f"model unavailable: {status}")
             self.ls.send_status(model="unavailable")
             self.ls.tell_once(f"asm-lsp: the code model is unavailable ({status}); "
                               "completions are off, everything else keeps working.", types.MessageType.Warning)

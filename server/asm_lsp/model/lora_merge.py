@@ -29,7 +29,9 @@ import struct
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,14 +255,14 @@ def merge_lora(
     target: str = DEFAULT_TARGET,
     progress: Progress | None = None,
     extra_metadata: dict[str, str] | None = None,
-    only: set[str] | None = None,
+    threads: int = 2,
 ) -> MergeResult:
     """Write ``out``: ``base`` with ``lora`` merged in. Atomic (temp file + rename); returns its sha256.
 
     ``target``: GGML type name for the merged tensors (``q8_0``, ``f16``, ``f32`` or another type
-    the ``gguf`` package quantizes in numpy). ``only``: merge just these base tensor names and
-    leave out every other tensor (a small check of the arithmetic; the file is not a model).
-    ``progress(message, fraction)`` is called after each tensor.
+    the ``gguf`` package quantizes in numpy), or ``same`` (see :func:`_target_types`).
+    ``progress(message, fraction)`` is called after each tensor is written. ``threads``: tensors
+    computed at once.
     """
     try:
         import gguf
@@ -289,8 +291,6 @@ def merge_lora(
     # Sizes first (tensor infos carry data offsets): the merged tensors may change type.
     plan = []  # (tensor, new type, n_bytes)
     for tensor in base_header.tensors:
-        if only is not None and tensor.name not in only:
-            continue
         new_type = gguf.GGMLQuantizationType(tensor.ggml_type)
         if tensor.name in pairs:
             new_type = target_for(new_type)
@@ -337,15 +337,24 @@ def merge_lora(
                 sink.write(data)
 
             emit(head)
-            for index, (tensor, ggml_type, n_bytes) in enumerate(plan):
-                data = tensor_bytes(tensor, ggml_type)
-                if len(data) != n_bytes:
-                    raise MergeError(f"{tensor.name}: {len(data)} bytes, planned {n_bytes}")
-                emit(data)
-                emit(b"\0" * _pad(n_bytes, base_header.alignment))
-                written += n_bytes
-                if progress is not None:
-                    progress(f"merging the adapter into the model: tensor {index + 1}/{len(plan)}", written / total)
+            # Tensors are independent and numpy lets go of the GIL in the heavy parts: compute a
+            # few ahead on ``threads`` workers and write them in order (the bytes are the same).
+            workers = max(1, threads)
+            with ThreadPoolExecutor(workers, thread_name_prefix="asm-lsp-merge") as pool:
+                pending: deque = deque()
+                for index, (tensor, ggml_type, n_bytes) in enumerate(plan):
+                    pending.append((index, tensor.name, n_bytes, pool.submit(tensor_bytes, tensor, ggml_type)))
+                    while pending and (len(pending) > 2 * workers or index + 1 == len(plan)):
+                        done_index, name, done_bytes, future = pending.popleft()
+                        data = future.result()
+                        if len(data) != done_bytes:
+                            raise MergeError(f"{name}: {len(data)} bytes, planned {done_bytes}")
+                        emit(data)
+                        emit(b"\0" * _pad(done_bytes, base_header.alignment))
+                        written += done_bytes
+                        if progress is not None:
+                            progress(f"merging the adapter into the model: tensor {done_index + 1}/{len(plan)}",
+                                     written / total)
             sink.flush()
             os.fsync(sink.fileno())
         os.chmod(tmp, 0o644)
