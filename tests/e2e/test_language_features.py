@@ -161,7 +161,8 @@ async def test_semantic_tokens_bad_input(client: LanguageClient, workspace: Path
 
 
 async def test_signature_help(client: LanguageClient, workspace: Path):
-    text = "\t.text\nf:\tadd\tx0, x1, \n\tld1\t{v0.4s, v1.4s}, \n\tadd w0, \n\tmov x0, x1 // a, b\n\t.p2align 4, \n"
+    text = ("\t.text\nf:\tadd\tx0, x1, \n\tld1\t{v0.4s, v1.4s}, \n\tadd w0, \n\tmov x0, x1 // a, b\n\t.p2align 4, \n"
+            "/* a comment\n\tadd x0, x1, x2\n*/\n")
     uri = await open_file(client, workspace / "sig.s", text)
     ident = types.TextDocumentIdentifier(uri=uri)
 
@@ -200,6 +201,7 @@ async def test_signature_help(client: LanguageClient, workspace: Path):
     assert await at(4, 3) is None  # on the mnemonic
     p2align = await at(5, 13)
     assert p2align.active_parameter == 1 and p2align.signatures[0].label.startswith(".p2align")
+    assert await at(7, 10) is None  # inside a /* */ comment that opened on the line above
     assert await at(40, 0) is None  # past the end
     assert await at(0, 999) is None  # `.text` has no operands
 
