@@ -356,6 +356,14 @@ async def test_macros_tokens_and_rename(client: LanguageClient, workspace: Path)
     assert (1, "function", "macro", ()) in tokens and (3, "endfunc", "macro", ()) in tokens
     assert (1, "add_one", "function", ("declaration",)) in tokens and (5, "add_one", "function", ()) in tokens
 
+    help_ = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        text_document=ident, position=pos(1, 18)))  # `function add_one, export=1`: the second argument
+    assert help_ == types.SignatureHelp(signatures=(types.SignatureInformation(
+        label="function name, export=0",
+        documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value="`.macro` defined in macros.S line 1"),
+        parameters=(types.ParameterInformation(label=(9, 13)), types.ParameterInformation(label=(15, 23))),
+        active_parameter=1),), active_signature=0, active_parameter=1)
+
     edit = await client.text_document_rename_async(types.RenameParams(
         text_document=ident, position=pos(5, 6), new_name="increment"))
     assert edits_of(edit) == {"use.S": [(1, 9, 16, "increment"), (5, 4, 11, "increment")]}
