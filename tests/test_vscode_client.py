@@ -132,4 +132,6 @@ def test_extension_in_code_server_shows_hover_completion_and_diagnostic() -> Non
         "ghost text from the model": True,
         "hover lists similar functions": True,
         "command: Analyze Throughput": True,
+        "semantic colouring": True,
+        "signature help": True,
     }
