@@ -1,6 +1,6 @@
 """Outline coverage on real hand-written AArch64 projects: functions listed out of functions defined.
 
-    python bench/handwritten_outline.py        # writes bench/results/handwritten_outline.{json,md}
+    python -m bench.handwritten_outline        # writes bench/results/handwritten_outline.{json,md}
 
 Sources: Debian source packages (bookworm), fetched and unpacked by models/corpus/fetch.py
 into bench/work/handwritten/ (nothing from them is run). Files: the `.S`/`.s` files under an
@@ -38,7 +38,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
 WORK = ROOT / "bench" / "work" / "handwritten"
 RESULTS = ROOT / "bench" / "results"
@@ -113,13 +112,13 @@ def outline_functions(files: list[Path]) -> tuple[dict[str, set[str]], float]:
 
 def baseline_functions(server: Path, files: list[Path]) -> set[str]:
     """The outline's function names from another revision's ``server/`` folder."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[2]);"
-            "from bench.handwritten_outline import outline_functions; from pathlib import Path;"
-            "sys.path.insert(0, sys.argv[1]);"  # after the import above, which puts this tree's server/ first
-            "found, _ = outline_functions([Path(p) for p in sys.argv[3:]]);"
+    code = ("import json, sys; from pathlib import Path;"
+            "from bench.handwritten_outline import outline_functions;"
+            "found, _ = outline_functions([Path(p) for p in sys.argv[1:]]);"
             "print(json.dumps(sorted(set().union(*found.values()))))")
-    out = subprocess.run([sys.executable, "-c", code, str(server), str(ROOT), *map(str, files)],
-                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(server)}).stdout
+    # asm_lsp from the other revision's server/, bench from this tree
+    out = subprocess.run([sys.executable, "-c", code, *map(str, files)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(server), str(ROOT)])}).stdout
     return set(json.loads(out))
 
 

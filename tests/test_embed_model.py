@@ -16,7 +16,6 @@ import pytest
 from asm_lsp.embed.embedder import Embedder
 from asm_lsp.embed.index import extract_functions
 from asm_lsp.model import store
-from test_model_engine import model_available
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 
@@ -70,7 +69,6 @@ my_strlen:
 pytestmark = [
     pytest.mark.model,
     pytest.mark.slow,
-    pytest.mark.skipif(model_available() is not None, reason=str(model_available())),
 ]
 
 

@@ -18,7 +18,7 @@ from pygls.workspace import Workspace
 
 from asm_lsp.features.model_completion import ModelCompletions
 from asm_lsp.server import create_server
-from test_large_input import big_text
+from bench.samples import big_text
 
 SMALL = Path(__file__).parent / "fixtures" / "workspace" / "util.s"
 

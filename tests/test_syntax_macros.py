@@ -7,16 +7,13 @@ project's style; ffstyle/libutil/aarch64/asm.S holds the shared macros of ffstyl
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.syntax import (  # noqa: E402
+from asm_lsp.syntax import (
     Block,
     Function,
     FunctionRole,
@@ -27,7 +24,7 @@ from asm_lsp.syntax import (  # noqa: E402
     parse,
     split_functions,
 )
-from asm_lsp.syntax import parser as parser_module  # noqa: E402
+from asm_lsp.syntax import parser as parser_module
 
 HW = ROOT / "tests" / "fixtures" / "handwritten"
 ASM_S = (HW / "ffstyle" / "libutil" / "aarch64" / "asm.S").read_text()

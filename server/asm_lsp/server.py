@@ -39,7 +39,7 @@ from asm_lsp.features import semantic_tokens as semantic_feature
 from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
-from asm_lsp.settings import Settings, settings_from_dict
+from asm_lsp.settings import SettingsLayers, settings_from_dict
 from asm_lsp.syntax import ParsedDocument
 from asm_lsp.workspace.includes import IncludeResolver, include_at
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
@@ -64,6 +64,7 @@ class AsmLanguageServer(LanguageServer):
         super().__init__("asm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=RobustProtocol)
         self.overrides = overrides or {}
+        self.settings_layers = SettingsLayers(overrides=self.overrides)
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
         self.index.include_lookup = self._included_uris  # macros and names through #include/.include
@@ -79,6 +80,8 @@ class AsmLanguageServer(LanguageServer):
         self._last_change: dict[str, float] = {}
         self._pull_diagnostics = False
         self._index_cancel = threading.Event()
+        self._progress_token: str | None = None  # the indexing progress the client may cancel
+        self._status: dict[str, str] = {"model": "off", "indexing": "idle"}  # asmLsp/status, as last sent
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
         self.model_started = False  # the model layer was asked to start (after initialized)
@@ -97,36 +100,13 @@ class AsmLanguageServer(LanguageServer):
 
     # -- settings -----------------------------------------------------------------
     def apply_settings(self, raw: Any, source: str) -> None:
-        """Layer settings: initializationOptions, then workspace configuration, then CLI flags.
-
-        Workspace configuration may come from files checked into the opened folder (e.g.
-        ``.vscode/settings.json``), so it cannot name programs or model files, nor pass
-        assembler flags that write files: those keys are dropped with a message.
-        """
-        problems: list[str] = []
-        if raw is not None and not isinstance(raw, dict):
-            problems.append(f"settings must be an object, got {type(raw).__name__}")
-            raw = {}
-        raw = raw or {}
-        if source == "initializationOptions":
-            self._user_settings = raw
-            layered: dict = {}
-        else:
-            layered, dropped = restrict_workspace_settings(raw)
-            problems += [f"{key} is ignored in workspace settings (set it in your user settings "
-                         "or on the command line)" for key in dropped]
-            self._workspace_settings = layered
-        merged = _deep_merge(_deep_merge(getattr(self, "_user_settings", {}), getattr(self, "_workspace_settings", layered)),
-                             self.overrides)
-        settings, found = settings_from_dict(merged)
-        self.settings = settings
+        """Take settings from ``source`` (initializationOptions or workspace configuration:
+        layered in settings.SettingsLayers, CLI flags on top) and tell the user what was wrong."""
+        self.settings, problems = self.settings_layers.apply(raw, source)
         self._assembler = None
         self._assembler_problem = None
-        reported = self.__dict__.setdefault("_reported_problems", set())
-        for problem in problems + found:
-            if problem not in reported:  # layered settings repeat earlier layers' problems
-                reported.add(problem)
-                self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
+        for problem in problems:
+            self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
 
     # -- messages -----------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -155,7 +135,6 @@ class AsmLanguageServer(LanguageServer):
             log.debug("could not send notification", exc_info=True)
 
     def send_status(self, model: str | None = None, indexing: str | None = None) -> None:
-        self._status = getattr(self, "_status", {"model": "off", "indexing": "idle"})
         if model is not None:
             self._status["model"] = model
         if indexing is not None:
@@ -193,6 +172,13 @@ class AsmLanguageServer(LanguageServer):
         if uri in self.open_versions:
             self._symbols[uri] = (doc, encoded)
         return encoded
+
+    async def prepare_semantic_tokens(self, uri: str) -> None:
+        """After an edit, make the new parse's semantic tokens before the client asks
+        (editors ask a little after typing stops)."""
+        doc = await self.parsed(uri)
+        if doc is not None and uri in self.open_versions and semantic_feature.full_allowed(doc):
+            await run_maybe_big(doc, self.semantic.prepare, uri, doc, self.index)
 
     def _encode_symbols(self, doc: ParsedDocument) -> Encoded:
         found = symbols.document_symbols(doc)
@@ -311,37 +297,6 @@ class AsmLanguageServer(LanguageServer):
             self.completions.on_index_ready()
 
 
-#: Settings that name programs or files: trusted only from the user, never from the workspace.
-_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"),
-                 ("analysis", "mcaPath"), ("analysis", "mca_path"))
-#: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
-_SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
-                       "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
-
-
-def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
-    """``raw`` without what a workspace must not set; also the dotted keys that were dropped."""
-    cleaned = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    dropped = []
-    for section, key in _PROGRAM_KEYS:
-        part = cleaned.get(section)
-        if isinstance(part, dict) and part.get(key):
-            del part[key]
-            dropped.append(f"asmLsp.{section}.{key}")
-    model = cleaned.get("model")
-    if isinstance(model, dict) and model.get("adapter") not in (None, "", "default", "none"):
-        del model["adapter"]
-        dropped.append("asmLsp.model.adapter")
-    assembler = cleaned.get("assembler")
-    if isinstance(assembler, dict) and isinstance(assembler.get("flags"), list):
-        safe = [f for f in assembler["flags"] if isinstance(f, str) and f.startswith(_SAFE_FLAG_PREFIXES)]
-        if len(safe) != len(assembler["flags"]):
-            dropped.append("asmLsp.assembler.flags (" + ", ".join(
-                repr(f) for f in assembler["flags"] if f not in safe) + ")")
-            assembler["flags"] = safe
-    return cleaned, dropped
-
-
 async def run_maybe_big(doc: ParsedDocument, fn: Callable[..., Any], *args: Any, span: int | None = None) -> Any:
     """``fn(*args)`` on the event loop for small work, on a worker thread above
     SEMANTIC_IN_THREAD_LINES lines (``span``: the lines a range covers; default the document's)."""
@@ -368,16 +323,6 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:
@@ -457,7 +402,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def cancel_progress(ls: AsmLanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
-        if params.token == getattr(ls, "_progress_token", None):
+        if params.token == ls._progress_token:
             ls._index_cancel.set()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -476,6 +421,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.open_versions[params.text_document.uri] = params.text_document.version
         ls.parses.prefetch(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         ls.schedule_push_diagnostics(params.text_document.uri)
+        if ls.semantic.wanted(params.text_document.uri):
+            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
 
@@ -655,7 +602,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
         if doc is None:
             raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
-        return rename_feature.prepare_rename(doc, params.position)
+        return rename_feature.prepare_rename(doc, params.position, ls.index)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     @guarded()

@@ -192,3 +192,85 @@ def settings_from_dict(raw: Any) -> tuple[Settings, list[str]]:
             if problem:
                 problems.append(problem + "; using the default")
     return settings, problems
+
+
+# -- layering ------------------------------------------------------------------------------
+
+#: Settings that name programs or files: trusted only from the user, never from the workspace.
+_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"),
+                 ("analysis", "mcaPath"), ("analysis", "mca_path"))
+#: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
+_SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
+                       "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
+#: Where the user's own settings arrive; every other source is workspace configuration.
+USER_SOURCE = "initializationOptions"
+
+
+def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
+    """``raw`` without what a workspace must not set; also the dotted keys that were dropped."""
+    cleaned = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    dropped = []
+    for section, key in _PROGRAM_KEYS:
+        part = cleaned.get(section)
+        if isinstance(part, dict) and part.get(key):
+            del part[key]
+            dropped.append(f"asmLsp.{section}.{key}")
+    model = cleaned.get("model")
+    if isinstance(model, dict) and model.get("adapter") not in (None, "", "default", "none"):
+        del model["adapter"]
+        dropped.append("asmLsp.model.adapter")
+    assembler = cleaned.get("assembler")
+    if isinstance(assembler, dict) and isinstance(assembler.get("flags"), list):
+        safe = [f for f in assembler["flags"] if isinstance(f, str) and f.startswith(_SAFE_FLAG_PREFIXES)]
+        if len(safe) != len(assembler["flags"]):
+            dropped.append("asmLsp.assembler.flags (" + ", ".join(
+                repr(f) for f in assembler["flags"] if f not in safe) + ")")
+            assembler["flags"] = safe
+    return cleaned, dropped
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    """``base`` with ``top`` laid over it, objects merged key by key."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class SettingsLayers:
+    """The settings of a session, layered lowest first: the client's initializationOptions
+    (the user's), the workspace configuration, then ``overrides`` (command-line flags).
+
+    Workspace configuration may come from files checked into the opened folder (e.g.
+    ``.vscode/settings.json``), so it cannot name programs or model files, nor pass
+    assembler flags that write files: those keys are dropped with a message.
+    """
+
+    overrides: dict = field(default_factory=dict)
+    user: dict = field(default_factory=dict)
+    workspace: dict = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+    """Problems already returned: a later layer repeats an earlier layer's problems."""
+
+    def apply(self, raw: Any, source: str) -> tuple[Settings, list[str]]:
+        """Take ``raw`` as the layer ``source`` (``USER_SOURCE`` or a workspace source); return
+        the merged settings and the problems not reported before."""
+        problems: list[str] = []
+        if raw is not None and not isinstance(raw, dict):
+            problems.append(f"settings must be an object, got {type(raw).__name__}")
+            raw = {}
+        raw = raw or {}
+        if source == USER_SOURCE:
+            self.user = raw
+        else:
+            self.workspace, dropped = restrict_workspace_settings(raw)
+            problems += [f"{key} is ignored in workspace settings (set it in your user settings "
+                         "or on the command line)" for key in dropped]
+        settings, found = settings_from_dict(deep_merge(deep_merge(self.user, self.workspace), self.overrides))
+        new = [p for p in dict.fromkeys(problems + found) if p not in self.reported]
+        self.reported.update(new)
+        return settings, new

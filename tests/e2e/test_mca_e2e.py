@@ -17,7 +17,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from lsp_util import open_file
+from helpers import open_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ClientServerConfig(

@@ -12,13 +12,18 @@ from asm_lsp.features.positions import to_utf16
 from asm_lsp.syntax.operands import operand_context
 from asm_lsp.syntax.semantic import _block_comment_open_at
 
+#: Documents up to this many lines are scanned from the top for a `/*` still open.
+BLOCK_SCAN_LINES = 200_000
+
 
 def signature_help(lines: Sequence[str], line: int, col: int) -> types.SignatureHelp | None:
     """Signature help at a 0-based line and code-point column, or None outside operands."""
     if not 0 <= line < len(lines):
         return None
     text = lines[line]
-    context = operand_context(text, col, _block_comment_open_at(lines, line) if "*/" in text else False)
+    # A `/*` left open above makes the line (or its start) a comment; huge files skip the scan.
+    in_block = _block_comment_open_at(lines, line) if len(lines) <= BLOCK_SCAN_LINES else False
+    context = operand_context(text, col, in_block)
     if context is None:
         return None
     if context.kind == "directive":
