@@ -1,6 +1,7 @@
 """Hand-written assembly in the corpus builder, offline, on local folders.
 
-Test data: tests/fixtures/handwritten/ (FFmpeg-style `function` macros, see its README) and
+Test data: tests/fixtures/handwritten/libfoo/ (FFmpeg-style `function` macros, see the README
+there), copied as a project of its own, and
 a glibc-style project written below (ENTRY/END macros, a plain global label), each a
 project of its own (`--handwritten-dir`).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 from asm_lsp.syntax import parse
@@ -48,16 +50,18 @@ def test_handwritten_projects_end_to_end(tmp_path: Path):
     (libc / "sysdeps" / "aarch64").mkdir(parents=True)
     (libc / "sysdeps" / "aarch64" / "memzero.S").write_text(MEMZERO_S)
     (libc / "sysdeps" / "aarch64" / "notes.txt").write_text("not assembly\n")
+    ffstyle = tmp_path / "handwritten"
+    shutil.copytree(FIXTURE / "libfoo", ffstyle / "libfoo")
     out = tmp_path / "out"
     summary = tmp_path / "summary.json"
-    assert main(["--out", str(out), "--handwritten-dir", str(FIXTURE), "--handwritten-dir", str(libc),
+    assert main(["--out", str(out), "--handwritten-dir", str(ffstyle), "--handwritten-dir", str(libc),
                  "--summary", str(summary)]) == 0
     files = _read(out / "files.jsonl.gz")
     assert sorted((f["project"], f["path"], f["compiler"], f["opt"]) for f in files) == [
         ("handwritten", "libfoo/aarch64/asm.S", "handwritten", "src"),
         ("handwritten", "libfoo/aarch64/dsp_neon.S", "handwritten", "src"),
         ("tinylibc", "sysdeps/aarch64/memzero.S", "handwritten", "src")]
-    roots = {"handwritten": FIXTURE, "tinylibc": libc}
+    roots = {"handwritten": ffstyle, "tinylibc": libc}
     assert all(f["text"] == (roots[f["project"]] / f["path"]).read_text() for f in files)
     functions = _read(out / "functions.jsonl.gz")
     # Every instruction line of a file with code sits in a function or region of it.
