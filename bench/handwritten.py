@@ -453,6 +453,15 @@ def main(argv: list[str] | None = None) -> int:
             root = WORK / "src"  # both projects' unconfigured trees
             completion[name] = completion_run(name, settings, root, holes, logs / f"completion-{name}.log",
                                               args.request_timeout)
+            write_report(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
+    write_report(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
+    return 0
+
+
+def write_report(args: argparse.Namespace, argv: list[str] | None, load_before: tuple[float, ...],
+                 sources: list[dict[str, Any]], holes: list[Hole], outline: dict[str, Any],
+                 diagnostics: dict[str, Any], per_file: dict[str, Any], completion: dict[str, Any]) -> None:
+    """Write the JSON and Markdown results (after each completion variant, so a long run keeps its part)."""
     report = {
         "command": "python bench/handwritten.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -465,8 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(write_markdown(report))
-    print(write_markdown(report))
-    return 0
+    print(write_markdown(report), flush=True)
 
 
 if __name__ == "__main__":
