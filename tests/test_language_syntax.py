@@ -107,7 +107,9 @@ def test_form_operands():
 
 def _check(text: str) -> None:
     doc = parse(text)
+    semantic._LINE_CACHE.clear()
     tokens = semantic_tokens(doc)
+    assert semantic_tokens(doc) == tokens, "the line cache changed the answer"
     previous = (-1, -1)
     for line, start, end, token_type, modifiers in tokens:
         assert 0 <= line < len(doc.lines) and 0 <= start < end <= len(doc.lines[line])
@@ -173,3 +175,16 @@ def test_numeric_rename_check_never_raises(text: str, new: str) -> None:
             numeric_spans(doc, label.name, label.line)
             problem = numeric_problem(doc, label.name, label.line, new)
             assert problem is None or "would change" in problem
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=60), st.integers(0, 60), st.integers(0, 8),
+       st.lists(st.integers(0, 3), max_size=8))
+def test_delta_edits_patch_old_into_new(old: list[int], at: int, cut: int, insert: list[int]) -> None:
+    from asm_lsp.features.semantic_tokens import delta_edits
+    new = old[:at] + insert + old[at + cut:]
+    edits = delta_edits(old, new)
+    assert (edits == []) == (old == new)
+    for edit in edits:
+        assert edit.start % 5 == 0
+        assert old[: edit.start] + list(edit.data) + old[edit.start + edit.delete_count:] == new

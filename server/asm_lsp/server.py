@@ -173,6 +173,13 @@ class AsmLanguageServer(LanguageServer):
             self._symbols[uri] = (doc, encoded)
         return encoded
 
+    async def prepare_semantic_tokens(self, uri: str) -> None:
+        """After an edit, make the new parse's semantic tokens before the client asks
+        (editors ask a little after typing stops)."""
+        doc = await self.parsed(uri)
+        if doc is not None and uri in self.open_versions and semantic_feature.full_allowed(doc):
+            await run_maybe_big(doc, self.semantic.prepare, uri, doc, self.index)
+
     def _encode_symbols(self, doc: ParsedDocument) -> Encoded:
         found = symbols.document_symbols(doc)
         return Encoded(json.dumps(self.protocol._converter.unstructure(found, list[types.DocumentSymbol])))
@@ -414,6 +421,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.open_versions[params.text_document.uri] = params.text_document.version
         ls.parses.prefetch(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         ls.schedule_push_diagnostics(params.text_document.uri)
+        if ls.semantic.wanted(params.text_document.uri):
+            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
 
@@ -585,7 +594,10 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None or not 0 <= params.position.line < len(doc.lines):
             return None
         line, col = clamp_position(doc.lines, params.position)
-        return signature_feature.signature_help(doc.lines, line, col)
+        here = params.text_document.uri.rsplit("/", 1)[-1]
+        macros = [(here, m) for m in getattr(doc, "macros", ())]
+        macros += [(u.rsplit("/", 1)[-1], m) for u, m in ls.index.macros() if u != params.text_document.uri]
+        return signature_feature.signature_help(doc.lines, line, col, macros)
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     @guarded()
@@ -593,7 +605,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
         if doc is None:
             raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
-        return rename_feature.prepare_rename(doc, params.position)
+        return rename_feature.prepare_rename(doc, params.position, ls.index)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     @guarded()

@@ -310,32 +310,36 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
             continue
         if depth > 0:
             continue
-        cond = _ASM_IF.match(code)
-        if cond is not None:
-            conditions.append(cond.group(1))
+        if word[0] == ".":
+            if word.startswith(".if"):
+                cond = _ASM_IF.match(code)
+                conditions.append(cond.group(1) if cond is not None else None)
+                continue
+            if word == ".endif":
+                if conditions:
+                    conditions.pop()
+                continue
+            if word == ".else":
+                if conditions and conditions[-1] is not None:
+                    conditions[-1] = "!" + conditions[-1]
+                continue
+        elif stripped[0] == "#":
             continue
-        if word.startswith(".if"):
-            conditions.append(None)
-            continue
-        if word == ".endif" and conditions:
-            conditions.pop()
-            continue
-        if word == ".else" and conditions and conditions[-1] is not None:
-            conditions[-1] = "!" + conditions[-1]
-            continue
-        if stripped[0] == "#":
-            continue
-        if _ASM_ENDS.search(code):
+        # Substring tests first: most body lines are instructions that none of the patterns match.
+        if (".size" in code or ".endf" in code or ".endp" in code or "cfi_endproc" in code) and _ASM_ENDS.search(code):
             ends = True
-        if _ASM_TYPED_FUNCTION.search(code):
+        if ".type" in code and _ASM_TYPED_FUNCTION.search(code):
             typed = True
-        elif _DATA_SECTION.search(code):
+        elif ("data" in code or "bss" in code or "rodata" in code) and _DATA_SECTION.search(code):
             data = True
-        for m in _ASM_LABEL.finditer(code):
-            candidates.append(m.group(1))
-        for m in _ASM_SYMBOL_DIRECTIVE.finditer(code):
-            candidates.append(m.group(1))
-        g = _ASM_GLOBAL.search(code)
+        if "\\" not in code:
+            g = None
+        else:
+            if ":" in code:
+                candidates += [m.group(1) for m in _ASM_LABEL.finditer(code)]
+            if ".type" in code or ".glob" in code:
+                candidates += [m.group(1) for m in _ASM_SYMBOL_DIRECTIVE.finditer(code)]
+            g = _ASM_GLOBAL.search(code) if ".glob" in code else None
         if g is not None and _uses(g.group(1), names):
             active = [c for c in conditions if c is not None]
             cond_param = active[-1] if active else ""
@@ -591,7 +595,12 @@ def apply_macros(doc: ParsedDocument, facts, external: dict[str, FunctionRole]) 
         return
     bodies = [(m.line, m.end_line) for m in doc.macros if m.kind == "macro"]
     if bodies:  # `ELF .size \name`: a directive handed to a macro is no symbol; nor `export` in `export=1`
-        doc.refs = [r for r in doc.refs if not (any(a < r.line < b for a, b in bodies)
+        in_body = bytearray(len(doc.lines) + 1)
+        for a, b in bodies:
+            b = min(b, len(doc.lines))
+            if b > a + 1:
+                in_body[a + 1 : b] = b"\x01" * (b - a - 1)
+        doc.refs = [r for r in doc.refs if not (in_body[r.line]
                                                  and ((r.name[0] == "." and not r.name.startswith(".L"))
                                                       or _keyword_arg(doc, r)))]
     if spans:
