@@ -418,7 +418,7 @@ def read_answers(spec: str) -> tuple[str, Path, dict[str, dict]]:
     path_ = Path(path if sep else spec)
     name = name if sep else path_.name.split(".")[0]
     if not path_.is_file():
-        raise SystemExit(f"--import-answers {spec!r}: {path_} not found")
+        raise SystemExit(f"--answers {spec!r}: {path_} not found")
     with open_text(path_) as handle:
         rows = {r["id"]: r for r in (json.loads(line) for line in handle if line.strip())}
     return name, path_, rows

@@ -64,7 +64,7 @@ def fix_gguf_config(config) -> None:
 
 
 def load_base(base: Path, dtype: torch.dtype, attn: str):
-    """The base model from the GGUF (dequantized) or from a --save-base directory."""
+    """The base model from the GGUF (dequantized) or from a ``save-base`` directory."""
     from transformers import AutoModelForCausalLM
 
     base = Path(base)
