@@ -97,19 +97,15 @@ class Direct:
         import llama_cpp
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-        from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info, route_llama_logs
+        from asm_lsp.model.llama import load_llama
 
-        route_llama_logs()
-        amx = "AMX_INT8 = 1" in _system_info()
-        with _model_params_without_extra_buffers(amx):
-            self.llm = llama_cpp.Llama(
-                model_path=model, n_ctx=CONTEXT, n_batch=128, n_ubatch=128, n_threads=threads,
-                n_threads_batch=threads, verbose=False,
-                # draft_model forces logits_all internally but sizes `scores` from this
-                # argument: without it prompts longer than n_batch crash (0.3.36).
-                logits_all=draft,
-                draft_model=LlamaPromptLookupDecoding(num_pred_tokens=8) if draft else None,
-            )
+        self.llm = load_llama(
+            model, n_ctx=CONTEXT, n_batch=128, threads=threads,
+            # draft_model forces logits_all internally but sizes `scores` from this
+            # argument: without it prompts longer than n_batch crash (0.3.36).
+            logits_all=draft,
+            draft_model=LlamaPromptLookupDecoding(num_pred_tokens=8) if draft else None,
+        )
 
     def complete(self, hole: Hole, max_lines: int, cold: bool) -> tuple[str, float]:
         if cold:

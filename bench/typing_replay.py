@@ -74,12 +74,8 @@ sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
 
 from lsp_client import LspClient  # noqa: E402
 
-from asm_lsp.model.engine import (  # noqa: E402
-    ONE_LINE_MAX_TOKENS,
-    _model_params_without_extra_buffers,
-    _system_info,
-    physical_cores,
-)
+from asm_lsp.model.fitting import ONE_LINE_MAX_TOKENS  # noqa: E402
+from asm_lsp.model.llama import load_llama, physical_cores  # noqa: E402
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window  # noqa: E402
 from asm_lsp.model.suggest import Hole  # noqa: E402
 from asm_lsp.syntax import split_functions  # noqa: E402
@@ -312,11 +308,7 @@ class Direct:
         self.files = resolve_model("", "none", "")
         self.cold: list[dict[str, Any]] = []
         self.llama_cpp = llama_cpp
-        # The engine's load settings, AMX workaround included (llama.cpp crashes in mul_mat without it here).
-        amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-        with _model_params_without_extra_buffers(amx):
-            self.llm = llama_cpp.Llama(model_path=str(self.files.model), n_ctx=CONTEXT, n_batch=BATCH, n_ubatch=BATCH,
-                                       n_threads=physical_cores(), n_threads_batch=physical_cores(), verbose=False)
+        self.llm = load_llama(self.files.model, n_ctx=CONTEXT, n_batch=BATCH)  # as the engine loads it
 
     def tokens(self, text: str, line: int, col: int) -> list[int]:
         hole = Hole.at(text, line, col)

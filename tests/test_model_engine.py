@@ -258,6 +258,42 @@ class TestRealModel:
         assert engine.stats["cold_windows"] == colds + 1  # warm now: the full window answers
         assert engine.last_timings["prompt_tokens"] == len(full)
 
+    def test_answers_at_the_first_line_and_decodes_the_rest_into_the_cache(self, engine):
+        """The request is answered with one complete line; the next lines arrive in the cache
+        behind it, so accepting the line (and Enter) is served without the model."""
+        wait_idle(engine)
+        engine.cache.clear()
+        doc = "\n".join(LINES[: LINES.index(".L13:") + 1] + ["\t"])  # a body to write, nothing after it
+        line = len(doc.split("\n")) - 1
+        hole = Hole.at(doc, line, 1)
+        first = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False)).result(120)
+        assert first is not None and first.source == "model" and "\n" not in first.text and first.text.strip()
+        assert engine.last_timings.get("first_line_ms", 0) > 0 or engine.busy
+        wait_idle(engine)
+        decoded = engine.cache.lookup(hole)
+        assert decoded is not None and decoded[0].startswith(first.text)
+        assert decoded[0].count("\n") >= 1, decoded  # more than the line shown was decoded
+        accepted = doc + first.text + "\n\t"
+        served = engine.submit(CompletionRequest(accepted, line + 1, 1, max_lines=4)).result(1)
+        assert served is not None and served.source == "cache"
+        assert "\t" + served.text == decoded[0].split("\n")[1]  # the second decoded line, one line shown
+
+    def test_a_request_typed_along_the_decoding_waits_for_it(self, engine):
+        """A request at the same place while the first one decodes does not start over."""
+        wait_idle(engine)
+        engine.cache.clear()
+        doc = "\n".join(LINES[: LINES.index(".L13:") + 1] + ["\t"])
+        line = len(doc.split("\n")) - 1
+        before = engine.stats["generated_tokens"]
+        first = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False))
+        deadline = time.monotonic() + 120
+        while engine.stats["generated_tokens"] == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        again = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False)).result(120)
+        answer = first.result(120)
+        assert answer is not None, "the first request was preempted by one typed along it"
+        assert again is not None and again.source in ("decoding", "cache") and again.text == answer.text
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")
@@ -347,3 +383,40 @@ def test_unchecked_cache_entry_is_validated_off_the_callers_thread(tmp_path):
     # No validator: served directly.
     assert engine.submit(CompletionRequest(FACT, MUL, 5)).result(0).validated is None
     engine.close()
+
+
+def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_attaches():
+    """model/scheduling.py without a model: preemption, cancellation, waiting on the decoding."""
+    from concurrent.futures import Future
+
+    from asm_lsp.model.scheduling import Interrupted, Job, Scheduler, Waiter
+
+    jobs = Scheduler()
+    hole = Hole.at(FACT, MUL, 0)
+    futures = [Future(), Future()]
+    old = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=1), futures[0]))
+    new = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=2), futures[1]))
+    assert futures[0].result(0) is None and jobs.pending is new and jobs.stale(old)
+    taken = next(jobs.jobs(lambda: None))
+    assert taken is new and jobs.running is new and not jobs.stale(new)
+    # Answered at its first line: the decoding goes on; cancelling the request no longer stops it.
+    new.raw = "\tmul\tx0, x0, x19\n\tl"
+    jobs.answer(new, None)
+    jobs.cancel(2)
+    assert not jobs.stale(new)
+    # A request typed along the decoding waits on it; one that typed something else does not.
+    assert new.follows(Hole(hole.prefix + "\tmul", hole.suffix + "!")) is None  # other text after the cursor
+    along = Hole(hole.prefix + "\tmul\tx0", hole.suffix)
+    elsewhere = Hole(hole.prefix + "\tadd", hole.suffix)
+    assert new.follows(along) == "\tmul\tx0" and new.follows(elsewhere) is None
+    waiter_future: Future = Future()
+    request = CompletionRequest(FACT, MUL, 7, request_id=3)
+    assert jobs.attach(along, lambda t: Waiter(waiter_future, request, along, t, 0.0, float("inf")))
+    assert not jobs.attach(elsewhere, lambda t: Waiter(Future(), request, elsewhere, t, 0.0, float("inf")))
+    jobs.cancel(3)  # a waiting request can be cancelled on its own
+    assert waiter_future.result(0) is None and new.waiters == [] and not jobs.stale(new)
+    # A newer request preempts the background decoding.
+    jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0), Future()))
+    with pytest.raises(Interrupted):
+        jobs.check(new)
+    jobs.close()

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, cut_window, split_at,
                                   window_at)
-from asm_lsp.model.suggest import Cut, Hole, SuggestionCache, accept, cut_suggestion, inside_function
+from asm_lsp.model.suggest import (Cut, Hole, SuggestionCache, accept, cut_suggestion, first_lines, inside_function,
+                                   show_lines, situation)
 
 FACT = """\
 \t.align\t2
@@ -217,3 +218,22 @@ def test_hole_in_a_big_buffer_is_a_window_and_stays_put_while_typing():
 
 def lines_with(lines: list[str], line: int, typed: str) -> str:
     return "\n".join(lines[:line] + [typed + lines[line]] + lines[line + 1:])
+
+
+def test_situations_for_how_many_lines_to_show():
+    assert situation(Hole.at(FACT, MUL, 5)) == "line"
+    assert situation(blank_at(MUL)[1]) == "between"  # "ldr x19, [sp, 16]" follows
+    ret = LINES.index("\tret", LINES.index(".L13:"))
+    assert situation(blank_at(ret)[1]) == "block-end"  # ".cfi_endproc" follows
+    assert situation(blank_at(LINES.index(".L13:") - 1)[1]) == "block-end"  # ".L13:" follows
+    empty = "\t.global\tf\n\t.type\tf, %function\nf:\n\t.cfi_startproc\n\t\n\t.cfi_endproc\n\t.size\tf, .-f\n"
+    assert situation(Hole.at(empty, 4, 1)) == "empty-function"
+    assert situation(Hole.at("f:\n\t", 1, 1)) == "empty-function"  # nothing after it yet
+    for hole in (blank_at(MUL)[1], Hole.at(empty, 4, 1)):
+        assert show_lines(hole, 8) == 1 and show_lines(hole, 1) == 1
+
+
+def test_first_lines():
+    assert first_lines("a\nb\nc", 2) == "a\nb"
+    assert first_lines("a", 3) == "a"
+    assert first_lines("", 1) == ""

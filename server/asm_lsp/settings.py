@@ -21,6 +21,9 @@ class ModelSettings:
     """LoRA adapter (GGUF): "default" = the one shipped with asm-lsp, "none", or a path."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
+    gpu_layers: int = -1
+    """Model layers to run on the GPU: -1 = auto (all of them when llama.cpp was built with a GPU
+    backend such as CUDA or Metal, else 0), 0 = CPU only."""
     context_size: int = 2048
     """llama.cpp context length in tokens."""
     cache_dir: str = ""
@@ -45,8 +48,9 @@ class CompletionSettings:
     """"inline" (ghost text), "list" (first completion item) or "both"."""
     max_lines: int = 8
     """Most lines of a multi-line suggestion on an empty line."""
-    check_with_assembler: bool = True
-    """Show only suggestions whose insertion assembles cleanly."""
+    check_with_assembler: bool = False
+    """Show only suggestions whose insertion assembles cleanly. Off by default: in the typing
+    replay it answered 39 % of pause points instead of 76 %, at the same execution pass rate."""
     candidates: int = 3
     """How many candidates to try when checking with the assembler."""
     time_budget_ms: int = 2000
@@ -93,6 +97,7 @@ class Settings:
 _CHOICES = {("completion", "mode"): ("inline", "list", "both")}
 _RANGES = {
     ("model", "threads"): (0, 256),
+    ("model", "gpu_layers"): (-1, 1000),
     ("model", "context_size"): (256, 32768),
     ("completion", "max_lines"): (1, 64),
     ("completion", "candidates"): (1, 16),

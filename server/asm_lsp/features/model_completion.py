@@ -12,7 +12,8 @@ import asyncio
 import itertools
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types
 
@@ -22,7 +23,28 @@ from asm_lsp.features.positions import from_utf16, to_utf16
 from asm_lsp.syntax import parse
 
 if TYPE_CHECKING:
-    from asm_lsp.server import AsmLanguageServer
+    from pygls.workspace import Workspace
+
+    from asm_lsp.documents import DocumentParses
+    from asm_lsp.settings import Settings
+    from asm_lsp.syntax import ParsedDocument
+
+
+class ModelHost(Protocol):
+    """What the model features need from the server (``AsmLanguageServer`` is one): the open
+    documents, the settings, a way to tell the user, and the status bar."""
+
+    settings: Settings
+    parses: DocumentParses  # big documents' parses: a prefill waits for them
+
+    @property
+    def workspace(self) -> Workspace: ...  # the open documents' text
+
+    def document(self, uri: str) -> ParsedDocument | None: ...
+    def assembler(self) -> Assembler | None: ...
+    def workspace_roots(self) -> list[Path]: ...
+    def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None: ...
+    def send_status(self, model: str | None = None, indexing: str | None = None) -> None: ...
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -82,7 +104,7 @@ def check_window(text: str, line: int) -> tuple[str, int]:
 class ModelCompletions:
     """Model features of one server: completions now, similar functions when embeddings are on."""
 
-    def __init__(self, ls: AsmLanguageServer) -> None:
+    def __init__(self, ls: ModelHost) -> None:
         from asm_lsp.model.engine import CompletionEngine
         from asm_lsp.model.store import resolve_model
 
@@ -91,7 +113,7 @@ class ModelCompletions:
         self.engine = CompletionEngine(
             lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
-            cold_window=cfg.cold_window)
+            cold_window=cfg.cold_window, gpu_layers=cfg.gpu_layers)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
         self._waiting_prefills: dict[str, asyncio.Task] = {}  # big documents' prefills, waiting for their parse
 
@@ -282,21 +304,17 @@ class ModelCompletions:
             locations.append(types.Location(uri=other_uri, range=types.Range(start=at, end=at)))
         return locations
 
-    def status_markdown(self) -> str:
+    def stats(self) -> dict[str, Any]:
+        """``asmLsp.modelStats``: the engine's state and counters, machine-readable."""
+        stats = self.engine.stats_dict()
         files = self.engine.files
-        parts = [f"**Model**: {self.engine.status()}"]
-        if files is not None:
-            parts.append(f"\n\n```\n{files.describe() if hasattr(files, 'describe') else files}\n```")
-        stats = self.engine.stats
-        parts.append(f"\n\ncompletions {stats['completions']}, cache hits {stats['cache_hits']}, "
-                     f"follow-ups {stats['follow_ups']}; {'busy' if self.engine.busy else 'idle'}")
-        last = self.engine.last_timings
-        if last:  # the last completion the model computed (cache hits leave it as it was)
-            parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
-                         f"{int(last.get('reused_tokens', 0))} reused from the KV cache, {last.get('elapsed_ms', 0):.0f} ms")
-        if self.similar is not None:
-            parts.append(f"\n\n**Similar functions**: {self.similar.status()}")
-        return "".join(parts)
+        stats["files"] = files.describe() if files is not None and hasattr(files, "describe") else None
+        stats["similar"] = self.similar.status() if self.similar is not None else None
+        return stats
+
+    def status_markdown(self) -> str:
+        """``asmLsp.modelStatus``: ``stats()`` for people."""
+        return render_status(self.stats())
 
     def close(self) -> None:
         self.engine.close()
@@ -304,7 +322,27 @@ class ModelCompletions:
             self.similar.close()
 
 
-def start(ls: AsmLanguageServer) -> ModelCompletions | None:
+def render_status(stats: dict[str, Any]) -> str:
+    """The Markdown of ``asmLsp.modelStatus`` from ``asmLsp.modelStats``'s dict."""
+    state = f"{stats['state']}: {stats['detail']}" if stats.get("detail") else stats["state"]
+    parts = [f"**Model**: {state}"]
+    if stats.get("files"):
+        parts.append(f"\n\n```\n{stats['files']}\n```")
+    if stats.get("placement"):
+        parts.append(f"\n\nruns on {stats['placement']}, {stats['threads']} threads")
+    counters = stats.get("counters", {})
+    parts.append(f"\n\ncompletions {counters.get('completions', 0)}, cache hits {counters.get('cache_hits', 0)}, "
+                 f"follow-ups {counters.get('follow_ups', 0)}; {'busy' if stats.get('busy') else 'idle'}")
+    last = stats.get("last") or {}
+    if last:  # the last completion the model computed (cache hits leave it as it was)
+        parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
+                     f"{int(last.get('reused_tokens', 0))} reused from the KV cache, {last.get('elapsed_ms', 0):.0f} ms")
+    if stats.get("similar"):
+        parts.append(f"\n\n**Similar functions**: {stats['similar']}")
+    return "".join(parts)
+
+
+def start(ls: ModelHost) -> ModelCompletions | None:
     """Start the model features unless they are switched off or cannot be imported."""
     if not ls.settings.model.enabled:
         ls.send_status(model="off")

@@ -197,6 +197,53 @@ def final_suggestion(raw: str, hole: Hole, max_lines: int, finished: bool) -> st
     return cut.text
 
 
+# ---------------------------------------------------------------- how much to show at once
+
+_BLOCK_START = re.compile(r"^(\.L[\w$.]*|\d+|[A-Za-z_$][\w$.]*):")
+_FUNCTION_OPENER = re.compile(r"^\s*(\.cfi_startproc|\.p2align|\.align|\.balign|\.type|\.globl|\.global)\b")
+
+#: Lines shown at once per situation (the engine decodes on up to ``completion.maxLines``
+#: into the suggestion cache behind the answer, so accepting a line serves the next from the
+#: cache). One line everywhere: it is what gets accepted between existing instructions, and
+#: every further line waits ~8 decode tokens before anything is shown
+#: (bench/results/typing_replay.md, "lines shown").
+SHOW_LINES = {"line": 1, "between": 1, "block-end": 1, "empty-function": 1}
+
+
+def situation(hole: Hole) -> str:
+    """Where the cursor is, for how many lines to show at once:
+
+    - ``"line"``: text on the cursor's line (finish that line);
+    - ``"between"``: a blank line with an instruction after it in the same block;
+    - ``"empty-function"``: a blank line in a function with no instruction yet;
+    - ``"block-end"``: any other blank line (a label, the function's end or nothing after it).
+    """
+    if not hole.multiline:
+        return "line"
+    after = hole.next_code_line()
+    for piece in reversed(hole.prefix.split("\n")[:-1]):
+        stripped = piece.strip()
+        if not stripped or stripped.startswith(("//", "#", "/*", ".cfi_def_cfa", ".loc", ".file")):
+            continue
+        if _starts_new_function(piece) or _FUNCTION_OPENER.match(piece):
+            if not after or _ENDS_FUNCTION.match(after):
+                return "empty-function"
+        break
+    if after and not _BLOCK_START.match(after) and not _ENDS_FUNCTION.match(after) and not after.startswith("."):
+        return "between"
+    return "block-end"
+
+
+def show_lines(hole: Hole, max_lines: int) -> int:
+    """How many complete lines to wait for before answering at ``hole``."""
+    return max(1, min(max_lines, SHOW_LINES.get(situation(hole), 1)))
+
+
+def first_lines(text: str, count: int) -> str:
+    """The first ``count`` lines of ``text`` (all of it when it has no more)."""
+    return "\n".join(text.split("\n")[: max(1, count)])
+
+
 def accept(hole: Hole, text: str) -> Hole:
     """The hole the editor will ask about next if ``text`` is accepted and Enter pressed.
 
