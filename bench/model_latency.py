@@ -204,7 +204,8 @@ def main() -> int:
         print(rows[-1], file=sys.stderr)
 
     # Multi-line on a blank line: prompt lookup off/on, engine and direct.
-    multi: dict[str, list[float]] = {"engine": [], "engine_prompt_lookup": [], "direct": [], "direct_draft_model": []}
+    multi: dict[str, list[float]] = {"engine": [], "engine_first_line": [], "engine_prompt_lookup": [], "direct": [],
+                                     "direct_draft_model": []}
     multi_tokens = {"engine": 0, "engine_prompt_lookup": 0}
     same_text = 0
     for line, _, _ in holes[:3]:
@@ -219,10 +220,16 @@ def main() -> int:
             wait_idle(engine)
             name = "engine_prompt_lookup" if lookup else "engine"
             before = engine.stats["generated_tokens"]
-            out, elapsed, _ = engine_complete(engine, doc, line, 0, max_lines=4)
+            t0 = time.perf_counter()
+            first, first_s, _ = engine_complete(engine, doc, line, 0, max_lines=4)
+            wait_idle(engine)  # answered at its first line; the rest is decoded into the cache behind it
+            elapsed = time.perf_counter() - t0
             multi[name].append(ms(elapsed))
+            if not lookup:
+                multi["engine_first_line"].append(ms(first_s))
             multi_tokens[name] += engine.stats["generated_tokens"] - before
-            outputs[name] = out
+            decoded = engine.cache.lookup(hole)
+            outputs[name] = decoded[0] if decoded else first
         same_text += outputs["engine"] == outputs["engine_prompt_lookup"]
         direct.complete(hole, 4, cold=False)  # warm the prompt (its prefix is cached already)
         _, elapsed = direct.complete(hole, 4, cold=False)
@@ -297,7 +304,8 @@ def markdown(r: dict) -> str:
         "",
         "| multi-line (blank line, max 4 lines, prompt already evaluated) | ms |",
         "|---|---|",
-        f"| engine | {cell(multi['engine'])} |",
+        f"| engine, all lines decoded | {cell(multi['engine'])} |",
+        f"| engine, answered (first line) | {cell(multi.get('engine_first_line'))} |",
         f"| engine + prompt-lookup drafts | {cell(multi['engine_prompt_lookup'])} |",
         f"| direct create_completion | {cell(multi['direct'])} |",
         f"| direct + LlamaPromptLookupDecoding (draft_model=) | {cell(multi['direct_draft_model'])} |",

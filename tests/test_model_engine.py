@@ -107,10 +107,11 @@ class TestRealModel:
         assert not engine.busy
 
     def test_newest_request_wins(self, engine):
-        doc = blank_line_doc(MUL)
+        """A request elsewhere preempts the older one (at the same place it would wait for it)."""
         engine.cache.clear()
-        old = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=8, time_budget_ms=60000, follow_up=False))
-        new = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
+        old = engine.submit(CompletionRequest(blank_line_doc(MUL), MUL, 1, max_lines=8, time_budget_ms=60000, follow_up=False))
+        doc = blank_line_doc(MUL - 2)
+        new = engine.submit(CompletionRequest(doc, MUL - 2, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
         assert old.result(5) is None
         assert new.result(120) is not None
 
@@ -139,8 +140,10 @@ class TestRealModel:
         for lookup in (False, True):
             engine.cache.clear()
             engine.prompt_lookup = lookup
-            suggestion = engine.submit(CompletionRequest(doc, line, 0, max_lines=3, time_budget_ms=60000, follow_up=False)).result(120)
-            texts.append(suggestion.text if suggestion else None)
+            engine.submit(CompletionRequest(doc, line, 0, max_lines=3, time_budget_ms=60000, follow_up=False)).result(120)
+            wait_idle(engine)  # the lines after the one shown are decoded into the cache
+            decoded = engine.cache.lookup(Hole.at(doc, line, 0))
+            texts.append(decoded[0] if decoded else None)
         engine.prompt_lookup = False
         assert texts[0] is not None and texts[0].count("\n") >= 1
         assert texts[1] == texts[0]
@@ -263,8 +266,8 @@ class TestRealModel:
         behind it, so accepting the line (and Enter) is served without the model."""
         wait_idle(engine)
         engine.cache.clear()
-        doc = "\n".join(LINES[: LINES.index(".L13:") + 1] + ["\t"])  # a body to write, nothing after it
-        line = len(doc.split("\n")) - 1
+        line = LINES.index("\tmov\tx29, sp") + 1  # the body between the prologue and the epilogue, cut out
+        doc = "\n".join(LINES[:line] + ["\t"] + LINES[LINES.index("\tldr\tx19, [sp, 16]"):])
         hole = Hole.at(doc, line, 1)
         first = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False)).result(120)
         assert first is not None and first.source == "model" and "\n" not in first.text and first.text.strip()
@@ -273,7 +276,8 @@ class TestRealModel:
         decoded = engine.cache.lookup(hole)
         assert decoded is not None and decoded[0].startswith(first.text)
         assert decoded[0].count("\n") >= 1, decoded  # more than the line shown was decoded
-        accepted = doc + first.text + "\n\t"
+        lines = doc.split("\n")
+        accepted = "\n".join(lines[:line] + ["\t" + first.text, "\t"] + lines[line + 1:])
         served = engine.submit(CompletionRequest(accepted, line + 1, 1, max_lines=4)).result(1)
         assert served is not None and served.source == "cache"
         assert "\t" + served.text == decoded[0].split("\n")[1]  # the second decoded line, one line shown

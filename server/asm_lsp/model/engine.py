@@ -391,7 +391,6 @@ class CompletionEngine:
         if job.kind != "complete":
             self.stats["follow_ups"] += 1
         else:
-            self.stats["completions"] += 1
             self.last_timings = {"elapsed_ms": (time.monotonic() - job.started) * 1000, **info}
             if not job.answered:  # the model stopped before the first line was shown
                 self._answer(job, first_lines(text, show_lines(job.hole, max_lines)) if text else "", info)
@@ -419,6 +418,12 @@ class CompletionEngine:
                 text, request.line, request.col, "model", (time.monotonic() - job.started) * 1000,
                 request.request_id, validated, int(info.get("prompt_tokens", 0)),
                 int(info.get("reused_tokens", 0)), int(info.get("generated_tokens", 0)))
+        self._settle(job, suggestion)
+
+    def _settle(self, job: Job, suggestion: Suggestion | None) -> None:
+        """Answer ``job``'s request from the model (counted once, when answered)."""
+        if not job.answered:
+            self.stats["completions"] += 1
         self.jobs.answer(job, suggestion)
 
     def _serve_waiters(self, job: Job, text: str, done: bool) -> None:
@@ -481,7 +486,7 @@ class CompletionEngine:
             self.jobs.check(job)
             if job.kind == "complete" and not job.answered and time.monotonic() > job.deadline:
                 self.stats["over_budget"] += 1
-                self.jobs.answer(job, None)  # the prompt is still evaluated: the next request here needs it
+                self._settle(job, None)  # the prompt is still evaluated: the next request here needs it
 
         reused = kv.feed(tokens, between_chunks)
         t_prompt = time.monotonic()
@@ -509,7 +514,8 @@ class CompletionEngine:
                     cut.done or cut.text.count("\n") + 1 >= show or late):
                 shown = first_lines(cut.text, show)
                 if checking:
-                    if not self._validate(request, shown):
+                    seen, _ = shown in tried, tried.add(shown)
+                    if seen or not self._validate(request, shown):
                         rejected[0] = True
                         return True  # try the next candidate
                     validated_text[0] = shown
@@ -520,7 +526,7 @@ class CompletionEngine:
                 self._answer(job, shown, info)
             elif job.kind == "complete" and not job.answered and late:
                 self.stats["over_budget"] += 1
-                self.jobs.answer(job, None)  # nothing complete yet: the decoding goes on for the cache
+                self._settle(job, None)  # nothing complete yet: the decoding goes on for the cache
             if job.waiters:
                 self._serve_waiters(job, cut.text if cut is not None else "", False)
             return cut is not None and cut.done
@@ -537,12 +543,12 @@ class CompletionEngine:
             generated += count
             if not text and attempt == 0:
                 break  # greedy sees nothing to add here: sampling more would only burn the budget
-            if rejected[0] or not text or text in tried:
-                tried.add(text)
+            if rejected[0] or not text:
                 continue
             if checking and not job.answered:
-                if not self._validate(request, first_lines(text, show)):
-                    tried.add(text)
+                shown = first_lines(text, show)
+                seen, _ = shown in tried, tried.add(shown)
+                if seen or not self._validate(request, shown):
                     continue
                 validated_text[0] = first_lines(text, show)
             self.cache.put(hole, text, validated=text == validated_text[0])
