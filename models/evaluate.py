@@ -425,7 +425,7 @@ def read_answers(spec: str) -> tuple[str, Path, dict[str, dict]]:
 # --------------------------------------------------------------------------- scoring
 
 def score(hole: EvalHole, prediction: str, document: str, assembler) -> dict:
-    from asm_lsp.features.model_completion import insertion_assembles
+    from asm_lsp.assembler import insertion_assembles
 
     shown = bool(prediction.strip())
     assembles = None

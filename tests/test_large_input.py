@@ -247,9 +247,9 @@ def test_5000_file_workspace(tmp_path: Path):
 def test_suggestion_check_in_a_big_buffer_looks_at_a_window():
     """A model suggestion is checked by assembling the buffer with it inserted: on 20 MB that
     was a 20 MB assembly plus a full parse (~35 s, 1.2 GB) per candidate; now the lines
-    around the insertion (features/model_completion.py CHECK_WINDOW_LINES)."""
+    around the insertion (assembler.py CHECK_WINDOW_LINES)."""
     from asm_lsp.assembler import find_assembler
-    from asm_lsp.features.model_completion import insertion_assembles
+    from asm_lsp.assembler import insertion_assembles
 
     text = big_text(20_000_000)
     _, line, _ = first_function(text)  # a `bl` inside a function; insert after it

@@ -21,20 +21,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from asm_lsp import VERSION_LINE, __version__
-from asm_lsp.assembler import Assembler, AssemblerNotFound, assemble, find_assembler
+from asm_lsp.assembler import Assembler, AssemblerNotFound, find_assembler
 from asm_lsp.documents import DocumentParses, run_big
 from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
+from asm_lsp.features import includes as includes_feature
 from asm_lsp.features import navigation, symbols
+from asm_lsp.features import semantic_tokens as semantic_feature
+from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
 from asm_lsp.settings import Settings, settings_from_dict
 from asm_lsp.syntax import ParsedDocument
+from asm_lsp.workspace.includes import IncludeResolver, include_at
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,8 @@ CURSOR_WAIT_S = 0.25
 #: documentSymbol of documents with more lines than this is built and encoded as JSON on a
 #: worker thread (50 MB, 85,000 symbols: ~2.5 s of CPU), and kept until the next parse.
 SYMBOLS_IN_THREAD_LINES = 50_000
+#: Semantic tokens of more lines than this are made on a worker thread (20,000 lines: ~50 ms).
+SEMANTIC_IN_THREAD_LINES = 5_000
 
 
 class AsmLanguageServer(LanguageServer):
@@ -60,8 +67,10 @@ class AsmLanguageServer(LanguageServer):
         self.open_versions: dict[str, int] = {}
         self.parses = DocumentParses(self.index)
         self._symbols: dict[str, tuple[ParsedDocument, Encoded]] = {}
+        self.semantic = semantic_feature.TokenResults()
         self._assembler: Assembler | None = None
         self._assembler_problem: str | None = None
+        self._includes: tuple[tuple, IncludeResolver] | None = None  # made for (roots, settings)
         self._told: set[str] = set()  # messages shown once
         self._diag_tasks: dict[str, asyncio.Task] = {}
         self._last_change: dict[str, float] = {}
@@ -191,6 +200,14 @@ class AsmLanguageServer(LanguageServer):
             self.tell_once(self._assembler_problem, types.MessageType.Warning)
         return self._assembler
 
+    def includes(self) -> IncludeResolver:
+        """The include search for the current workspace folders and settings."""
+        cfg = self.settings.assembler
+        key = (tuple(self.workspace_roots()), tuple(cfg.include_paths), tuple(cfg.defines))
+        if self._includes is None or self._includes[0] != key:
+            self._includes = (key, IncludeResolver(key[0], cfg.include_paths, cfg.defines))
+        return self._includes[1]
+
     async def compute_diagnostics(self, uri: str) -> list[types.Diagnostic]:
         doc = await self.parsed(uri)
         if doc is None or not self.settings.diagnostics.enabled:
@@ -202,18 +219,17 @@ class AsmLanguageServer(LanguageServer):
             return []
         text = self.workspace.get_text_document(uri).source if uri in self.open_versions else None
         asm = self.assembler()
-        messages = []
+        messages, failure, plan = [], None, None
         if asm is not None and text is not None:
             path = to_fs_path(uri)
-            preprocess = bool(path and path.endswith(".S"))
-            include_dir = Path(path).parent if path else None
-            result = await asyncio.to_thread(assemble, asm, text, preprocess, include_dir,
-                                             self.settings.assembler.timeout_ms / 1000)
+            result, plan = await asyncio.to_thread(
+                diagnostics_feature.assemble_document, asm, self.includes(), Path(path) if path else None, text,
+                self.settings.assembler.timeout_ms / 1000)
             if result.failed_to_run:
                 self.tell_once(result.failed_to_run, types.MessageType.Warning)
-            messages = result.messages
+            messages, failure = result.messages, result.include_failure
         name = Path(asm.program).name if asm else diagnostics_feature.SOURCE
-        return diagnostics_feature.build_diagnostics(doc, messages, name)
+        return diagnostics_feature.build_diagnostics(doc, messages, name, failure, plan)
 
     def schedule_push_diagnostics(self, uri: str) -> None:
         """Debounced push of diagnostics for clients without pull diagnostics."""
@@ -307,6 +323,14 @@ def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
     return cleaned, dropped
 
 
+async def run_maybe_big(doc: ParsedDocument, fn: Callable[..., Any], *args: Any, span: int | None = None) -> Any:
+    """``fn(*args)`` on the event loop for small work, on a worker thread above
+    SEMANTIC_IN_THREAD_LINES lines (``span``: the lines a range covers; default the document's)."""
+    if (span if span is not None else len(doc.lines)) <= SEMANTIC_IN_THREAD_LINES:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 def _edit_end(changes: Any) -> types.Position | None:
     """Where the cursor likely is after the last incremental change (LSP units), if known."""
     change = changes[-1] if changes else None
@@ -338,7 +362,8 @@ def _deep_merge(base: dict, top: dict) -> dict:
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:
-    """Log and swallow unexpected exceptions in a handler; answer ``default`` instead."""
+    """Log and swallow unexpected exceptions in a handler; answer ``default`` instead.
+    A ``JsonRpcException`` is a deliberate error answer (a refused rename) and passes."""
 
     def wrap(fn: F) -> F:
         if asyncio.iscoroutinefunction(fn):
@@ -346,7 +371,7 @@ def guarded(default: Any = None) -> Callable[[F], F]:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await fn(*args, **kwargs)
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, JsonRpcException):
                     raise
                 except Exception:
                     log.exception("%s failed", fn.__name__)
@@ -357,6 +382,8 @@ def guarded(default: Any = None) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
+            except JsonRpcException:
+                raise
             except Exception:
                 log.exception("%s failed", fn.__name__)
                 return default() if callable(default) else default
@@ -445,6 +472,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         uri = params.text_document.uri
         ls.open_versions.pop(uri, None)
         ls._symbols.pop(uri, None)
+        ls.semantic.forget(uri)
         if ls.completions is not None:
             ls.completions.on_close(uri)
         task = ls._diag_tasks.pop(uri, None)
@@ -485,6 +513,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
+        if include_at(doc.lines, line, col) is not None:  # resolving reads the disk: off the loop
+            return await asyncio.to_thread(includes_feature.definition, ls.includes(), uri, doc.lines, line, col)
         return navigation.definition(ls.index, uri, doc, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
@@ -505,6 +535,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None:
             return None
         line, col = clamp_position(doc.lines, params.position)
+        if include_at(doc.lines, line, col) is not None:
+            return await asyncio.to_thread(includes_feature.hover, ls.includes(), uri, doc.lines, line, col)
         extra = ls.completions.similar_markdown if ls.completions is not None else None
         return hover_feature.hover(ls.index, uri, doc, line, col, extra)
 
@@ -549,6 +581,45 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             await asyncio.sleep(wait)
         found = await ls.compute_diagnostics(uri)
         return types.FullDocumentDiagnosticReport(items=found)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, semantic_feature.LEGEND)
+    @guarded()
+    async def semantic_tokens_full(ls: AsmLanguageServer, params: types.SemanticTokensParams) -> Encoded | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None or not semantic_feature.full_allowed(doc):
+            return None
+        return await run_maybe_big(doc, ls.semantic.full, uri, doc, ls.index)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA)
+    @guarded()
+    async def semantic_tokens_delta(ls: AsmLanguageServer, params: types.SemanticTokensDeltaParams) -> Encoded | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        if doc is None or not semantic_feature.full_allowed(doc):
+            return None
+        return await run_maybe_big(doc, ls.semantic.delta, uri, params.previous_result_id, doc, ls.index)
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE)
+    @guarded()
+    async def semantic_tokens_range(ls: AsmLanguageServer, params: types.SemanticTokensRangeParams) -> types.SemanticTokens | None:
+        uri = params.text_document.uri
+        doc = await ls.parsed(uri)
+        lines = semantic_feature.range_lines(doc, params.range) if doc is not None else None
+        if lines is None:
+            return types.SemanticTokens(data=[])
+        return types.SemanticTokens(data=await run_maybe_big(
+            doc, semantic_feature.document_data, doc, ls.index, uri, lines[0], lines[1], span=lines[1] - lines[0]))
+
+    @server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP,
+                    types.SignatureHelpOptions(trigger_characters=[",", " "], retrigger_characters=[","]))
+    @guarded()
+    async def signature_help(ls: AsmLanguageServer, params: types.SignatureHelpParams) -> types.SignatureHelp | None:
+        doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
+        if doc is None or not 0 <= params.position.line < len(doc.lines):
+            return None
+        line, col = clamp_position(doc.lines, params.position)
+        return signature_feature.signature_help(doc.lines, line, col)
 
     @server.command("asmLsp.similarFunctions")
     @guarded(default=list)

@@ -65,6 +65,11 @@ class AssemblerSettings:
     """Extra arguments, e.g. ["-march=armv8.2-a+sve"]."""
     timeout_ms: int = 5000
     """Kill the assembler after this long."""
+    include_paths: list[str] = field(default_factory=list)
+    """Folders searched for #include/.include after the build's compile_commands.json
+    (relative ones: to the workspace root). A workspace may set them: they only name files to read."""
+    defines: list[str] = field(default_factory=list)
+    """Macros for the C preprocessor of .S files, "NAME" or "NAME=VALUE" (as -D would)."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from asm_lsp.features.model_completion import insertion_assembles
+from asm_lsp.assembler import insertion_assembles
 from asm_lsp.assembler import find_assembler
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lsprotocol import types
 
 from asm_lsp import textsync
-from asm_lsp.assembler import Assembler, assemble
+from asm_lsp.assembler import insertion_assembles
 from asm_lsp.features.positions import from_utf16, to_utf16
-from asm_lsp.syntax import parse
 
 if TYPE_CHECKING:
     from pygls.workspace import Workspace
 
+    from asm_lsp.assembler import Assembler
     from asm_lsp.documents import DocumentParses
     from asm_lsp.settings import Settings
     from asm_lsp.syntax import ParsedDocument
@@ -46,59 +46,9 @@ class ModelHost(Protocol):
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None: ...
     def send_status(self, model: str | None = None, indexing: str | None = None) -> None: ...
 
+
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
-
-#: Bigger buffers are checked in CHECK_WINDOW_LINES lines either side of the insertion:
-#: assembling and fully parsing a 50 MB buffer for each candidate took minutes and 1.7 GB.
-CHECK_WINDOW_CHARS = 200_000
-CHECK_WINDOW_LINES = 2_000  # longer than nearly every compiled function, so its .L labels are in
-
-
-def insertion_assembles(asm: Assembler, text: str, line: int, col: int, insert: str, timeout_s: float) -> bool:
-    """Does ``insert`` at (0-based line, code-point col) of ``text`` assemble cleanly?
-
-    Only errors on the inserted lines count (the rest of a buffer being edited may be
-    broken), and the inserted lines must not branch to ``.L`` labels the file lacks
-    (in a big buffer: the window around them).
-    """
-    if len(text) > CHECK_WINDOW_CHARS:
-        text, line = check_window(text, line)
-    lines = text.split("\n")
-    if not lines:
-        return False
-    line = max(0, min(line, len(lines) - 1))
-    head, tail = lines[line][:col], lines[line][col:]
-    new_lines = (head + insert + tail).split("\n")
-    candidate = "\n".join(lines[:line] + new_lines + lines[line + 1:])
-    first, last = line, line + len(new_lines) - 1
-    result = assemble(asm, candidate, timeout_s=timeout_s)
-    if result.failed_to_run:
-        return True  # cannot check: do not hide suggestions because the assembler is unwell
-    if any(m.severity == "error" and first <= m.line <= last for m in result.messages):
-        return False
-    doc = parse(candidate)
-    defined = {d.name for d in doc.labels}
-    for ref in doc.refs:
-        if first <= ref.line <= last:
-            if ref.numeric and ref.target_line is None:
-                return False
-            if ref.name.startswith(".L") and ref.name not in defined:
-                return False
-    return True
-
-
-def check_window(text: str, line: int) -> tuple[str, int]:
-    """The lines of ``text`` (split at "\\n") within CHECK_WINDOW_LINES of 0-based ``line``,
-    and ``line``'s number among them (a line past the end counts as the last)."""
-    first = max(0, line - CHECK_WINDOW_LINES)
-    start = textsync.line_start(text, first)
-    if start is None:  # past the end: the window before the last line
-        line = text.count("\n")
-        first = max(0, line - CHECK_WINDOW_LINES)
-        start = textsync.line_start(text, first) or 0
-    end = textsync.line_start(text, line - first + CHECK_WINDOW_LINES + 1, start)
-    return text[start:end] if end is not None else text[start:], line - first
 
 
 class ModelCompletions:
