@@ -276,6 +276,10 @@ class TestRealModel:
         decoded = engine.cache.lookup(hole)
         assert decoded is not None and decoded[0].startswith(first.text)
         assert decoded[0].count("\n") >= 1, decoded  # more than the line shown was decoded
+        # Asked again there: the line from the cache, and the longer decodings as more candidates.
+        again = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, alternatives=2)).result(1)
+        assert (again.source, again.text) == ("cache", first.text)
+        assert again.alternatives[0] == "\n".join(decoded[0].split("\n")[:2])
         lines = doc.split("\n")
         accepted = "\n".join(lines[:line] + ["\t" + first.text, "\t"] + lines[line + 1:])
         served = engine.submit(CompletionRequest(accepted, line + 1, 1, max_lines=4)).result(1)
@@ -424,3 +428,11 @@ def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_att
     with pytest.raises(Interrupted):
         jobs.check(new)
     jobs.close()
+
+
+def test_alternatives_are_longer_runs_of_the_decoded_lines():
+    from asm_lsp.model.engine import _alternatives
+
+    assert _alternatives("a\nb\nc", "a", 2) == ("a\nb", "a\nb\nc")
+    assert _alternatives("a\nb", "a", 2) == ("a\nb",)
+    assert _alternatives("a", "a", 2) == () and _alternatives("a\nb", "a", 0) == ()

@@ -107,11 +107,17 @@ class ModelCompletions:
     # -- suggestions ----------------------------------------------------------------
     async def suggest(self, uri: str, line: int, col: int) -> str | None:
         """The suggestion text for the cursor at (0-based line, code-point col), or None."""
+        found = await self.suggestions(uri, line, col)
+        return found[0] if found else None
+
+    async def suggestions(self, uri: str, line: int, col: int) -> list[str]:
+        """Distinct suggestions for the cursor, best first (up to ``completion.candidates``);
+        the extra ones only from lines the engine has already decoded."""
         from asm_lsp.model.engine import CompletionRequest
 
         cfg = self.ls.settings.completion
         if not cfg.enabled or not self.engine.ready and self.engine.status().startswith(("error", "closed")):
-            return None
+            return []
         text = self.ls.workspace.get_text_document(uri).source
         validate = None
         asm = self.ls.assembler() if cfg.check_with_assembler else None
@@ -123,7 +129,7 @@ class ModelCompletions:
         request_id = next(_ids)
         request = CompletionRequest(text, line, col, max_lines=cfg.max_lines, request_id=request_id,
                                     validate=validate, candidates=cfg.candidates if validate else 1,
-                                    time_budget_ms=cfg.time_budget_ms)
+                                    time_budget_ms=cfg.time_budget_ms, alternatives=cfg.candidates - 1)
         future = self.engine.submit(request)
         try:
             suggestion = await asyncio.wrap_future(future)
@@ -131,20 +137,19 @@ class ModelCompletions:
             self.engine.cancel(request_id)
             raise
         log.debug("suggestion at %s:%d:%d: %r", uri, line, col, suggestion)
-        if suggestion is None or not suggestion.text.strip():
-            return None
-        if suggestion.validated is False:
-            return None
-        return suggestion.text
+        if suggestion is None or not suggestion.text.strip() or suggestion.validated is False:
+            return []
+        return list(dict.fromkeys([suggestion.text, *suggestion.alternatives]))[: max(1, cfg.candidates)]
 
     async def inline(self, uri: str, line: int, col: int) -> types.InlineCompletionList | None:
-        text = await self.suggest(uri, line, col)
-        if text is None:
+        """Up to ``completion.candidates`` items, best first (VS Code and Neovim cycle them)."""
+        found = await self.suggestions(uri, line, col)
+        if not found:
             return None
         line_text = textsync.line_text(self.ls.workspace.get_text_document(uri).source, line) or ""
         at = types.Position(line=line, character=to_utf16(line_text, col))
         return types.InlineCompletionList(items=[
-            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at))])
+            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at)) for text in found])
 
     async def completion_item(self, uri: str, line: int, col: int) -> types.CompletionItem | None:
         """The model's suggestion as a completion item that replaces the word being typed."""

@@ -64,6 +64,7 @@ class CompletionRequest:
     candidates: int = 1  # with ``validate``: greedy first, then low-temperature samples
     time_budget_ms: int = 2000  # from submit; the future gets None when it runs out
     follow_up: bool = True  # after a finished suggestion, speculate the next line in idle time
+    alternatives: int = 0  # up to this many more candidates, from lines already decoded (never waited for)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,21 @@ class Suggestion:
     prompt_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens whose KV cache was kept
     generated_tokens: int = 0
+    alternatives: tuple[str, ...] = ()  # more candidates, best first: longer runs of the decoded lines
+
+
+def _alternatives(remainder: str, shown: str, count: int) -> tuple[str, ...]:
+    """Up to ``count`` more candidates from a decoded ``remainder`` beyond ``shown``: the next
+    lines too, then the whole block (the lines the engine decoded behind the first answer)."""
+    if count <= 0 or len(remainder) <= len(shown):
+        return ()
+    lines = remainder.split("\n")
+    out: list[str] = []
+    for size in [shown.count("\n") + 2, len(lines)]:
+        candidate = "\n".join(lines[:size])
+        if candidate != shown and candidate not in out and candidate.strip():
+            out.append(candidate)
+    return tuple(out[:count])
 
 
 def _shown(remainder: str, hole: Hole, max_lines: int) -> str:
@@ -156,10 +172,11 @@ class CompletionEngine:
         hole = Hole.at(request.text, request.line, request.col)
         hit = None if self.jobs.closed else self.cache.lookup(hole)
         if hit is not None:
-            text, validated = hit
-            text = _shown(text, hole, request.max_lines)
+            remainder, validated = hit
+            text = _shown(remainder, hole, request.max_lines)
             if request.validate is None or validated:
-                self._serve_cached(future, request, text, validated, t0)
+                self._serve_cached(future, request, text, validated, t0,
+                                   _alternatives(remainder, text, request.alternatives) if request.validate is None else ())
                 if request.follow_up and self.ready:  # after every completed line: the next one
                     self._follow_up(None, accept(hole, text), request)
                 return future
@@ -255,11 +272,12 @@ class CompletionEngine:
 
     # ------------------------------------------------------------ requests
 
-    def _serve_cached(self, future: Future, request: CompletionRequest, text: str, validated: bool, t0: float) -> None:
+    def _serve_cached(self, future: Future, request: CompletionRequest, text: str, validated: bool, t0: float,
+                      alternatives: tuple[str, ...] = ()) -> None:
         self.stats["cache_hits"] += 1
         settle(future, Suggestion(
             text, request.line, request.col, "cache", (time.monotonic() - t0) * 1000, request.request_id,
-            validated if request.validate is not None else None,
+            validated if request.validate is not None else None, alternatives=alternatives,
         ))
 
     def _checker(self) -> ThreadPoolExecutor:
