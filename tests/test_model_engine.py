@@ -302,6 +302,31 @@ class TestRealModel:
         assert answer is not None, "the first request was preempted by one typed along it"
         assert again is not None and again.source in ("decoding", "cache") and again.text == answer.text
 
+    def test_a_newer_request_stops_a_long_prompt_inside_its_chunk(self, engine):
+        """llama.cpp's abort callback: a prompt chunk (128 tokens, seconds on a busy machine) is
+        abandoned as soon as a newer request comes, and the KV cache stays in step."""
+        wait_idle(engine)
+        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+        lines = "\n".join(copies).split("\n")
+        at = len(lines) - 4
+        text = "\n".join(lines[:at] + ["\t"] + lines[at:])
+        engine.cache.clear()
+        engine._llm.n_tokens = 0  # nothing cached: ~700 prompt tokens, 6 chunks
+        aborted = engine.stats["aborted_chunks"]
+        evaluated = engine.stats["prompt_tokens_evaluated"]
+        old = engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
+        deadline = time.monotonic() + 60
+        while engine.stats["prompt_tokens_evaluated"] == evaluated and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)  # inside the second chunk (a chunk is nearly all of the time)
+        new = engine.submit(CompletionRequest(blank_line_doc(MUL), MUL, 1, max_lines=1, time_budget_ms=60000,
+                                              follow_up=False))
+        assert old.result(60) is None
+        assert new.result(120) is not None
+        assert engine.stats["aborted_chunks"] > aborted
+        tokens = engine._prompt_tokens(Hole.at(blank_line_doc(MUL), MUL, 1), 1)
+        assert list(engine._llm.input_ids[: len(tokens)]) == tokens  # the cache holds the new prompt
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")

@@ -152,7 +152,7 @@ class CompletionEngine:
         # Counters for status, tests and benchmarks (written by the worker only, but cache hits).
         self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0,
                       "generated_tokens": 0, "kv_shifts": 0, "kv_shifted_tokens": 0, "cold_windows": 0,
-                      "answered_early": 0, "typed_along": 0, "over_budget": 0}
+                      "answered_early": 0, "typed_along": 0, "over_budget": 0, "aborted_chunks": 0}
 
     # ------------------------------------------------------------ public API
 
@@ -400,7 +400,7 @@ class CompletionEngine:
         kv.kv_shift, decoder.prompt_lookup = self.kv_shift, self.prompt_lookup
         if job.kind == "prefill":
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
-                kv.feed(self._prompt_tokens(job.hole, 8), lambda: self.jobs.check(job))
+                kv.feed(self._prompt_tokens(job.hole, 8), lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
             return
         request = job.request
         assert request is not None
@@ -506,7 +506,7 @@ class CompletionEngine:
                 self.stats["over_budget"] += 1
                 self._settle(job, None)  # the prompt is still evaluated: the next request here needs it
 
-        reused = kv.feed(tokens, between_chunks)
+        reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job))
         t_prompt = time.monotonic()
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,

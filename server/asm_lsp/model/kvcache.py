@@ -7,7 +7,8 @@ lines still in view, shifted to their new positions. Only the engine's worker th
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 KV_SHIFT_MIN_KEEP = 32  # shift the cache only when at least this many tokens are kept by it
@@ -40,24 +41,59 @@ class KVCache:
             common += run if at >= 0 else 0
         return len(tokens) - common
 
-    def feed(self, tokens: list[int], between_chunks: Callable[[], None]) -> int:
+    def feed(self, tokens: list[int], between_chunks: Callable[[], None],
+             stale: Callable[[], bool] = lambda: False) -> int:
         """Evaluate ``tokens`` re-using the KV cache's common prefix; return the re-used count.
 
         ``between_chunks`` runs before every chunk of ``batch_size`` tokens: it raises to stop
         (a stale job) and may answer a request whose time budget ran out, while the prompt
-        keeps being evaluated for the next request at this place.
+        keeps being evaluated for the next request at this place. ``stale`` is also asked inside
+        a chunk, by llama.cpp between graph nodes (its abort callback): on a busy machine one
+        chunk took 6-24 s here, which a newer request or a shutdown should not wait for.
+        An aborted chunk leaves the cache as before it (llama.cpp drops its entries); then
+        ``between_chunks`` raises.
         """
         llm = self.llm
         common = self.common_prefix(tokens)  # the last token is always re-run: we need its logits
         if self.kv_shift and common < len(tokens) - 1:
             common += self.shift(tokens, common)
         llm.n_tokens = common
-        for start in range(common, len(tokens), self.batch_size):
-            between_chunks()
-            chunk = tokens[start : start + self.batch_size]
-            llm.eval(chunk)
-            self.stats["prompt_tokens_evaluated"] += len(chunk)
+        if common >= len(tokens):
+            return common
+        with self._abortable(stale):
+            for start in range(common, len(tokens), self.batch_size):
+                between_chunks()
+                chunk = tokens[start : start + self.batch_size]
+                try:
+                    llm.eval(chunk)
+                except RuntimeError:
+                    if not stale():
+                        raise
+                    self.stats["aborted_chunks"] = self.stats.get("aborted_chunks", 0) + 1
+                    between_chunks()  # raises: the job went stale
+                    raise
+                self.stats["prompt_tokens_evaluated"] += len(chunk)
         return common
+
+    @contextlib.contextmanager
+    def _abortable(self, stale: Callable[[], bool]) -> Iterator[None]:
+        """llama.cpp asks ``stale`` between graph nodes (~560 times a chunk) while prompts are
+        evaluated; not while decoding single tokens, which are short and where it would cost."""
+        import llama_cpp
+
+        @llama_cpp.ggml_abort_callback
+        def callback(_data: Any) -> bool:
+            try:
+                return bool(stale())
+            except Exception:  # a C callback must never raise
+                return False
+
+        ctx = self.llm._ctx.ctx
+        llama_cpp.llama_set_abort_callback(ctx, callback, None)
+        try:
+            yield
+        finally:
+            llama_cpp.llama_set_abort_callback(ctx, llama_cpp.ggml_abort_callback(), None)
 
     def rewind(self, tokens: list[int]) -> None:
         """Back to the evaluated prompt ``tokens`` (after a generation), its last logits fresh."""
