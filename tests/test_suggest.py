@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, cut_window, split_at,
                                   window_at)
 from asm_lsp.model.suggest import (Cut, Hole, SuggestionCache, accept, cut_suggestion, first_lines, inside_function,
-                                   show_lines, situation)
+                                   likely_place, show_lines, situation)
 
 FACT = """\
 \t.align\t2
@@ -239,3 +239,13 @@ def test_first_lines():
     assert first_lines("a\nb\nc", 2) == "a\nb"
     assert first_lines("a", 3) == "a"
     assert first_lines("", 1) == ""
+
+
+def test_likely_place_is_a_gap_in_a_dense_file_else_the_end():
+    gap = "\n".join(LINES[:MUL] + [""] + LINES[MUL + 1:])
+    assert likely_place(gap) == (MUL, 0)
+    assert likely_place(FACT) == (FACT.count("\n"), 0)  # no gap (only the trailing newline)
+    airy = "\n\n".join(LINES)  # blank lines everywhere: nothing stands out
+    assert likely_place(airy) == (airy.count("\n"), 0)
+    two = FACT + "\n" + FACT.replace("fact", "fact2").replace(".L", ".L2")  # a separator between functions
+    assert likely_place(two) == (two.count("\n"), 0)

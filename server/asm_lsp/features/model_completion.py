@@ -179,10 +179,13 @@ class ModelCompletions:
 
     # -- document events ------------------------------------------------------------
     def on_open(self, uri: str) -> None:
-        """Warm the model's cache where typing is likely to start: the end of the document."""
+        """Warm the model's cache where typing is likely to start (``suggest.likely_place``:
+        a gap left in a dense file, else the end of the document)."""
+        from asm_lsp.model.suggest import likely_place
+
         document = self.ls.workspace.get_text_document(uri)
         source = document.source
-        self._prefill(uri, source, source.count("\n"), len(source) - source.rfind("\n") - 1)
+        self._prefill(uri, source, *likely_place(source))
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 

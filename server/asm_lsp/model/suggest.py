@@ -239,6 +239,30 @@ def show_lines(hole: Hole, max_lines: int) -> int:
     return max(1, min(max_lines, SHOW_LINES.get(situation(hole), 1)))
 
 
+#: A document with at most one blank line in this many (or a single one) is "dense" (compiler
+#: output): a blank line there is a gap someone left to fill.
+DENSE_LINES_PER_BLANK = 40
+LIKELY_PLACE_MAX_CHARS = 2_000_000  # bigger documents: the end (no scan on the event loop)
+
+
+def likely_place(text: str) -> tuple[int, int]:
+    """Where typing is likely to start in a just-opened document, for the prefill on open
+    (0-based line, code-point col): the last blank line of a dense document when it is inside
+    a function (a gap left in a body), else the end of the document."""
+    end = (text.count("\n"), len(text) - text.rfind("\n") - 1)
+    if len(text) > LIKELY_PLACE_MAX_CHARS:
+        return end
+    lines = text.split("\n")
+    blanks = [i for i, line in enumerate(lines[:-1]) if not line.strip()]
+    body = [i for i in blanks if any(piece.strip() for piece in lines[i + 1:i + 2])]  # not trailing
+    if not body or len(blanks) > max(1, len(lines) // DENSE_LINES_PER_BLANK):
+        return end
+    line = body[-1]
+    if not inside_function("\n".join(lines[: line + 1])):
+        return end  # between functions: a separator, not a gap
+    return line, len(lines[line])
+
+
 def first_lines(text: str, count: int) -> str:
     """The first ``count`` lines of ``text`` (all of it when it has no more)."""
     return "\n".join(text.split("\n")[: max(1, count)])
