@@ -1,6 +1,6 @@
 """Completion latency: direct llama-cpp-python calls vs CompletionEngine, same prompts, same run.
 
-    PYTHONPATH=server python bench/model_latency.py            # ~3-5 min on 2 cores
+    PYTHONPATH=server python -m bench.model_latency            # ~3-5 min on 2 cores
     -> bench/results/model_latency.json and bench/results/model_latency.md
 
 Test data: tests/fixtures/docs_c/{control,structs}.c compiled with aarch64-linux-gnu-gcc -O2 -S
@@ -32,14 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from asm_lsp.model.engine import CompletionEngine, CompletionRequest, physical_cores  # noqa: E402
-from asm_lsp.model.prompt import build_fim_prompt, cut_window  # noqa: E402
-from asm_lsp.model.store import llama_cpp_version, resolve_model  # noqa: E402
-from asm_lsp.model.suggest import Hole, accept, cut_suggestion  # noqa: E402
+from asm_lsp.model.engine import CompletionEngine, CompletionRequest, physical_cores
+from asm_lsp.model.prompt import build_fim_prompt, cut_window
+from asm_lsp.model.store import llama_cpp_version, resolve_model
+from asm_lsp.model.suggest import Hole, accept, cut_suggestion
+from bench.common import ROOT
 
 HOLES = 5  # 5 holes x ~8 measurements each keeps the run under ~5 min on 2 cores
 CONTEXT = 2048  # the settings default
@@ -51,7 +48,7 @@ def assembly() -> tuple[str, str]:
     """The benchmark document and where it came from."""
     gcc = shutil.which("aarch64-linux-gnu-gcc")
     if gcc is None:
-        from test_suggest import FACT
+        from bench.samples import FACT
 
         return FACT, "embedded FACT (no aarch64-linux-gnu-gcc)"
     parts = []

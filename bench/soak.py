@@ -2,8 +2,8 @@
 long time with the model on, against one server. Checks that memory stays flat and that every
 pause-point request is answered.
 
-    PYTHONPATH=server python bench/soak.py                  # 30 minutes -> bench/results/soak.{json,md}
-    PYTHONPATH=server python bench/soak.py --minutes 2 --out /tmp/soak   # the short version (tests/test_soak.py)
+    PYTHONPATH=server python -m bench.soak                  # 30 minutes -> bench/results/soak.{json,md}
+    PYTHONPATH=server python -m bench.soak --minutes 2 --out /tmp/soak   # the short version (tests/test_soak.py)
 
 Each round: the document (bench/typing_replay.py's gcc -O2 document, ~300 lines) is reset to
 its opened state with one full-text didChange, then the function is typed back key by key as
@@ -24,10 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-import typing_replay as replay  # noqa: E402
+from bench import typing_replay as replay
+from bench.common import ROOT, percentile, proc_status, rounded
 
 RESULTS = ROOT / "bench" / "results"
 RSS_GROWTH_GOAL = 0.05
@@ -59,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                 session.type_function()
                 requests = session.result.requests
                 pauses = [r for r in requests if r.kind in ("line-start", "mnemonic")]
-                rss = replay.proc_status(session.pid).get("VmRSS", 0)
+                rss = proc_status(session.pid).get("VmRSS", 0)
                 rounds.append({"t_s": round(time.monotonic() - t0, 1), "rss_kb": rss, "requests": len(requests),
                                "pause_points": len(pauses), "timeouts": sum(r.outcome == "timeout" for r in pauses),
                                "suggestions": sum(r.outcome == "suggestion" for r in pauses),
-                               "p50_ms": replay.rounded(replay.percentile(
+                               "p50_ms": rounded(percentile(
                                    [r.latency_ms for r in pauses if r.latency_ms is not None], 0.5))})
                 print(f"round {len(rounds)}: {rounds[-1]}", file=sys.stderr)
                 # Back to the opened document: one full-text change, the cursor at the typed region.
@@ -75,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
                 session.line, session.col = doc.start, 0
             stats = replay.model_stats(session.client)
             alive = session.client.proc.poll() is None and bool(stats)
-            hwm = replay.proc_status(session.pid).get("VmHWM", 0)
+            hwm = proc_status(session.pid).get("VmHWM", 0)
         finally:
             session.client.close()
     base = rounds[0]["rss_kb"]
     growth = (rounds[-1]["rss_kb"] - base) / base if base else None
     report = {
-        "command": "PYTHONPATH=server python bench/soak.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "PYTHONPATH=server python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:]),
         "started": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "load_avg_start": load_start, "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "minutes": round((time.monotonic() - t0) / 60, 1), "settings": args.settings, "document": doc.name,

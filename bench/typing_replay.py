@@ -1,11 +1,20 @@
 """Typing replay: model-completion latency as an editor sees it, over stdio, real server, real model.
 
-    PYTHONPATH=server python bench/typing_replay.py            # ~11 min on 2 cores at load ~12
+    PYTHONPATH=server python -m bench.typing_replay            # ~11 min on 2 cores at load ~12
     -> bench/results/typing_replay.json and bench/results/typing_replay.md
-    PYTHONPATH=server python bench/typing_replay.py --render --notes NOTES.md   # md again, with a diagnosis
+    PYTHONPATH=server python -m bench.typing_replay --render --notes NOTES.md   # md again, with a diagnosis
+    PYTHONPATH=server python -m bench.typing_replay --quick  # ~5 min quiet: one document, 12 typed lines,
+        # the new engine beside the old one (--baseline f7309b4, its own defaults), open-and-ask 6 holes
 
-Default run: document gcc-O2, server settings `default` and `no-asm-check` typed side by side
-(one fresh server each), then `no-embeddings` only opened (memory and first suggestion).
+Default run: documents gcc-O2 and clang-O0, server settings `default` and `old-engine` (the server of
+`--baseline REV`, by default f7309b4: the engine before it was split and answered at the first
+line, at its own defaults) typed side by side (one fresh server each); open-and-ask (below) for
+`default`, `old-engine` and the cold/full window with the budget lifted (quality side by side);
+then `no-embeddings` only opened (memory and first suggestion).
+
+Open and ask: for OPEN_HOLES instruction lines of the typed function, a file with that line
+emptied is opened and an inline completion asked there at once (no reading time): empty
+answers, exact first lines, latency.
 
 Test data: bench/exec_completion/cases/*.c (not the *_test.c drivers) concatenated into one
 translation unit and compiled with aarch64-linux-gnu-gcc -O2 and clang -O0 (-S). From each
@@ -68,17 +77,13 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server's engine: before llama_cpp loads
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
-sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
-
-from lsp_client import LspClient  # noqa: E402
-
-from asm_lsp.model.fitting import ONE_LINE_MAX_TOKENS  # noqa: E402
-from asm_lsp.model.llama import load_llama, physical_cores  # noqa: E402
-from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window  # noqa: E402
-from asm_lsp.model.suggest import Hole  # noqa: E402
-from asm_lsp.syntax import split_functions  # noqa: E402
+from asm_lsp.model.fitting import ONE_LINE_MAX_TOKENS
+from asm_lsp.model.llama import load_llama, physical_cores
+from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
+from asm_lsp.model.suggest import Hole
+from asm_lsp.syntax import split_functions
+from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
+from bench.lsp_client import LspClient
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
 DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
@@ -95,12 +100,7 @@ CONTEXT = 2048  # settings default, as the server
 BATCH = 128  # CompletionEngine default
 CASES = ROOT / "bench" / "exec_completion" / "cases"
 RESULTS = ROOT / "bench" / "results"
-COMPILERS = {
-    "gcc-O2": ["aarch64-linux-gnu-gcc", "-O2", "-S"],
-    "clang-O0": ["clang", "--target=aarch64-linux-gnu", "-O0", "-S"],
-    "gcc-O0": ["aarch64-linux-gnu-gcc", "-O0", "-S"],
-    "clang-O2": ["clang", "--target=aarch64-linux-gnu", "-O2", "-S"],
-}
+COMPILERS = {"gcc-O2": ("gcc", "O2"), "clang-O0": ("clang", "O0"), "gcc-O0": ("gcc", "O0"), "clang-O2": ("clang", "O2")}
 SETTINGS = {
     "default": {},
     "no-asm-check": {"completion": {"checkWithAssembler": False}},
@@ -198,14 +198,14 @@ def build_documents(names: list[str], work: Path) -> list[Document]:
     unit.write_text("\n".join(p.read_text() for p in sources))
     docs = []
     for name in names:
-        argv = COMPILERS[name]
+        out = work / f"{name}.s"
+        argv = compile_argv(*COMPILERS[name], unit, out)
         if shutil.which(argv[0]) is None:
             print(f"skip {name}: {argv[0]} not found", file=sys.stderr)
             continue
-        out = work / f"{name}.s"
-        subprocess.run(argv + ["-o", str(out), str(unit)], check=True)
-        version = subprocess.run([argv[0], "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-        doc = cut_document(name, f"{len(sources)} cases via {version} {' '.join(argv[1:])}", out.read_text())
+        subprocess.run(argv, check=True)
+        version = compiler_version(COMPILERS[name][0])
+        doc = cut_document(name, f"{len(sources)} cases via {version} {' '.join(argv[1:-3])}", out.read_text())
         if doc is not None:
             docs.append(doc)
     return docs
@@ -264,27 +264,6 @@ class Client(LspClient):
             return False
         self.notify("$/cancelRequest", {"id": request_id})
         return True
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS/VmHWM in kB from /proc/PID/status."""
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().split("\n"):
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return out
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime of all threads
-    except (OSError, IndexError):
-        return 0
 
 
 def wait_idle(pid: int, quiet_s: float = 0.15, cap_s: float = 4.0) -> float:
@@ -421,7 +400,8 @@ class Session:
             from asm_lsp.model.store import resolve_model
 
             argv += ["--model", str(resolve_model("", "none", "").model), "--cache-dir", str(folder / "cache")]
-        self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings)
+        self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings,
+                             strict=False)
         self.pid = self.client.proc.pid
         self.folder = folder
         self.lines = doc.opened.split("\n")
@@ -706,19 +686,6 @@ class Session:
 
 
 # ------------------------------------------------------------------ figures
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def rounded(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def summarize(replays: list[Replay]) -> dict[str, Any]:
@@ -1014,7 +981,7 @@ def main() -> None:
                             "load_avg": replay.load_avg_start, "similar_functions": replay.similar_status}
             print(f"memory {name}: {memory[name]}", file=sys.stderr)
     report = {
-        "command": "PYTHONPATH=server python bench/typing_replay.py " + " ".join(sys.argv[1:]),
+        "command": "PYTHONPATH=server python -m bench.typing_replay " + " ".join(sys.argv[1:]),
         "started": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {physical_cores()} llama threads",
         "python": platform.python_version(), "load_avg_start": load_start,
         "load_avg_end": [round(x, 2) for x in os.getloadavg()], "wall_s": time.monotonic() - t0,

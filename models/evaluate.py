@@ -68,6 +68,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from asm_lsp.model.store import sha256_file
 from asm_lsp.syntax import parse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -315,7 +316,7 @@ class Runner:
 
     def __init__(self, system: System, threads: int, context_size: int, load: bool = True) -> None:
         from asm_lsp.model.engine import CompletionEngine
-        from asm_lsp.model.store import resolve_model, sha256_file
+        from asm_lsp.model.store import resolve_model
 
         files = resolve_model(str(system.model or ""), str(system.adapter or "none"))
         self.system = system
@@ -632,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{path}: {len(stray)} answers for holes this sampling does not make (e.g. {stray[0]}); "
                                  "use the --source/--holes/--block-holes/--opts/--seed of the export")
             names.append(name)
-            models[name] = {"answers": _rel(path), "answers_sha256": _sha256(path), "answered": len(rows)}
+            models[name] = {"answers": _rel(path), "answers_sha256": sha256_file(path), "answered": len(rows)}
             for hole in examples + holes:
                 row = rows.get(hole.id)
                 if row is not None:
@@ -772,12 +773,6 @@ def _by_place(rows: list[dict]) -> dict[str, list[dict]]:
 def _rel(path: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _manifest_hash(corpus: Path) -> str | None:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asm_lsp.model.store import sha256_file
+
 ROOT = Path(__file__).resolve().parent.parent
 SDIST = "llama-cpp-python==0.3.36"
 SDIST_FILE = "llama_cpp_python-0.3.36.tar.gz"
@@ -45,14 +47,6 @@ NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gg
 SHIP_GGUF = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.gguf"
 SHIP_JSON = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.json"
 MAX_SHIPPED_BYTES = 20_000_000
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def llama_cpp_tools(work: Path) -> Path:

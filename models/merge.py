@@ -1,6 +1,24 @@
-"""Merge the LoRA adapter into the base model and ship it as quantized GGUFs; compare with the runtime adapter.
+"""Merge a LoRA adapter into the base model; compare merged weights with the runtime adapter.
 
-    PYTHONPATH=server:. nice -n 10 python -m models.merge --adapter models/work/run/adapter \\
+Two ways in:
+
+**From the shipped GGUF LoRA** (what a fresh checkout has; numpy and the gguf package only):
+
+    PYTHONPATH=server:. python -m models.merge gguf --check
+
+merges ``server/asm_lsp/data/asm-lora.gguf`` into the packaged base Q4_K_M (assembled by
+``resolve_model``) with :mod:`asm_lsp.model.lora_merge`: every adapted tensor becomes
+dequantized base + alpha/r · B·A, stored Q8_0; every other tensor keeps its bytes. It writes
+``--out`` (default models/work/merge/merged-q8_0.gguf) and prints its size and sha256.
+``--check`` compares them with the ``merged`` record of ``asm-lora.json`` (the file the server
+makes on first use must be this one) and asks llama.cpp for the greedy tokens of a FIM prompt
+from the merged file and from base + runtime adapter: they must be the same. ``--record``
+writes the record (after a new adapter is shipped). The server does the same merge itself on
+first use (``asm_lsp.model.store.ensure_merged``).
+
+**From a PEFT adapter of a training run** (transformers, peft, torch, sentencepiece):
+
+    PYTHONPATH=server:. nice -n 10 python -m models.merge peft --adapter models/work/run/adapter \\
         --lora-gguf server/asm_lsp/data/asm-lora.gguf --holes 8 --out models/results/merge.json
 
 Steps (each skipped when its output already exists under --work, default models/work/merge/):
@@ -270,10 +288,86 @@ def compare(systems: list[str], args: argparse.Namespace) -> dict:
     return result
 
 
+# --------------------------------------------------------------------------- from the GGUF LoRA
+
+def merged_record(base_sha: str, lora_sha: str, result, target: str) -> dict:
+    """The ``merged`` entry of asm-lora.json: what the server's first-use merge must give."""
+    from asm_lsp.model import lora_merge
+
+    return {"recipe": lora_merge.recipe(target), "target": target, "base_sha256": base_sha,
+            "sha256": result.sha256, "size": result.size, "command": "python -m models.merge gguf --record"}
+
+
+def gguf_main(args: argparse.Namespace) -> int:
+    """Merge the GGUF LoRA into the base GGUF; check it against the record, or record it."""
+    from asm_lsp.model import lora_merge
+    from asm_lsp.model.store import packaged_adapter, resolve_model, sha256_file
+
+    shipped_lora, record_path = packaged_adapter()
+    base = args.base or resolve_model(adapter="none").model
+    lora = args.lora or shipped_lora
+    base_sha, lora_sha = sha256_file(base), sha256_file(lora)
+    metadata = {"asm_lsp.merge.base_sha256": base_sha, "asm_lsp.merge.adapter_sha256": lora_sha}
+    out = args.out or DEFAULT_WORK / f"merged-{args.target}.gguf"
+    log(f"merging {lora} (sha256 {lora_sha[:12]}…) into {base} (sha256 {base_sha[:12]}…), merged tensors {args.target}")
+    progress_seen = [-1]
+
+    def progress(message: str, fraction: float | None) -> None:
+        tenth = int((fraction or 0) * 10)
+        if tenth != progress_seen[0]:
+            progress_seen[0] = tenth
+            log(f"  {message} ({tenth * 10} %)")
+
+    result = lora_merge.merge_lora(base, lora, out, args.target, progress=progress, extra_metadata=metadata)
+    log(f"wrote {result.path}: {result.size:,} bytes, sha256 {result.sha256}, {result.merged_tensors} tensors merged, "
+        f"{result.copied_tensors} copied, {result.seconds} s")
+    shipped = lora.resolve() == shipped_lora.resolve()
+    record = json.loads(record_path.read_text()) if shipped else {}
+    status = 0
+    if args.record:
+        if not shipped:
+            raise SystemExit("--record writes asm-lora.json: merge the shipped adapter (no --lora)")
+        record["merged"] = merged_record(base_sha, lora_sha, result, args.target)
+        record_path.write_text(json.dumps(record, indent=1) + "\n")
+        log(f"recorded in {record_path}")
+    if args.check:
+        expected = record.get("merged", {})
+        if not expected:
+            log("check: no merged record to compare with (only the shipped adapter has one)")
+        elif (expected.get("sha256"), expected.get("size"), expected.get("base_sha256")) != \
+                (result.sha256, result.size, base_sha):
+            log(f"check FAILED: {record_path.name} records sha256 {expected.get('sha256')} "
+                f"({expected.get('size')} bytes, base {str(expected.get('base_sha256'))[:12]}…)")
+            status = 1
+        else:
+            log(f"check: sha256 and size are the ones {record_path.name} records")
+        reference = greedy_tokens(base, CHECK_PROMPT, n=16, lora=lora, threads=args.threads)
+        merged_tokens = greedy_tokens(result.path, CHECK_PROMPT, n=16, threads=args.threads)
+        same = merged_tokens == reference
+        log(f"check: greedy tokens, merged {merged_tokens} vs base + runtime adapter {reference}: "
+            f"{'the same' if same else 'DIFFERENT'}")
+        status = status or (0 if same else 1)
+    return status
+
+
 # --------------------------------------------------------------------------- main
 
+def parse_gguf_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", type=Path, default=None, help="base GGUF (default: the packaged one, resolve_model)")
+    p.add_argument("--lora", type=Path, default=None, help="GGUF LoRA (default: server/asm_lsp/data/asm-lora.gguf)")
+    p.add_argument("--target", default="q8_0", help="type of the merged tensors: q8_0 (default), same, f16")
+    p.add_argument("--out", type=Path, default=None, help="merged GGUF (default: models/work/merge/merged-TARGET.gguf)")
+    p.add_argument("--check", action="store_true",
+                   help="compare with asm-lora.json's record and with the runtime adapter's greedy tokens")
+    p.add_argument("--record", action="store_true", help="write the merged file's sha256 and size into asm-lora.json")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads for --check")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="source", required=True)
+    parse_gguf_args(sub.add_parser("gguf", help="merge the shipped GGUF LoRA (numpy; what a checkout has)"))
+    p = sub.add_parser("peft", help="merge a training run's PEFT adapter (transformers) and compare quantizations")
     p.add_argument("--base", type=Path, default=None, help="base GGUF (default: the packaged one, resolve_model)")
     p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter directory from models/train.py")
     p.add_argument("--tag", default="", help="artifact name part (default: the adapter's run folder, or 'test')")
@@ -290,12 +384,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     p.add_argument("--limit-s", type=float, default=0, help="stop the comparison after this many seconds (0: none)")
     p.add_argument("--skip-compare", action="store_true", help="stop after the load check")
-    return p.parse_args(argv)
+    return top.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    if args.source == "gguf":
+        return gguf_main(args)
+    return peft_main(args, argv)
+
+
+def peft_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The PEFT route: transformers merge, llama.cpp conversion and quantization, comparison."""
     from asm_lsp.model.store import resolve_model, sha256_file
 
     work: Path = args.work

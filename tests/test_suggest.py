@@ -1,6 +1,6 @@
 """Suggestion cutting and the typed-ahead cache (pure; no model).
 
-Test data: FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it.
+Test data: bench.samples.FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it.
 """
 from __future__ import annotations
 
@@ -11,35 +11,8 @@ from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES
                                   window_at)
 from asm_lsp.model.suggest import (Cut, Hole, SuggestionCache, accept, cut_suggestion, first_lines, inside_function,
                                    likely_place, show_lines, situation)
+from bench.samples import FACT, LINES, MUL
 
-FACT = """\
-\t.align\t2
-\t.global\tfact
-\t.type\tfact, %function
-fact:
-.LFB1:
-\t.cfi_startproc
-\tcmp\tx0, 1
-\tbgt\t.L13
-\tmov\tx0, 1
-\tret
-.L13:
-\tstp\tx29, x30, [sp, -32]!
-\tmov\tx29, sp
-\tstr\tx19, [sp, 16]
-\tmov\tx19, x0
-\tsub\tx0, x0, #1
-\tbl\tfact
-\tmul\tx0, x0, x19
-\tldr\tx19, [sp, 16]
-\tldp\tx29, x30, [sp], 32
-\tret
-\t.cfi_endproc
-.LFE1:
-\t.size\tfact, .-fact
-"""
-LINES = FACT.split("\n")
-MUL = LINES.index("\tmul\tx0, x0, x19")
 
 
 def blank_at(line: int) -> tuple[str, Hole]:

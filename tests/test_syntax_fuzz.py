@@ -5,18 +5,15 @@ Test data: random text from hypothesis, biased toward assembly punctuation.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.syntax import normalize_function, parse, split_functions, token_at  # noqa: E402
-from asm_lsp.syntax import parser as syntax_parser  # noqa: E402
+from asm_lsp.syntax import normalize_function, parse, split_functions, token_at
+from asm_lsp.syntax import parser as syntax_parser
 
 # parse() swallows internal errors to protect the server; here they must fail the test.
 syntax_parser.STRICT = True
@@ -26,6 +23,10 @@ PIECES = [
     "/*", "*/", "@", "%", "=", "!", ".L1", "1", "1b", "2f", "x0", "v0.4s", "b.eq", "bl", "adrp",
     ":lo12:", "sym", ".globl", ".type", "f", "%function", ".size", ".-f", ".text", ".data",
     ".section", ".macro", ".endm", "\\arg", "ldr", "cbz", "\x00", "é", "\u2028", "\x0c", "𝔸",
+    # macros (syntax/macros.py)
+    ".macro function name, export=0\n", "\\name:", ".global \\name", "\\()", "function f, export=1\n",
+    "endfunc\n", "SYM_FUNC_START(", "SYM_FUNC_END(", "ENTRY (", "END(", "#define ", "#define E(n) n: \\\n",
+    ".irp i, 1, 2\n", ".endr\n", ".rept 2\n", ".if \\export\n", ".else\n", ".endif\n", ":req", ":vararg",
 ]
 asm_text = st.one_of(
     st.lists(st.sampled_from(PIECES), max_size=80).map("".join),
@@ -53,7 +54,14 @@ def _check(text: str) -> None:
             assert len(operand.text) == operand.end - operand.start
     for item in doc.labels + doc.refs:
         inside(item.line, item.start, item.end)
-        assert lines[item.line][item.start : item.end].startswith(item.name.strip('"')[:1])
+        if getattr(item, "defined_by", ":")[:1] in ":.=#":  # a macro invocation's name may be a template's
+            assert lines[item.line][item.start : item.end].startswith(item.name.strip('"')[:1])
+    for macro in doc.macros:
+        inside(macro.line, macro.start, macro.end)
+        assert lines[macro.line][macro.start : macro.end] == macro.name
+        assert macro.line <= macro.end_line < len(lines)
+    for block in doc.blocks:
+        assert 0 <= block.start_line <= block.end_line < len(lines)
     for ref in doc.refs[:200]:
         if ref.target_line is not None:
             assert any(d.line == ref.target_line for d in doc.definitions(ref.name))

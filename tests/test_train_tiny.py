@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
 
-MISSING = [m for m in ("torch", "transformers", "peft", "safetensors", "numpy", "gguf")
-           if importlib.util.find_spec(m) is None]
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"training extras missing: {', '.join(MISSING)} "
-                                             f"(pip install 'asm-lsp-aarch64[train]')"),
+    pytest.mark.train,
+    pytest.mark.model,
+    pytest.mark.compilers,
     pytest.mark.timeout(300),
 ]
 
@@ -38,32 +31,18 @@ VARIANTS = (("gcc", "-O1"), ("gcc", "-O2"), ("clang", "-O2"))
 VALID_SOURCES = {"strings", "vectors"}  # held out: the valid split
 
 
-def _base_gguf() -> Path:
-    env = os.environ.get("ASM_LSP_BASE_GGUF", "")
-    if env:
-        return Path(env)
-    from asm_lsp.model.store import ModelError, resolve_model
-
-    try:
-        return resolve_model(adapter="none").model
-    except ModelError as exc:
-        pytest.skip(f"base model not available for the real tokenizer: {exc}")
-
-
 def make_slice(out: Path) -> Path:
     """Compile the fixtures into a corpus directory of the models/corpus format."""
-    import asmgen
+    from bench import samples
     from asm_lsp.syntax import split_functions
 
-    if not asmgen.available():
-        pytest.skip("AArch64 cross compilers not installed (gcc-aarch64-linux-gnu, clang)")
     corpus = out / "corpus"
     corpus.mkdir(parents=True)
     files, functions, variants = [], [], {}
     for source in SOURCES:
         split = "valid" if source.stem in VALID_SOURCES else "train"
         for compiler, opt in VARIANTS:
-            compiled = asmgen.compile_c(source, out / "asm", compiler, opt, unwind_tables=False)
+            compiled = samples.compile_c(source, out / "asm", compiler, opt, unwind_tables=False)
             text = compiled.asm.read_text()
             file_id = hashlib.sha256(compiled.id.encode()).hexdigest()[:16]
             files.append({"id": file_id, "project": "fixtures", "split": split,
@@ -87,7 +66,7 @@ def make_slice(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(tmp_path_factory, base_gguf):
     """Corpus slice, tokenizer and packed rows, shared by the tests below."""
     from models import dataset
     from models.config import PRESETS
@@ -98,7 +77,7 @@ def pipeline(tmp_path_factory):
     work = tmp_path_factory.mktemp("train_tiny")
     corpus = make_slice(work)
     tokenizer_dir = work / "tokenizer"
-    dataset.save_tokenizer(_base_gguf(), tokenizer_dir)
+    dataset.save_tokenizer(base_gguf, tokenizer_dir)
     data = work / "data"
     report = dataset.build(corpus, tokenizer_dir, data, PRESETS["tiny"][0], jobs=1)
     return work, tokenizer_dir, data, report

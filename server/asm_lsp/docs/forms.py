@@ -66,12 +66,14 @@ _OPERAND_REGISTER = re.compile(r"([xwvqdshbzp])(\d{1,2}|zr)\b|(sp|wsp|xzr|wzr|lr
 
 
 def operand_class(text: str) -> str:
-    """A rough class of a written operand: ``x w v q d s h b z p imm mem list sym``."""
+    """A rough class of a written operand: ``x w v q d s h b z p imm reloc mem list sym``."""
     text = text.strip()
     if not text:
         return ""
     first = text[0]
-    if first == "#" or first.isdigit() or first == "-":
+    if text.startswith((":", "#:")):
+        return "reloc"
+    if first in "#-" or first.isdigit():
         return "imm"
     if first == "[":
         return "mem"
@@ -94,7 +96,9 @@ def form_operand_class(operand: str) -> set[str]:
         if not choice:
             continue
         first = choice[0]
-        if first == "#":
+        if choice.startswith(("#:", ":")):
+            found.add("reloc")
+        elif first == "#":
             found.add("imm")
         elif first == "[":
             found.add("mem")

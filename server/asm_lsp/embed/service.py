@@ -112,7 +112,7 @@ class SimilarFunctions:
         # Background work: one thread at nice 10 unless asmLsp.model.threads says otherwise, so
         # indexing a workspace leaves the cores to completions and the editor.
         threads = m.threads or (1 if background else 0)
-        return Embedder(lambda: resolve_model(m.path, m.adapter, m.cache_dir), threads=threads,
+        return Embedder(lambda: resolve_model(m.path, m.adapter, m.cache_dir, size=m.size), threads=threads,
                         adapter=adapter, nice=10 if background else 0, shared=shared,  # type: ignore[arg-type]
                         batch_tokens=SHARED_BATCH_TOKENS if shared is not None else DEFAULT_BATCH_TOKENS)
 

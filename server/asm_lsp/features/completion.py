@@ -1,4 +1,4 @@
-"""Static completion items: mnemonics, directives, registers and labels in scope."""
+"""Static completion items: mnemonics, directives, registers, macros and labels in scope."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from lsprotocol import types
 
 from asm_lsp import docs
 from asm_lsp.syntax import ParsedDocument
-from asm_lsp.workspace.index import WorkspaceIndex
+from asm_lsp.workspace.index import MACRO_DEFINERS, WorkspaceIndex
 
 _WORD_BEFORE = re.compile(r"[\w.$]*$")
 _BRANCHES = {"b", "bl", "cbz", "cbnz", "tbz", "tbnz", "adr", "adrp", "br", "blr"}
@@ -56,14 +56,48 @@ def completion_context(line_text: str, col: int) -> str:
     return "operand"
 
 
+def macro_items(index: WorkspaceIndex, uri: str, doc: ParsedDocument, statement_start: bool) -> list[types.CompletionItem]:
+    """Macros visible from ``uri`` (its own and the workspace's): ``.macro`` names and
+    function-like ``#define``s where a statement starts, ``#define`` constants in operands."""
+    items: list[types.CompletionItem] = []
+    seen: set[str] = set()
+    found = [(uri, m) for m in doc.macros] + [(u, m) for u, m in index.macros() if u != uri]
+    for def_uri, macro in found:
+        invocable = macro.kind == "macro" or macro.params is not None
+        if macro.name in seen or invocable != statement_start:
+            continue
+        seen.add(macro.name)
+        where = f"{def_uri.rsplit('/', 1)[-1]}:{macro.line + 1}"
+        kind = types.CompletionItemKind.Constant if not invocable else types.CompletionItemKind.Snippet
+        items.append(types.CompletionItem(label=macro.name, kind=kind, detail=f"{macro.signature()[:60]} ({where})",
+                                          sort_text="0" + macro.name))
+    return items
+
+
+def param_items(doc: ParsedDocument, line: int) -> list[types.CompletionItem]:
+    """``\\param`` items of the innermost ``.macro`` whose body holds ``line``."""
+    inner = None
+    for macro in doc.macros:
+        if macro.kind == "macro" and macro.line < line < macro.end_line:
+            inner = macro  # sorted by line: the last one holding it is the innermost
+    if inner is None:
+        return []
+    return [
+        types.CompletionItem(label="\\" + p.name, kind=types.CompletionItemKind.Variable, filter_text=p.name,
+                             insert_text=p.name, detail=f"parameter of .macro {inner.name}: {p.signature()}",
+                             sort_text="0" + p.name)
+        for p in inner.params or ()
+    ]
+
+
 def label_items(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int) -> list[types.CompletionItem]:
     """Labels in scope: this file's (local ones only of the enclosing function) and the workspace's globals."""
     function = doc.function_at(line)
     seen: set[str] = set()
     items: list[types.CompletionItem] = []
     for label in doc.labels:
-        if label.kind == "numeric" or label.name in seen:
-            continue
+        if label.kind == "numeric" or label.name in seen or label.defined_by in MACRO_DEFINERS:
+            continue  # macros: macro_items
         if label.name.startswith(".L") and function is not None and label.function not in (None, function.name):
             continue
         seen.add(label.name)
@@ -86,13 +120,16 @@ def label_items(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int)
 def static_completions(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int, col: int) -> list[types.CompletionItem]:
     line_text = doc.lines[line] if 0 <= line < len(doc.lines) else ""
     where = completion_context(line_text, col)
+    word = _WORD_BEFORE.search(line_text[:col])
+    if word is not None and line_text[: word.start()].endswith("\\"):
+        return param_items(doc, line)  # `\\par|` in a macro body
     if where == "directive":
         return list(_directive_items())
     if where == "mnemonic":
-        return list(_mnemonic_items()) + list(_directive_items())
+        return macro_items(index, uri, doc, True) + list(_mnemonic_items()) + list(_directive_items())
     statement = next((s for s in doc.statements if s.line == line and s.start <= col <= max(s.end, col)
                       and s.kind == "instruction"), None)
-    labels = label_items(index, uri, doc, line)
+    labels = label_items(index, uri, doc, line) + macro_items(index, uri, doc, False)
     if statement is not None and (statement.name in _BRANCHES or statement.name.startswith("b.")):
         return labels + list(_register_items())
     return list(_register_items()) + labels

@@ -36,6 +36,10 @@ class ModelHost(Protocol):
 
     settings: Settings
     parses: DocumentParses  # big documents' parses: a prefill waits for them
+    loop: asyncio.AbstractEventLoop | None  # $/progress is sent from it (features/progress.py)
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities | None: ...  # does the client show progress
 
     @property
     def workspace(self) -> Workspace: ...  # the open documents' text
@@ -55,13 +59,22 @@ class ModelCompletions:
     """Model features of one server: completions now, similar functions when embeddings are on."""
 
     def __init__(self, ls: ModelHost) -> None:
+        from asm_lsp.features.progress import WorkDone
         from asm_lsp.model.engine import CompletionEngine
         from asm_lsp.model.store import resolve_model
 
         self.ls = ls
         cfg = ls.settings.model
+        # $/progress while the model is assembled, verified and loaded (the engine's worker reports).
+        self.preparing = WorkDone(ls, "asm-lsp: preparing the model", lambda text: ls.send_status(model=text))
+
+        def prepare() -> Any:
+            files = resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size, progress=self.preparing.report)
+            self.preparing.report(f"loading {files.model.name} into llama.cpp", None)
+            return files
+
         self.engine = CompletionEngine(
-            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir), threads=cfg.threads,
+            prepare, threads=cfg.threads,
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
             cold_window=cfg.cold_window, gpu_layers=cfg.gpu_layers)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
@@ -76,10 +89,12 @@ class ModelCompletions:
 
     def _watch_load(self) -> None:
         if self.engine.wait_ready(timeout=None):
+            self.preparing.end("model ready")
             self.ls.send_status(model="ready")
             log.info("model ready: %s", self.engine.status())
         else:
             status = self.engine.status()
+            self.preparing.end(f"model unavailable: {status}")
             self.ls.send_status(model="unavailable")
             self.ls.tell_once(f"asm-lsp: the code model is unavailable ({status}); "
                               "completions are off, everything else keeps working.", types.MessageType.Warning)

@@ -20,8 +20,41 @@ def symbol_at(doc: ParsedDocument, line: int, col: int) -> tuple[str, int | None
     return None
 
 
-def definition(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int, col: int) -> list[types.Location] | None:
+def invocation_at(doc: ParsedDocument, line: int, col: int) -> tuple[str, int, int] | None:
+    """The name of the instruction (possibly a macro invocation) under the cursor, as
+    written, with its columns: ``function`` in ``function f, export=1``, ``ENTRY`` in ``ENTRY(f)``."""
+    for statement in doc.statements_on(line):
+        if statement.kind == "instruction" and statement.name_start <= col <= statement.name_end:
+            text = doc.lines[line][statement.name_start : statement.name_end]
+            return text, statement.name_start, statement.name_end
+    return None
+
+
+def macro_at(index: WorkspaceIndex, doc: ParsedDocument, line: int, col: int) -> tuple[str, int, int] | None:
+    """A macro invocation under the cursor whose ``.macro``/``#define`` is in the workspace."""
+    found = invocation_at(doc, line, col)
+    if found is None:
+        return None
+    name = found[0]
+    if index.is_macro(name):
+        return found
+    lowered = name.lower()
+    for macro_name in {m.name for _, m in index.macros() if m.kind == "macro" and m.name.lower() == lowered}:
+        return (macro_name, found[1], found[2])  # GAS macro names have no case
+    return None
+
+
+def symbol_or_macro_at(index: WorkspaceIndex, doc: ParsedDocument, line: int, col: int) -> tuple[str, int | None] | None:
+    """:func:`symbol_at`, else the macro whose invocation is under the cursor."""
     found = symbol_at(doc, line, col)
+    if found is not None:
+        return found
+    macro = macro_at(index, doc, line, col)
+    return (macro[0], None) if macro is not None else None
+
+
+def definition(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int, col: int) -> list[types.Location] | None:
+    found = symbol_or_macro_at(index, doc, line, col)
     if found is None:
         return None
     name, numeric_line = found
@@ -42,7 +75,7 @@ def definition(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int, 
 
 def references(index: WorkspaceIndex, uri: str, doc: ParsedDocument, line: int, col: int,
                include_declaration: bool) -> list[types.Location] | None:
-    found = symbol_at(doc, line, col)
+    found = symbol_or_macro_at(index, doc, line, col)
     if found is None:
         return None
     name, numeric_line = found

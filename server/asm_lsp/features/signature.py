@@ -36,7 +36,7 @@ def signature_help(lines: Sequence[str], line: int, col: int) -> types.Signature
         signatures.append(types.SignatureInformation(
             label=form, documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=doc.summary),
             parameters=parameters, active_parameter=active))
-        scores.append(_score(form, spans, context.operands, context.index))
+        scores.append(_score(form, spans, context.operands + (context.current,), context.index))
     best = max(range(len(signatures)), key=lambda i: (scores[i], -i))
     return types.SignatureHelp(signatures=signatures, active_signature=best, active_parameter=context.index)
 
@@ -48,7 +48,7 @@ def _score(form: str, spans: list[tuple[int, int]], written: tuple[str, ...], in
         return -1000
     score = 0
     for text, (a, b) in zip(written, spans):
-        kind = operand_class(text)
+        kind = operand_class(text)  # the operand under the cursor may be empty: no class
         if kind and kind in form_operand_class(form[a:b]):
             score += 1
     return score

@@ -6,6 +6,7 @@ Positions are 0-based lines and 0-based Python string (code point) columns.
 from __future__ import annotations
 
 from .functions import split_functions
+from .macros import CONVENTIONS, Block, FunctionRole, Macro, MacroParam, macro_roles
 from .model import Function, FunctionText, LabelDef, LabelRef, Operand, Statement, Token
 from .normalize import normalize_function
 from .outline import OutlineDocument, needs_outline, outline, parse_bounded
@@ -13,6 +14,12 @@ from .parser import ParsedDocument, parse, split_lines
 from .tokens import token_at
 
 __all__ = [
+    "CONVENTIONS",
+    "Block",
+    "FunctionRole",
+    "Macro",
+    "MacroParam",
+    "macro_roles",
     "Function",
     "FunctionText",
     "LabelDef",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _NAMED_PREAMBLE = frozenset(
     ".globl .global .weak .hidden .protected .internal .type .local .variant_pcs".split()
 )
+_MACRO_DEFINERS = (".macro", "#define")
 _ALIGN_PREAMBLE = frozenset(".p2align .align .balign .balignw .balignl .p2alignw .p2alignl".split())
 
 
@@ -44,6 +45,11 @@ def find_functions(doc: ParsedDocument, facts: _Facts) -> list[Function]:
         functions.append(Function(name, label.line, end, label.line, "typed"))
 
     typed = sorted((f.label_line, f.end_line) for f in functions if f.end_line >= 0)
+    seen = {f.name for f in functions}
+    for made in facts.macro_functions:  # `function NAME` … `endfunc`, SYM_FUNC_START(NAME), ENTRY(NAME)
+        if made.name not in seen and made.name not in first_def:
+            seen.add(made.name)
+            functions.append(Function(made.name, made.line, made.end_line, made.line, "macro"))
     section_lines = [line for line, _ in facts.sections]
     exported = (doc.globals | facts.weak) - facts.typed_functions - facts.typed_objects
     for name in exported:
@@ -61,6 +67,7 @@ def find_functions(doc: ParsedDocument, facts: _Facts) -> list[Function]:
         functions.append(Function(name, label.line, end, label.line, "label"))
 
     functions.sort(key=lambda f: (f.label_line, f.name))
+    macro_lines = sorted(m.line for m in doc.macros if m.kind == "macro")
     for function in functions:
         function.start_line = _preamble_start(doc, function.name, function.label_line)
     for index, function in enumerate(functions):
@@ -71,8 +78,11 @@ def find_functions(doc: ParsedDocument, facts: _Facts) -> list[Function]:
             if later.start_line > function.label_line:
                 stop = later.start_line
                 break
+        m = bisect_right(macro_lines, function.label_line)
+        if m < len(macro_lines):  # a macro definition emits no code: the function ended before it
+            stop = min(stop, macro_lines[m])
         s = bisect_right(section_lines, function.label_line)
-        if s < len(section_lines):
+        if s < len(section_lines) and function.kind != "macro":  # the macro may switch to .text itself
             stop = min(stop, section_lines[s])
         end = max(stop - 1, function.label_line)
         while end > function.label_line and not doc.lines[end].strip():
@@ -122,7 +132,8 @@ def _assign_labels(labels: list[LabelDef], functions: list[Function]) -> None:
         lo = bisect_left(lines, function.start_line)
         hi = bisect_right(lines, function.end_line)
         for label in labels[lo:hi]:
-            label.function = function.name
+            if label.defined_by not in _MACRO_DEFINERS:  # a macro defined between functions is no part of either
+                label.function = function.name
     by_name = {f.name: f for f in functions}
     own = {(f.name, f.label_line) for f in functions}
     for label in labels:

@@ -17,7 +17,7 @@ _STRING = re.compile(r'"(?:\\.|[^"\\])*"?')
 class OperandContext:
     """The cursor is in operand ``index`` (0-based, counted by top-level commas) of the
     instruction or directive ``name`` (lower case, directives with their dot);
-    ``operands`` are the texts of the operands before it."""
+    ``operands`` are the texts of the operands before it, ``current`` the one under it."""
 
     name: str
     kind: str  # "instruction" | "directive"
@@ -25,6 +25,7 @@ class OperandContext:
     name_end: int
     index: int
     operands: tuple[str, ...]
+    current: str = ""  # the text of the operand under the cursor (all of it, trimmed)
 
 
 def operand_context(line_text: str, col: int, in_block_comment: bool = False) -> OperandContext | None:
@@ -78,4 +79,27 @@ def _operand_context(line: str, col: int, in_block: bool) -> OperandContext | No
             start = pos + 1
             index += 1
         pos += 1
-    return OperandContext(found.name, found.kind, found.name_start, found.name_end, index, tuple(operands))
+    end = found.end if found.end >= col else col
+    rest = code[start:end]
+    current = _first_operand(rest)
+    return OperandContext(found.name, found.kind, found.name_start, found.name_end, index, tuple(operands), current)
+
+
+def _first_operand(text: str) -> str:
+    """``text`` up to its first top-level comma, trimmed."""
+    depth = 0
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch == '"':
+            m = _STRING.match(text, pos)
+            pos = m.end() if m else pos + 1
+            continue
+        if ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            break
+        pos += 1
+    return text[:pos].strip()

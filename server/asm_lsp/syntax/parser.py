@@ -22,6 +22,7 @@ from .lexicon import (
     REGISTER_PATTERN,
     SYMBOL_DEFINING_DIRECTIVES,
 )
+from .macros import BLOCK_DIRECTIVES, Block, FunctionRole, Macro, MacroFunction
 from .model import Function, LabelDef, LabelRef, Operand, Statement
 
 _log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def _symbol_finder(skip_keywords: bool) -> re.Pattern[str]:
         not_symbols += "|" + PREFETCH_PATTERN + "|" + "|".join(sorted(KEYWORDS, key=len, reverse=True))
     return re.compile(
         r'"(?:\\.|[^"\\])*"?'
-        r"|(?<![\w.$\\%@/])(?:(\d+)[bf](?![\w.$])"
-        r"|(?!(?i:" + not_symbols + r")(?![\w.$]))([A-Za-z_.$][\w.$]*)(?![\w.$:]))"
+        r"|(?<![\w.$\\%@/)])(?:(\d+)[bf](?![\w.$])"
+        r"|(?!(?i:" + not_symbols + r")(?![\w.$]))([A-Za-z_.$][\w.$]*)(?![\w.$:\\])(?!\s*=(?!=)))"
     )
 
 
@@ -83,6 +84,9 @@ class _Facts:
     # (line, section is executable) for every section-changing directive, in order.
     sections: list[tuple[int, bool]] = field(default_factory=list)
     weak: set[str] = field(default_factory=set)
+    # `.macro`/`.endm`/`.irp`/`.if`… statements, in order (syntax/macros.py reads them).
+    block_directives: list[Statement] = field(default_factory=list)
+    macro_functions: list[MacroFunction] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -96,6 +100,10 @@ class ParsedDocument:
     functions: list[Function]
     globals: set[str]
     weak: set[str] = field(default_factory=set)
+    macros: list[Macro] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    #: roles of macros defined in other files that this parse applied (see :func:`parse`)
+    external_roles: dict[str, FunctionRole] = field(default_factory=dict)
     _labels_by_line: dict[int, list[LabelDef]] | None = field(default=None, repr=False)
     _refs_by_line: dict[int, list[LabelRef]] | None = field(default=None, repr=False)
     _defs_by_name: dict[str, list[LabelDef]] | None = field(default=None, repr=False)
@@ -190,11 +198,16 @@ def split_lines(text: str) -> list[str]:
     return _NEWLINE.split(text)
 
 
-def parse(text: str) -> ParsedDocument:
-    """Parse AArch64 GNU assembly. Never raises; any str is accepted."""
+def parse(text: str, roles: dict[str, FunctionRole] | None = None) -> ParsedDocument:
+    """Parse AArch64 GNU assembly. Never raises; any str is accepted.
+
+    ``roles``: function-beginning/ending macros defined in other files (lowercased name ->
+    role, as ``Macro.role``); the file's own macros and ``macros.CONVENTIONS`` are always used.
+    """
     if not isinstance(text, str):
         text = str(text)
     from .functions import find_functions  # functions.py needs ParsedDocument's parts
+    from .macros import apply_macros
 
     lines = split_lines(text)
     parser = _Parser()
@@ -218,6 +231,12 @@ def parse(text: str) -> ParsedDocument:
         globals=globals_,
         weak=parser.facts.weak,
     )
+    try:
+        apply_macros(doc, parser.facts, roles or {})
+    except Exception:
+        if STRICT:
+            raise
+        _log.exception("syntax: macro detection failed")
     try:
         doc.functions = find_functions(doc, parser.facts)
     except Exception:
@@ -243,6 +262,7 @@ class _Parser:
         self._section = (True, True)  # GAS starts in .text
         self._numeric_last: dict[str, int] = {}  # name -> line of latest definition
         self._numeric_pending: dict[str, list[LabelRef]] = {}  # forward refs waiting
+        self.continued: set[int] = set()  # lines that continue a `#define … \\`
 
     def run(self, lines: list[str]) -> None:
         in_block = False
@@ -256,6 +276,13 @@ class _Parser:
                 in_block = False
                 code = " " * (close + 2) + line[close + 2 :]
             elif not line or line[0] == "#":
+                if line.endswith("\\"):
+                    skip_to = lineno  # a C-preprocessor directive goes on: not assembly
+                    while skip_to + 1 < len(lines) and lines[skip_to].endswith("\\"):
+                        skip_to += 1
+                    self.continued.update(range(lineno + 1, skip_to + 1))
+                continue
+            if self.continued and lineno in self.continued:
                 continue
             if "/" in code or '"' in code or ";" in code:
                 code, bounds, in_block = _mask_line(code)
@@ -289,6 +316,8 @@ class _Parser:
         if ops is None:
             kind = "directive" if word[0] == "." else "instruction"
             self.statements.append(Statement(lineno, kind, name, name_start, name_end, [], name_start, name_end))
+            if name in BLOCK_DIRECTIVES:
+                self.facts.block_directives.append(self.statements[-1])
             if name in _SECTION_DIRECTIVES:
                 self._section_change(name, [], lineno)
             return
@@ -310,6 +339,8 @@ class _Parser:
                     (_split_operands, code, ops_start),
                 )
             )
+            if name in BLOCK_DIRECTIVES:
+                self.facts.block_directives.append(self.statements[-1])
             if name in _SECTION_DIRECTIVES:
                 self._section_change(name, _split_operands(code, ops_start, stmt_end), lineno)
             elif name in NO_SYMBOL_DIRECTIVES or name.startswith((".if", ".cfi_")):
@@ -355,9 +386,9 @@ class _Parser:
     def _directive(self, name: str, operands: list[Operand], code: str, lineno: int) -> None:
         first = operands[0]
         if name in (".globl", ".global"):
-            self.globals.update(op.text for op in operands if op.text)
+            self.globals.update(op.text for op in operands if op.text and "\\" not in op.text)
         elif name == ".weak":
-            self.facts.weak.update(op.text for op in operands if op.text)
+            self.facts.weak.update(op.text for op in operands if op.text and "\\" not in op.text)
         elif name == ".type":
             if len(operands) >= 2:
                 flavour = operands[1].text.strip("%@\"' \t").lower()

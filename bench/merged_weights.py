@@ -1,0 +1,185 @@
+"""Merged weights vs the runtime adapter: speed, agreement, exact match, RSS, merge time, size.
+
+    PYTHONPATH=server:. nice -n 5 python -m bench.merged_weights --holes 3
+    -> bench/results/merged_weights.json and bench/results/merged_weights.md
+
+Systems (each a server engine, asked as models/evaluate.py asks: greedy, no assembler check):
+    runtime-adapter   the packaged base Q4_K_M + the shipped LoRA applied by llama.cpp at run time
+    merged-q8_0       the LoRA merged in by asm_lsp.model.lora_merge, merged tensors stored Q8_0
+    merged-same       the same merge, each merged tensor re-quantized to its base type where
+                      numpy can (Q5_0, Q8_0), else Q8_0 (the Q4_K/Q6_K ffn_down tensors)
+
+Holes: models/evaluate.py's held-out cases (bench/exec_completion/cases/*.c compiled by gcc
+and clang at --opts), ``--holes`` line holes and half as many 3-line block holes per
+(compiler, opt) group, evaluate.py's seed. The systems answer hole by hole, in a rotating
+order, so their speeds are measured under the same machine load.
+
+Figures: decode ms/token and prompt tokens/s from the engine's own timings; agreement =
+the same answer text as the runtime adapter; exact = evaluate.exact_match against the
+removed lines; RSS after loading and answering one hole, each system in its own process;
+merge time and file size of each merged GGUF, made fresh in this run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from asm_lsp.model import lora_merge
+from asm_lsp.model.store import llama_cpp_version, packaged_adapter, resolve_model
+from models import evaluate
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+TARGETS = ("q8_0", "same")
+
+
+def machine() -> dict:
+    return {"uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "llama_cpp_python": llama_cpp_version()}
+
+
+def rss_of(system: str, hole_json: str, threads: int) -> dict:
+    """VmRSS / VmHWM (MB) of a fresh process that loaded ``system`` and answered one hole."""
+    done = subprocess.run([sys.executable, "-m", "bench.merged_weights", "--rss-child", system,
+                           "--rss-hole", hole_json, "--threads", str(threads)],
+                          capture_output=True, text=True, cwd=REPO, env=os.environ)
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"error": done.stderr.strip()[-500:]}
+
+
+def rss_child(system: str, hole: dict, threads: int) -> int:
+    runner = evaluate.Runner(evaluate.System.parse(system), threads, 2048)
+    runner.answer(hole["document"], hole["line"], hole["col"], hole["max_lines"])
+    status = Path("/proc/self/status").read_text()
+    fields = {k: int(v.split()[0]) // 1024 for k, v in (line.split(":", 1) for line in status.splitlines())
+              if k in ("VmRSS", "VmHWM")}
+    runner.close()
+    print(json.dumps({"rss_mb": fields.get("VmRSS"), "peak_rss_mb": fields.get("VmHWM")}))
+    return 0
+
+
+def summarize(rows: list[dict], reference: list[dict]) -> dict:
+    decode_ms = sum(r["timings"].get("decode_ms", 0.0) for r in rows)
+    decode_tokens = sum(r["timings"].get("generated_tokens", 0) for r in rows)
+    per_token = [r["timings"]["decode_ms"] / r["timings"]["generated_tokens"] for r in rows
+                 if r["timings"].get("generated_tokens")]
+    same = [a["text"] == b["text"] for a, b in zip(rows, reference)]
+    return {
+        **evaluate.speed(rows),
+        "decode_ms_per_token": round(decode_ms / decode_tokens, 2) if decode_tokens else None,
+        "decode_ms_per_token_median_hole": round(statistics.median(per_token), 2) if per_token else None,
+        "agreement_with_runtime_adapter_pct": round(100.0 * sum(same) / len(same), 1) if same else None,
+        "exact_pct": round(100.0 * sum(r["exact"] for r in rows) / len(rows), 1) if rows else None,
+        "exact_line_pct": _pct([r["exact"] for r in rows if r["kind"] == "line"]),
+        "exact_block_pct": _pct([r["exact"] for r in rows if r["kind"] == "block"]),
+    }
+
+
+def _pct(values: list[bool]) -> float | None:
+    return round(100.0 * sum(values) / len(values), 1) if values else None
+
+
+def markdown(report: dict) -> str:
+    out = ["# Merged weights vs the runtime adapter", "",
+           f"`{report['command']}`", "",
+           f"Machine: {report['machine']['cpus']} CPUs, llama-cpp-python {report['machine']['llama_cpp_python']}; "
+           f"load before: `{report['machine']['uptime_before']}`; after: `{report['uptime_after']}`.", "",
+           f"{report['holes']} held-out holes ({report['hole_source']}), systems interleaved hole by hole.", "",
+           "| system | file MB | merge s | decode ms/token | vs runtime | prompt tok/s | agreement % | exact % "
+           "(line / block) | RSS MB (peak) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    ref = report["systems"]["runtime-adapter"]["decode_ms_per_token"]
+    for name, s in report["systems"].items():
+        ratio = f"{s['decode_ms_per_token'] / ref:.2f}x" if ref and s["decode_ms_per_token"] else "-"
+        rss = s.get("rss", {})
+        out.append(f"| {name} | {s['file_mb']} | {s.get('merge_seconds', '-')} | {s['decode_ms_per_token']} | {ratio} | "
+                   f"{s['prompt_tok_s']} | {s['agreement_with_runtime_adapter_pct']} | {s['exact_pct']} "
+                   f"({s['exact_line_pct']} / {s['exact_block_pct']}) | {rss.get('rss_mb', '-')} "
+                   f"({rss.get('peak_rss_mb', '-')}) |")
+    out += ["", "file MB for runtime-adapter: base + adapter. sha256 of each merged file: "
+            + ", ".join(f"{n} `{s['sha256']}`" for n, s in report["systems"].items() if s.get("sha256")), ""]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--holes", type=int, default=3, help="line holes per compiler x opt (and half as many blocks)")
+    p.add_argument("--opts", default="O0,O2", help="opt levels of the holes")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    p.add_argument("--out", type=Path, default=RESULTS / "merged_weights", help="report path without suffix")
+    p.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
+    p.add_argument("--rss-hole", default="", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.rss_child:
+        return rss_child(args.rss_child, json.loads(args.rss_hole), args.threads)
+
+    report: dict = {"command": "python -m bench.merged_weights " + " ".join(sys.argv[1:] if argv is None else argv),
+                    "machine": machine()}
+    base = resolve_model(adapter="none").model
+    lora, _ = packaged_adapter()
+    work = Path(tempfile.mkdtemp(prefix="asm-lsp-merged-"))
+    systems = {"runtime-adapter": {"spec": f"runtime-adapter=adapter:{lora}",
+                                   "file_mb": round((base.stat().st_size + lora.stat().st_size) / 1e6, 1)}}
+    for target in TARGETS:
+        result = lora_merge.merge_lora(base, lora, work / f"merged-{target}.gguf", target)
+        systems[f"merged-{target}"] = {"spec": f"merged-{target}=model:{result.path}", "file_mb": round(result.size / 1e6, 1),
+                                       "merge_seconds": result.seconds, "sha256": result.sha256}
+        print(f"merged {target}: {result.size:,} bytes in {result.seconds} s", flush=True)
+
+    opts = tuple(o for o in args.opts.split(",") if o)
+    files = evaluate.compile_cases(evaluate.CASES_DIR, evaluate.DEFAULT_WORK / "cases", opts)
+    holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
+    by_id = {f.id: f for f in files}
+    report["holes"] = len(holes)
+    report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
+
+    runners = {name: evaluate.Runner(evaluate.System.parse(s["spec"]), args.threads, 2048) for name, s in systems.items()}
+    answers: dict[str, list[dict]] = {name: [] for name in runners}
+    names = list(runners)
+    try:
+        for index, hole in enumerate(holes):
+            document = hole.document(by_id)
+            order = names[index % len(names):] + names[:index % len(names)]  # who goes first rotates
+            for name in order:
+                text, timings = runners[name].answer(document, hole.line, hole.col, hole.n_lines)
+                answers[name].append({"text": text, "timings": timings, "kind": hole.kind,
+                                      "exact": evaluate.exact_match(text, hole.expected)})
+            print(f"hole {index + 1}/{len(holes)} {hole.id}: "
+                  + " | ".join(f"{n}: {answers[n][-1]['text'][:30]!r}" for n in names), flush=True)
+    finally:
+        for runner in runners.values():
+            runner.close()
+
+    first = holes[0]
+    hole_json = json.dumps({"document": first.document(by_id), "line": first.line, "col": first.col,
+                            "max_lines": first.n_lines})
+    for name, system in systems.items():
+        system.update(summarize(answers[name], answers["runtime-adapter"]))
+        system["rss"] = rss_of(system.pop("spec"), hole_json, args.threads)
+    report["systems"] = systems
+    report["disagreements"] = [
+        {"hole": h.id, "expected": h.expected, **{n: answers[n][i]["text"] for n in names}}
+        for i, h in enumerate(holes) if len({answers[n][i]["text"] for n in names}) > 1]
+    report["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    for path in work.iterdir():
+        path.unlink()
+    work.rmdir()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
