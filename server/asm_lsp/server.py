@@ -594,7 +594,10 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None or not 0 <= params.position.line < len(doc.lines):
             return None
         line, col = clamp_position(doc.lines, params.position)
-        return signature_feature.signature_help(doc.lines, line, col)
+        here = params.text_document.uri.rsplit("/", 1)[-1]
+        macros = [(here, m) for m in getattr(doc, "macros", ())]
+        macros += [(u.rsplit("/", 1)[-1], m) for u, m in ls.index.macros() if u != params.text_document.uri]
+        return signature_feature.signature_help(doc.lines, line, col, macros)
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     @guarded()

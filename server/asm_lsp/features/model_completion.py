@@ -107,7 +107,9 @@ class ModelCompletions:
             log.info("similar functions unavailable: %s", exc)
             return
         def progress(done: int, total: int, message: str) -> None:
-            self.ls.send_status(indexing=f"embeddings {done}/{total}" if total else message)
+            # "N/M" reads as busy in status bars: once all are embedded, say so without it.
+            self.ls.send_status(indexing=f"embeddings {done}/{total}" if total and done < total
+                                else f"{total} functions embedded" if total else message)
             note = getattr(getattr(self.similar, "store", None), "note", "")
             if note:  # the embeddings cache is locked, was corrupt, cannot be written: say so once
                 self.ls.tell_once(f"asm-lsp: {note}", types.MessageType.Warning)
