@@ -1,6 +1,6 @@
 """Benchmark of semantic tokens on a 20,000-line file: in-process and through the server.
 
-    python bench/semantic_tokens.py            # writes bench/results/semantic_tokens.{json,md}
+    python -m bench.semantic_tokens            # writes bench/results/semantic_tokens.{json,md}
 
 The file is made as bench/classic_features.py makes its 20,000-line file (real gcc/clang
 output of tests/fixtures/**/*.c, functions renamed, cut to 20,000 lines; same seed).
@@ -20,7 +20,6 @@ Goal (issue 14): a 20k-line file answers in <= 100 ms (the full request on a par
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -29,14 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "bench" / "exec_completion"), str(ROOT)]
-
-from asm_lsp.features.semantic_tokens import encode  # noqa: E402
-from asm_lsp.syntax import parse  # noqa: E402
-from asm_lsp.syntax.semantic import semantic_tokens  # noqa: E402
-from bench.classic_features import function_pool, make_file, percentile, server_cpu_seconds  # noqa: E402
-from lsp_client import LspClient  # noqa: E402
+from asm_lsp.features.semantic_tokens import encode
+from asm_lsp.syntax import parse
+from asm_lsp.syntax.semantic import semantic_tokens
+from bench.classic_features import function_pool, make_file
+from bench.common import ROOT, command_line, cpu_seconds, machine, percentile, write_report
+from bench.lsp_client import LspClient
 
 GOAL_MS = 100
 
@@ -57,11 +54,11 @@ CPU_MS: dict[str, list[float]] = {}  # method -> the server's CPU milliseconds p
 
 def request_ms(client: LspClient, method: str, params: dict, kind: str | None = None) -> tuple[float, object]:
     """Wall milliseconds of one request (and the server's CPU time for it, kept under ``kind``)."""
-    cpu = server_cpu_seconds(client.proc.pid)
+    cpu = cpu_seconds(client.proc.pid)
     start = time.perf_counter()
     result = client.request(method, params, timeout=60)
     wall = 1000 * (time.perf_counter() - start)
-    CPU_MS.setdefault(kind or method, []).append(1000 * (server_cpu_seconds(client.proc.pid) - cpu))
+    CPU_MS.setdefault(kind or method, []).append(1000 * (cpu_seconds(client.proc.pid) - cpu))
     return wall, result
 
 
@@ -74,9 +71,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "semantic_tokens")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                  "cpus": os.cpu_count(), "command": " ".join(sys.argv),
-                                  "uptime_before": os.popen("uptime").read().strip()}
+    results: dict[str, object] = {**machine(), "command": command_line()}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pool = function_pool(work / "pool")
@@ -173,13 +168,10 @@ def main() -> int:
     }
     results["server_cpu_ms_median"] = {k: statistics.median(v) for k, v in CPU_MS.items() if k != "x"}
     results["delta_edit_integers_median"] = statistics.median(edit_sizes)
-    results["uptime_after"] = os.popen("uptime").read().strip()
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["goal_ms"] = GOAL_MS
     results["goal_met_wall"] = first_ms <= GOAL_MS
     results["goal_met_server_cpu"] = results["server_cpu_ms_median"]["full_first"] <= GOAL_MS
-    print(json.dumps(results["stdio_ms"], indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     s = results["stdio_ms"]
     ip = results["in_process_ms"]
     cpu = results["server_cpu_ms_median"]
@@ -195,7 +187,7 @@ def main() -> int:
         ("range, 100 lines (p50 / p95)", f"{s['range_100_lines']['p50']:.1f} / {s['range_100_lines']['p95']:.1f}",
          f"{cpu['range']:.0f}"),
     ]
-    args.out.with_suffix(".md").write_text(
+    write_report(args.out, results,
         f"# Semantic tokens benchmark\n\n{results['date']}, {results['cpus']} CPUs, `{results['command']}`\n\n"
         f"File: {results['file']['lines']:,} lines, {results['file']['tokens']:,} tokens (real gcc/clang output).\n\n"
         f"In-process (median of 7): tokens + encoding {ip['tokens_and_encode']['wall']:.1f} ms wall, "
@@ -208,7 +200,7 @@ def main() -> int:
         f"server CPU {'met' if results['goal_met_server_cpu'] else 'NOT met'}. "
         f"A delta after a one-line edit carries a median of {results['delta_edit_integers_median']:.0f} integers "
         f"(the full answer: {results['file']['tokens'] * 5:,}).\n\n"
-        f"Load: before `{results['uptime_before']}`; after `{results['uptime_after']}` "
+        f"Load averages (1, 5, 15 min): before {results['load']}, after {results['load_after']} "
         "(2 CPUs shared by several people: wall figures include waiting for a core).\n")
     return 0
 

@@ -15,7 +15,7 @@ import pytest
 from asm_lsp.model import store
 from asm_lsp.model.store import ModelError, ModelFiles, resolve_model, status_report
 
-from helpers import CHUNKS
+from helpers import CHUNKS, fake_spec, find_fake_chunk
 
 
 def test_assembles_verifies_and_stamps(packages, tmp_path):
@@ -340,7 +340,7 @@ def mergeable(tmp_path, monkeypatch):
                          "sha256": reference.sha256, "size": reference.size}}
     (pkgdata / "asm-lora.json").write_text(json.dumps(record))
     monkeypatch.setattr(store, "DEFAULT_MODEL", spec)
-    monkeypatch.setattr(store, "find_chunk", lambda package, name: _find(site, package, name))
+    monkeypatch.setattr(store, "find_chunk", lambda package, name: find_fake_chunk(site, package, name))
     monkeypatch.setattr(store, "_fallback_models_dir", lambda: tmp_path / "fallback" / "models")
     monkeypatch.setattr(store, "packaged_adapter", lambda: (pkgdata / "asm-lora.gguf", pkgdata / "asm-lora.json"))
     return spec, pkgdata / "asm-lora.json"

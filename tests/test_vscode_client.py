@@ -102,6 +102,7 @@ E2E_TOOLS = e2e_tools()
 
 
 @pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.skipif(os.environ.get("ASM_LSP_TEST_VSCODE_E2E") != "1",
                     reason="set ASM_LSP_TEST_VSCODE_E2E=1 (.ci/run does) after scripts/install-deps.sh")
 def test_extension_in_code_server_shows_hover_completion_and_diagnostic() -> None:
@@ -132,4 +133,6 @@ def test_extension_in_code_server_shows_hover_completion_and_diagnostic() -> Non
         "ghost text from the model": True,
         "hover lists similar functions": True,
         "command: Analyze Throughput": True,
+        "semantic colouring": True,
+        "signature help": True,
     }

@@ -161,7 +161,8 @@ async def test_semantic_tokens_bad_input(client: LanguageClient, workspace: Path
 
 
 async def test_signature_help(client: LanguageClient, workspace: Path):
-    text = "\t.text\nf:\tadd\tx0, x1, \n\tld1\t{v0.4s, v1.4s}, \n\tadd w0, \n\tmov x0, x1 // a, b\n\t.p2align 4, \n"
+    text = ("\t.text\nf:\tadd\tx0, x1, \n\tld1\t{v0.4s, v1.4s}, \n\tadd w0, \n\tmov x0, x1 // a, b\n\t.p2align 4, \n"
+            "/* a comment\n\tadd x0, x1, x2\n*/\n")
     uri = await open_file(client, workspace / "sig.s", text)
     ident = types.TextDocumentIdentifier(uri=uri)
 
@@ -200,6 +201,7 @@ async def test_signature_help(client: LanguageClient, workspace: Path):
     assert await at(4, 3) is None  # on the mnemonic
     p2align = await at(5, 13)
     assert p2align.active_parameter == 1 and p2align.signatures[0].label.startswith(".p2align")
+    assert await at(7, 10) is None  # inside a /* */ comment that opened on the line above
     assert await at(40, 0) is None  # past the end
     assert await at(0, 999) is None  # `.text` has no operands
 
@@ -354,6 +356,14 @@ async def test_macros_tokens_and_rename(client: LanguageClient, workspace: Path)
     assert (1, "function", "macro", ()) in tokens and (3, "endfunc", "macro", ()) in tokens
     assert (1, "add_one", "function", ("declaration",)) in tokens and (5, "add_one", "function", ()) in tokens
 
+    help_ = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        text_document=ident, position=pos(1, 18)))  # `function add_one, export=1`: the second argument
+    assert help_ == types.SignatureHelp(signatures=(types.SignatureInformation(
+        label="function name, export=0",
+        documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value="`.macro` defined in macros.S line 1"),
+        parameters=(types.ParameterInformation(label=(9, 13)), types.ParameterInformation(label=(15, 23))),
+        active_parameter=1),), active_signature=0, active_parameter=1)
+
     edit = await client.text_document_rename_async(types.RenameParams(
         text_document=ident, position=pos(5, 6), new_name="increment"))
     assert edits_of(edit) == {"use.S": [(1, 9, 16, "increment"), (5, 4, 11, "increment")]}
@@ -367,3 +377,16 @@ async def test_macros_tokens_and_rename(client: LanguageClient, workspace: Path)
                               "use.S": [(3, 0, 7, "end_function"), (6, 0, 7, "end_function")]}
     close(client, use)
     close(client, defs)
+
+
+async def test_rename_refuses_a_name_a_macro_builds(client: LanguageClient, workspace: Path):
+    """dav1d style: `bidir_fn avg` defines avg_8bpc_neon from a template; that name is
+    written nowhere in the invocation, so a rename cannot edit it there."""
+    text = ("\t.macro function name, export=0\n\\name:\n\t.endm\n"
+            "\t.macro bidir_fn type\nfunction \\type\\()_8bpc_neon, export=1\n\tret\n\t.endm\n"
+            "bidir_fn avg\ncaller:\n\tbl\tavg_8bpc_neon\n")
+    uri = await open_file(client, workspace / "template.S", text)
+    assert await rename_error(client, uri, pos(9, 6), "avg_neon") == (
+        "'avg_8bpc_neon' is not written as such in template.S line 8 ('avg': a macro makes the name); "
+        "rename it there by hand")
+    close(client, uri)

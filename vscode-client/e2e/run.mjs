@@ -75,6 +75,10 @@ function prepare() {
       2,
     ),
   );
+  // Machine-scoped settings (asmLsp.model.cacheDir…) count only from the Machine settings
+  // in code-server (a remote window): the same file goes there too.
+  fs.mkdirSync(path.join(user, "Machine"), { recursive: true });
+  fs.copyFileSync(path.join(user, "User", "settings.json"), path.join(user, "Machine", "settings.json"));
   const ws = path.join(work, "ws");
   fs.mkdirSync(ws, { recursive: true });
   // Test data: line 5 `add` (hover), line 12 empty (completion), line 6 `addx` (gas error).
@@ -239,7 +243,7 @@ async function main() {
       let shot = false;
       while (Date.now() < deadline) {
         const texts = await page.locator(".statusbar-item").allInnerTexts();
-        const progress = texts.map((t) => t.trim()).filter((t) => /preparing the model|loading \(/.test(t));
+        const progress = texts.map((t) => t.trim()).filter((t) => /preparing/.test(t));
         for (const t of progress) if (!seen.includes(t)) seen.push(t);
         if (!shot && progress.some((t) => /\d+%/.test(t))) {
           await page.screenshot({ path: path.join(artifacts, "00-progress.png") });
@@ -391,6 +395,36 @@ async function main() {
       const text = (await view.innerText()).replace(/\s+/g, " ").trim();
       if (!/cycles per iteration/.test(text)) throw new Error(`no summary: ${text.slice(0, 200)}`);
       await page.screenshot({ path: path.join(artifacts, "08-pipeline-analysis.png") });
+      return { text: text.slice(0, 300) };
+    });
+
+    await check("semantic colouring", async () => {
+      // VS Code's token inspector names the semantic token under the cursor (`sum_words:`,
+      // line 4): present only when the server's semantic tokens reached the editor.
+      await page.keyboard.press("Control+J"); // hide the panel: more of the file on screen
+      await goTo(4, 3);
+      await runCommand("Developer: Inspect Editor Tokens and Scopes");
+      const widget = page.locator(".token-inspect-widget").first();
+      await widget.waitFor({ state: "visible" });
+      await page.locator(".token-inspect-widget", { hasText: "semantic token type" }).first().waitFor();
+      const text = (await widget.innerText()).replace(/\s+/g, " ").trim();
+      if (!/semantic token type\s*function/.test(text)) throw new Error(`not a function token: ${text.slice(0, 300)}`);
+      await page.screenshot({ path: path.join(artifacts, "09-semantic-tokens.png") });
+      await page.keyboard.press("Escape");
+      return { text: text.slice(0, 300) };
+    });
+
+    await check("signature help", async () => {
+      // Typing the operands of `add` on line 33: the forms of ADD, the second operand active.
+      await goTo(33, 2);
+      await page.keyboard.type("add\tw3, ");
+      const hints = page.locator(".parameter-hints-widget").first();
+      await hints.waitFor({ state: "visible" });
+      await page.keyboard.type("w3");
+      const text = (await hints.innerText()).replace(/\s+/g, " ").trim();
+      if (!/add/i.test(text)) throw new Error(`not the forms of ADD: ${text.slice(0, 200)}`);
+      await page.screenshot({ path: path.join(artifacts, "10-signature-help.png") });
+      await page.keyboard.press("Escape");
       return { text: text.slice(0, 300) };
     });
   } finally {

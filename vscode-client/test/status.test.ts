@@ -32,8 +32,12 @@ test("model status text from a string, MarkupContent or nothing", () => {
 
 test("model preparation progress shows its step and percentage", () => {
   assert.equal(
-    statusView({ model: "loading (assembling 45%)", indexing: "idle" }).text,
-    "$(sync~spin) asm-lsp: loading (assembling 45%)",
+    statusView({ model: "preparing (assembling 45%)", indexing: "idle" }).text,
+    "$(sync~spin) asm-lsp: preparing (assembling 45%)",
+  );
+  assert.equal(
+    statusView({ model: "preparing (checking)", indexing: "idle" }).text,
+    "$(sync~spin) asm-lsp: preparing (checking)",
   );
 });
 

@@ -31,7 +31,7 @@ class WorkDone:
         self.ls = ls
         self.title = title
         self.token = str(uuid.uuid4())
-        self.on_status = on_status  # gets a short text for status bars ("loading 45%")
+        self.on_status = on_status  # gets a short text for status bars ("preparing (assembling 45%)")
         self._last: tuple[str, int | None] | None = None
         self._ended = False
         caps = ls.client_capabilities.window if ls.client_capabilities else None
@@ -50,7 +50,7 @@ class WorkDone:
         self._last = (message, percentage)
         if self.on_status is not None:
             step = message.split(" ", 1)[0]
-            self.on_status(f"loading ({step} {percentage}%)" if percentage is not None else f"loading ({step})")
+            self.on_status(f"preparing ({step} {percentage}%)" if percentage is not None else f"preparing ({step})")
         self._put(("report", message, percentage))
 
     def end(self, message: str) -> None:

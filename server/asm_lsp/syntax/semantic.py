@@ -228,8 +228,9 @@ class _Tokenizer:
                 text = lines[lineno]
                 entry = cache.get(text)
                 if entry is None:
-                    entry = self.line_entry(text, group)
-                self.emit(lineno, entry, out)
+                    self.new_line(text, lineno, group, out)
+                else:
+                    self.emit(lineno, entry, out)
             else:
                 for s in group:
                     self.statement(code or lines[lineno], lineno, s, out)
@@ -239,41 +240,47 @@ class _Tokenizer:
                 ci = _flush_comments(comments, ci, lineno, out, line_start)
         out.extend(comments[ci:])
 
-    def line_entry(self, text: str, statements) -> tuple:
-        """The tokens of a line's statements with symbols left as (name, call, definition)
-        keys, cached by the line's text: most lines of a file recur (in it, and in the
-        next version of it after an edit)."""
-        raw: list[SemanticToken] = []
+    def new_line(self, text: str, lineno: int, statements, out: list[SemanticToken]) -> None:
+        """Tokenize a line not seen before; cache its tokens by its text with symbols left
+        as (name, call, definition) keys (most lines of a file recur: in it, and in its
+        next version after an edit), then resolve those keys in ``out``."""
+        start = len(out)
         self._keys = []
         self._recording = True
         try:
             for s in statements:
-                self.statement(text, 0, s, raw)
+                self.statement(text, lineno, s, out)
         finally:
             self._recording = False
         keys = self._keys
-        entry = tuple((a, b, t, m, keys[m] if t == _RECORDED else None) for _, a, b, t, m in raw)
         if len(_LINE_CACHE) > 200_000:  # bounded: random text must not grow it forever
             _LINE_CACHE.clear()
-        _LINE_CACHE[text] = entry
-        return entry
+        _LINE_CACHE[text] = tuple((a, b, t, m, keys[m] if t == _RECORDED else None) for _, a, b, t, m in out[start:])
+        if keys:
+            for i in range(start, len(out)):
+                _, a, b, t, m = out[i]
+                if t == _RECORDED:
+                    out[i] = self.resolve(lineno, a, b, keys[m])
 
     def emit(self, lineno: int, entry: tuple, out: list[SemanticToken]) -> None:
+        """A cached line's tokens on line ``lineno``."""
         append = out.append
-        symbol = self.symbol
-        definitions_at = self.definitions_at
+        resolve = self.resolve
         for a, b, t, m, key in entry:
             if key is None:
                 append((lineno, a, b, t, m))
-                continue
-            name, call, definition = key
-            if call is None:  # an instruction's name: a macro's invocation?
-                append((lineno, a, b, MACRO if name in self.macros else KEYWORD, 0))
-                continue
-            t, m = symbol(name, call)
-            if definition or (definitions_at and (lineno, a) in definitions_at):
-                m |= DECLARATION
-            append((lineno, a, b, t, m))
+            else:
+                append(resolve(lineno, a, b, key))
+
+    def resolve(self, lineno: int, a: int, b: int, key: tuple[str, bool | None, bool]) -> SemanticToken:
+        """The token of a symbol (or instruction name) key in this document."""
+        name, call, definition = key
+        if call is None:  # an instruction's name: a macro's invocation?
+            return (lineno, a, b, MACRO if name in self.macros else KEYWORD, 0)
+        t, m = self.symbol(name, call)
+        if definition or (self.definitions_at and (lineno, a) in self.definitions_at):
+            m |= DECLARATION
+        return (lineno, a, b, t, m)
 
     def mark_definitions(self, lineno: int, out: list[SemanticToken], start: int) -> None:
         """``declaration`` on the names this line's macro invocation defines."""
