@@ -650,6 +650,15 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             return "The model is off (asmLsp.model.enabled is false, or llama-cpp-python is not installed)."
         return ls.completions.status_markdown()
 
+    @server.command("asmLsp.modelStats")
+    @guarded(default=dict)
+    def model_stats(ls: AsmLanguageServer, *args: Any) -> dict[str, Any]:
+        """The model's state and counters as JSON (what asmLsp.modelStatus renders)."""
+        if ls.completions is None:
+            starting = not ls.model_started and ls.settings.model.enabled
+            return {"state": "starting" if starting else "off"}
+        return ls.completions.stats()
+
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AsmLanguageServer, params: Any) -> None:
         ls._index_cancel.set()
