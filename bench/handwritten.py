@@ -1,7 +1,7 @@
 """Hand-written AArch64 from held-out upstream projects, unmodified, through the server.
 
-    PYTHONPATH=server:. nice python bench/handwritten.py              # ~15-25 min on 2 cores
-    PYTHONPATH=server:. python bench/handwritten.py --no-completion   # outline and diagnostics, ~2 min
+    PYTHONPATH=server nice python -m bench.handwritten              # ~15-25 min on 2 cores
+    PYTHONPATH=server python -m bench.handwritten --no-completion   # outline and diagnostics, ~2 min
     -> bench/results/handwritten.json and bench/results/handwritten.md
 
 Test data: the Debian bookworm source packages in bench/handwritten_sources.json (dav1d and
@@ -50,16 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
-
-from lsp_client import LspClient, LspError  # noqa: E402
-
-from asm_lsp import docs  # noqa: E402
-from asm_lsp.syntax import parse  # noqa: E402
-from models.corpus.fetch import fetch_package  # noqa: E402
+from asm_lsp import docs
+from asm_lsp.syntax import parse
+from bench.common import ROOT, command_line
+from bench.lsp_client import LspClient, LspError
+from models.corpus.fetch import fetch_package
 
 WORK = ROOT / "bench" / "work" / "handwritten"
 RESULTS = ROOT / "bench" / "results"
@@ -184,7 +179,7 @@ def start_server(root: Path, settings: dict[str, Any], log: Path, model: bool) -
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "server"), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "asm_lsp", "--stdio"] + ([] if model else ["--no-model"])
-    client = LspClient(argv, log, env=env, cwd=ROOT, settings=settings)
+    client = LspClient(argv, log, env=env, cwd=ROOT, settings=settings, strict=False)
     client.request("initialize", {
         "processId": os.getpid(), "clientInfo": {"name": "handwritten-bench"},
         "rootUri": root.as_uri(), "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
@@ -463,7 +458,7 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, load_before: 
                  diagnostics: dict[str, Any], per_file: dict[str, Any], completion: dict[str, Any]) -> None:
     """Write the JSON and Markdown results (after each completion variant, so a long run keeps its part)."""
     report = {
-        "command": "python bench/handwritten.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(argv),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "load_before": " ".join(f"{x:.2f}" for x in load_before),

@@ -195,7 +195,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Outline coverage on hand-written AArch64 projects", "",
-             f"`python bench/handwritten_outline.py` — {report['uptime']}", "",
+             f"`python -m bench.handwritten_outline` — {report['uptime']}", "",
              "| project | files | functions defined | listed in the outline | coverage | baseline listed | truth | outline extra |",
              "|---|---:|---:|---:|---:|---:|---|---:|"]
     for p in report["projects"]:
