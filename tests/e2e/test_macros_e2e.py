@@ -130,7 +130,10 @@ async def test_hover_on_a_macro_invocation_a_constant_and_a_macro_function(hw: L
     constant = await hover(21, 36)
     assert constant.contents.value == "**BLEND_SHIFT** — constant, blend_neon.S:3\n\n```c\n#define BLEND_SHIFT 6\n```"
     made = await hover(17, 12)
-    assert made.contents.value.startswith("**blend_rows_neon** — global function, blend_neon.S:18–25\n")
+    assert made.contents.value == (
+        "**blend_rows_neon** — global function, blend_neon.S:18–25\n\n"
+        "4 instructions, 4 macro invocations, 1 local labels, referenced 1×\n\n"
+        "defined by the macro `function`\n\nrefers to: `BLEND_SHIFT`, `blend_weights`")
 
 
 async def test_linux_style_by_convention(hw: LanguageClient, hw_workspace: Path):

@@ -45,7 +45,9 @@ def function_summary(index: WorkspaceIndex, uri: str, name: str) -> str | None:
         owner = f" in function `{label.function}`" if label.function else ""
         return f"**{name}** — label{owner}, {where}:{label.line + 1}"
     body = [s for s in def_doc.statements if function.start_line <= s.line <= function.end_line]
-    instructions = sum(1 for s in body if s.kind == "instruction")
+    macro_names = {m.name.lower() for _, m in index.macros()} | set(CONVENTIONS)
+    invocations = sum(1 for s in body if s.kind == "instruction" and s.name in macro_names)
+    instructions = sum(1 for s in body if s.kind == "instruction") - invocations
     calls = sorted({r.name for r in def_doc.refs if function.start_line <= r.line <= function.end_line
                     and not r.numeric and not r.name.startswith(".L") and r.name != name})
     callers = sum(1 for place in index.references(uri, name, include_declaration=False))
@@ -53,8 +55,11 @@ def function_summary(index: WorkspaceIndex, uri: str, name: str) -> str | None:
     lines = [
         f"**{name}** — {scope} function, {where}:{function.start_line + 1}–{function.end_line + 1}",
         "",
-        f"{instructions} instructions, {len(function.local_labels)} local labels, referenced {callers}×",
+        f"{instructions} instructions, " + (f"{invocations} macro invocations, " if invocations else "")
+        + f"{len(function.local_labels)} local labels, referenced {callers}×",
     ]
+    if function.kind == "macro" and label.defined_by not in (":", "macro"):
+        lines.append(f"\ndefined by the macro `{label.defined_by}`")
     if calls:
         shown = ", ".join(f"`{c}`" for c in calls[:12]) + (" …" if len(calls) > 12 else "")
         lines.append(f"\nrefers to: {shown}")

@@ -298,6 +298,7 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
     ends = False
     typed = data = False
     strong = False  # a .type/.global names it: not just a label (a loop label in a helper macro)
+    strong_invoked = False  # it invokes a macro that makes a function (not only a label)
     depth = 0
     for lineno in range(macro.line + 1, body_end):
         code = doc.lines[lineno].split("//", 1)[0]
@@ -352,7 +353,8 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
                 global_if = cond_param
         # An invocation of a function-beginning macro with this macro's arguments.
         invoked = roles.get(word)
-        if invoked is not None and invoked.kind == "start":
+        if invoked is not None and invoked.kind in ("start", "label"):
+            strong_invoked = strong_invoked or invoked.kind == "start"
             args = split_args(stripped[len(word):], 0)
             for template in [invoked.template, *invoked.more]:
                 name = _bind(invoked, args, templates=True, template=template)
@@ -363,7 +365,7 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
         elif invoked is not None and invoked.kind == "end":
             ends = True
     templates = [t for t in (_template(c) for c in candidates) if t and _uses(t, names)]
-    if invoked_templates and not strong:
+    if invoked_templates and not strong and strong_invoked:
         templates = []  # `function \\name` … `\\size\\()_loop:`: that label is the function's own
     if templates or invoked_templates:
         bare = [t for t in templates if _PLACEHOLDER.fullmatch(t)]
@@ -372,7 +374,7 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
         if global_if is not None and global_if.startswith("!"):
             global_if = None
         kind = "data" if data and not typed else "start"  # FFmpeg's `const NAME`: a label in .rodata
-        if kind == "start" and not strong and not invoked_templates:
+        if kind == "start" and not strong and not strong_invoked:
             kind = "label"  # a function only where invoked outside other functions (find_functions)
         return FunctionRole(kind, params, defaults, template, global_if, closes=ends, more=more)
     if ends:
