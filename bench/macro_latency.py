@@ -20,7 +20,6 @@ Goal (issue 15): p95 <= 50 ms for hover, definition and outline.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -31,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, cpu_seconds, percentile
+from bench.common import ROOT, cpu_seconds, percentile, write_report
 from bench.lsp_client import LspClient
 
 GOAL_MS = 50.0
@@ -152,8 +151,6 @@ def main() -> int:
     results["server_cpu_ms_per_request"] = {k: round(v, 2) for k, v in cpu.items()}
     results["goal_ms"] = GOAL_MS
     results["goals_met"] = {k: v["p95"] <= GOAL_MS for k, v in results["latency_ms"].items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     rows = [f"| {k} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} | {cpu[k]:.1f} | {v['n']} "
             f"| {'yes' if results['goals_met'][k] else 'NO'} |" for k, v in results["latency_ms"].items()]
     md = (f"# Hover, definition and outline on a macro-heavy file\n\n{results['date']}, {results['cpus']} CPUs, "
@@ -165,7 +162,7 @@ def main() -> int:
           + "\n".join(rows) + f"\n\nAnswered (non-empty): hover {answered['hover']}/{len(sample)}, "
           f"definition {answered['definition']}/{len(sample)}.\n\nLoad: `{results['uptime']}` (2 cores shared by "
           "seven people's jobs: wall times include waiting for a core).\n")
-    args.out.with_suffix(".md").write_text(md)
+    write_report(args.out, results, md)
     print(md)
     return 0
 
