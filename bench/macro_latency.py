@@ -20,6 +20,7 @@ Goal (issue 15): p95 <= 50 ms for hover, definition and outline.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, cpu_seconds, percentile, write_report
+from bench.common import RESULTS, ROOT, command_line, cpu_seconds, machine, percentile, write_report
 from bench.lsp_client import LspClient
 
 GOAL_MS = 50.0
@@ -61,7 +62,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="hover and definition requests each")
     parser.add_argument("--outlines", type=int, default=60, help="documentSymbol requests (each kind)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "macro_latency")
+    parser.add_argument("--out", type=Path, default=RESULTS / "macro_latency")
     args = parser.parse_args()
     from models.corpus.fetch import fetch_package
     from asm_lsp.syntax import parse
@@ -69,8 +70,7 @@ def main() -> int:
     work = ROOT / "bench" / "work" / "handwritten"
     package = fetch_package("dav1d", work / "downloads" / "dav1d", work / "src" / "dav1d")
     rng = random.Random(args.seed)
-    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-                     "command": " ".join(sys.argv), "source": f"dav1d {package.version} src/arm/64/mc.S"}
+    results: dict = {**machine(), "command": command_line(), "source": f"dav1d {package.version} src/arm/64/mc.S"}
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "dav1d"
         shutil.copytree(package.root / "src" / "arm", ws / "src" / "arm")
@@ -83,9 +83,7 @@ def main() -> int:
         results["file"] = {"lines": text.count("\n") + 1, **{k: len(v) for k, v in places.items()}}
         print(f"{results['source']}: {results['file']}", flush=True)
 
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
-        client = LspClient([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model"], Path(tmp) / "server.log", env=env,
-                           strict=False)
+        client = LspClient(stderr_log=Path(tmp) / "server.log", strict=False)
         client.request("initialize", {"processId": os.getpid(), "rootUri": ws.as_uri(),
                                       "workspaceFolders": [{"uri": ws.as_uri(), "name": "dav1d"}],
                                       "capabilities": {"window": {"workDoneProgress": True}}}, timeout=60)
@@ -153,7 +151,8 @@ def main() -> int:
     results["goals_met"] = {k: v["p95"] <= GOAL_MS for k, v in results["latency_ms"].items()}
     rows = [f"| {k} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} | {cpu[k]:.1f} | {v['n']} "
             f"| {'yes' if results['goals_met'][k] else 'NO'} |" for k, v in results["latency_ms"].items()]
-    md = (f"# Hover, definition and outline on a macro-heavy file\n\n{results['date']}, {results['cpus']} CPUs, "
+    md = (f"# Hover, definition and outline on a macro-heavy file\n\n{results['date']}, {results['cpus']} CPUs, load "
+          f"{results['load']}, "
           f"`{results['command']}`\n\n{results['source']}: {results['file']['lines']:,} lines; targets "
           f"{ {k: v for k, v in results['file'].items() if k != 'lines'} }; the outline lists "
           f"{results['outline_functions']} functions.\n\n"
