@@ -52,7 +52,7 @@ from typing import Any
 
 from asm_lsp import docs
 from asm_lsp.syntax import parse
-from bench.common import ROOT, command_line
+from bench.common import ROOT, command_line, write_report
 from bench.lsp_client import LspClient, LspError
 from models.corpus.fetch import fetch_package
 
@@ -466,9 +466,7 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, load_before: 
         "sources": sources, "seed": args.seed, "holes": len(holes),
         "outline": outline, "diagnostics": diagnostics, "per_file": per_file, "completion": completion,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(write_markdown(report))
+    write_report(args.out, report, write_markdown(report))
     print(write_markdown(report), flush=True)
 
 
