@@ -199,3 +199,18 @@ def test_cli_check_uses_the_include_search(project: Path):
     configured(project)
     second = run()
     assert (second.returncode, second.stdout) == (0, "")
+
+
+def test_check_options_for_the_engine(project: Path):
+    """features.includes.check_options: what the completion glue passes to the check."""
+    from asm_lsp.features.includes import check_options
+
+    configured(project)
+    dsp = project / DSP
+    text = dsp.read_text()
+    options = check_options(IncludeResolver([project]), dsp.as_uri(), text)
+    assert options["preprocess"] is True and f"-I{project / 'build'}" in options["cpp_args"]
+    asm = find_assembler()
+    assert not insertion_assembles(asm, text, 7, 0, "\tmovrel  x1\n", 10, **options)
+    assert insertion_assembles(asm, text, 7, 0, "\tmovrel  x1, foo_table\n", 10, **options)
+    assert check_options(IncludeResolver([project]), "untitled:Untitled-1", text) == {}
