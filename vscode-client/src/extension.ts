@@ -10,6 +10,7 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
+import { inlineContextForServer } from "./core/inline";
 import { probeVersion, selectServer } from "./core/probe";
 import { describeCommand, serverCandidates } from "./core/serverCommand";
 import { ServerSettings, readClientSettings, readServerSettings } from "./core/settings";
@@ -133,6 +134,8 @@ class AsmLspExtension implements vscode.Disposable {
       outputChannel: this.output,
       traceOutputChannel: this.traceOutput,
       middleware: {
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          next(document, position, inlineContextForServer(context), token),
         workspace: {
           // Answer workspace/configuration for our section with the typed, defaulted,
           // path-expanded object (the same one initializationOptions carries).
