@@ -248,7 +248,8 @@ async function main() {
         const texts = await page.locator(".statusbar-item").allInnerTexts();
         const progress = texts.map((t) => t.trim()).filter((t) => /preparing/.test(t));
         for (const t of progress) if (!seen.includes(t)) seen.push(t);
-        if (!shot && progress.some((t) => /\d+%/.test(t))) {
+        // VS Code's own progress entry, part-way through assembling ("… 128 of 468 MB").
+        if (!shot && progress.some((t) => /preparing the model: .* ([1-9]\d\d) of \d+ MB/.test(t))) {
           await page.screenshot({ path: path.join(artifacts, "00-progress.png") });
           shot = true;
         }
@@ -437,6 +438,8 @@ async function main() {
   } finally {
     await browser.close();
     cs.kill("SIGTERM");
+    // The fresh model cache (~1.1 GB: the assembled and the merged model) is not kept.
+    fs.rmSync(path.join(work, "cache"), { recursive: true, force: true });
   }
   fs.writeFileSync(path.join(artifacts, "result.json"), JSON.stringify(results, null, 2));
   const failed = Object.entries(results).filter(([, r]) => !r.ok).map(([n]) => n);
