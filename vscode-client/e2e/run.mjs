@@ -143,6 +143,8 @@ function prepare() {
       "\tcbz\tx1, 2f",
       "1:\tldr\tw3, [x0]",
       "\t",
+      "2:\tret",
+      "\t.size\tscale_words, .-scale_words",
       "",
     ].join("\n"),
   );
@@ -227,6 +229,7 @@ async function main() {
     const goTo = async (line, column) => {
       await editor.click();
       await page.keyboard.press("Control+G");
+      await page.locator(".quick-input-widget").waitFor({ state: "visible" });
       await page.keyboard.type(`${line}:${column}`);
       await page.keyboard.press("Enter");
       await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
@@ -314,9 +317,10 @@ async function main() {
       return { problem: text };
     });
 
+    // Runs a command on the editor that has the focus (goTo gives it; a click here would move the cursor).
     const runCommand = async (title) => {
-      await editor.click();
       await page.keyboard.press("F1");
+      await page.locator(".quick-input-widget").waitFor({ state: "visible" });
       await page.keyboard.type(title);
       await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
       await page.keyboard.press("Enter");
@@ -398,10 +402,17 @@ async function main() {
     await check("command: Analyze Throughput", async () => {
       await goTo(8, 2); // inside sum_words
       await runCommand("asm-lsp: Analyze Throughput");
+      // The output channel shows its end; go to its top for the summary.
+      const output = page.locator(".panel .monaco-editor .view-lines").filter({ hasText: /llvm-mca|Critical sequence|warning: found/ }).first();
+      await output.waitFor({ state: "visible" });
+      await output.click();
+      await page.keyboard.press("Control+Home");
       const view = page.locator(".panel .monaco-editor .view-lines").filter({ hasText: /Pipeline analysis/ }).first();
       await view.waitFor({ state: "visible" });
       const text = (await view.innerText()).replace(/\s+/g, " ").trim();
-      if (!/cycles per iteration/.test(text)) throw new Error(`no summary: ${text.slice(0, 200)}`);
+      if (!/Pipeline analysis.*`sum_words`/.test(text) || !/cycles per iteration/.test(text)) {
+        throw new Error(`no summary of sum_words: ${text.slice(0, 200)}`);
+      }
       await page.screenshot({ path: path.join(artifacts, "08-pipeline-analysis.png") });
       return { text: text.slice(0, 300) };
     });

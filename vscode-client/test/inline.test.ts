@@ -19,9 +19,8 @@ test("the selected completion's range goes to the server as an LSP Range", () =>
     selectedCompletionInfo: { text: "ldr", range: new ArrayRange({ line: 3, character: 1 }, { line: 3, character: 4 }) },
   };
   assert.deepEqual(JSON.parse(JSON.stringify(inlineContextForServer(context))), {
-    triggerKind: 1,
+    triggerKind: 2, // VS Code's Automatic (1) is LSP's Automatic (2)
     selectedCompletionInfo: { text: "ldr", range: { start: { line: 3, character: 1 }, end: { line: 3, character: 4 } } },
   });
-  const plain = { triggerKind: 0 };
-  assert.equal(inlineContextForServer(plain), plain);
+  assert.deepEqual(inlineContextForServer({ triggerKind: 0 }), { triggerKind: 1 }); // Invoke -> Invoked
 });
