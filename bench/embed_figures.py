@@ -70,7 +70,7 @@ def throughput(files: list[Path], n_functions: int, threads: int, work: Path, fi
     """Index ``n_functions`` cold, then evaluate the same tokens with a plain context."""
     import llama_cpp
 
-    from asm_lsp.model.engine import _model_params_without_extra_buffers
+    from asm_lsp.model.llama import load_llama
 
     chosen: list[Path] = []
     count = 0
@@ -90,9 +90,7 @@ def throughput(files: list[Path], n_functions: int, threads: int, work: Path, fi
     tokens, embed_s = embedder.stats["tokens"], embedder.stats["seconds"]
     unique = list(dict.fromkeys(e.text for e in service.index.entries()))
     service.close()
-    with _model_params_without_extra_buffers("AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()):
-        llm = llama_cpp.Llama(model_path=str(files_model.model), n_ctx=DEFAULT_MAX_TOKENS, n_batch=DEFAULT_BATCH_TOKENS,
-                              n_ubatch=DEFAULT_BATCH_TOKENS, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm = load_llama(files_model.model, n_ctx=DEFAULT_MAX_TOKENS, n_batch=DEFAULT_BATCH_TOKENS, threads=threads)
     raw_tokens = 0
     t0 = time.perf_counter()
     for text in unique:

@@ -225,15 +225,9 @@ def quantize(source: Path, out: Path, quant: str, threads: int = 2) -> Path:
 def greedy_tokens(model: Path, prompt: str | list[int], n: int = 8, lora: Path | None = None,
                   threads: int = 2) -> list[int]:
     """Greedy continuation of ``prompt`` (text, or token ids) in llama.cpp: the load check."""
-    import llama_cpp
+    from asm_lsp.model.llama import load_llama
 
-    from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info
-
-    # As the server loads: llama.cpp's AMX weight buffers crash in mul_mat on AMX hosts.
-    amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-    with _model_params_without_extra_buffers(amx):
-        llm = llama_cpp.Llama(model_path=str(model), lora_path=str(lora) if lora else None, n_ctx=256,
-                              n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm = load_llama(model, lora, n_ctx=256, threads=threads)  # as the server loads it
     try:
         tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True) if isinstance(prompt, str) else prompt
         out = []

@@ -98,7 +98,7 @@ def test_whitespace_comment_and_name_variant_embeds_identically(embedder):
 def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
     import llama_cpp
 
-    from asm_lsp.model.engine import _model_params_without_extra_buffers
+    from asm_lsp.model.llama import load_llama
 
     text = extract_functions("file:///a.s", CLAMP)[0].text
     whole = Embedder(files, threads=1, batch_tokens=512)  # one llama_decode, as Llama.embed does
@@ -118,9 +118,7 @@ def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
         a, b = chunked[name], reference[name]
         assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999, name
     for name, kind in (("mean", llama_cpp.LLAMA_POOLING_TYPE_MEAN), ("last", llama_cpp.LLAMA_POOLING_TYPE_LAST)):
-        with _model_params_without_extra_buffers(True):
-            llm = llama_cpp.Llama(model_path=str(files.model), embedding=True, pooling_type=kind, n_ctx=512,
-                                  n_batch=512, n_ubatch=512, n_threads=1, n_threads_batch=1, verbose=False)
+        llm = load_llama(files.model, n_ctx=512, n_batch=512, threads=1, embedding=True, pooling_type=kind)
         try:
             native = np.array(llm.embed(text), dtype=np.float32)
         finally:

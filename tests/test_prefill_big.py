@@ -38,6 +38,7 @@ def test_prefill_waits_for_a_big_documents_parse_and_keeps_only_the_newest_place
     async def main() -> None:
         ls = create_server({"model": {"enabled": False}, "index": {"embeddings": False}})
         ls.protocol._workspace = Workspace(None)
+        ls.protocol.client_capabilities = types.ClientCapabilities()  # as after initialize
         ls.loop = ls.parses.loop = asyncio.get_running_loop()
         completions = ModelCompletions(ls)
         completions.engine = RecordingEngine()  # type: ignore[assignment]

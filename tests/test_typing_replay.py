@@ -37,7 +37,8 @@ def test_document_is_about_300_lines_around_one_whole_function(tmp_path):
 def test_tiny_replay_types_the_lines_back_and_reports(tmp_path):
     out = tmp_path / "replay"
     subprocess.run([sys.executable, "-m", "bench.typing_replay", "--docs", "gcc-O2", "--settings",
-                    "no-asm-check", "--typed-lines", "2", "--no-direct", "--memory-settings", "", "--out", str(out)],
+                    "no-asm-check", "--typed-lines", "2", "--no-direct", "--memory-settings", "", "--open-settings", "",
+                    "--out", str(out)],
                    check=True, timeout=280, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "server")))
     report = json.loads(out.with_suffix(".json").read_text())
     (replay,) = report["replays"]

@@ -594,7 +594,10 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None or not 0 <= params.position.line < len(doc.lines):
             return None
         line, col = clamp_position(doc.lines, params.position)
-        return signature_feature.signature_help(doc.lines, line, col)
+        here = params.text_document.uri.rsplit("/", 1)[-1]
+        macros = [(here, m) for m in getattr(doc, "macros", ())]
+        macros += [(u.rsplit("/", 1)[-1], m) for u, m in ls.index.macros() if u != params.text_document.uri]
+        return signature_feature.signature_help(doc.lines, line, col, macros)
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     @guarded()
@@ -646,6 +649,15 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
                 return "The model is starting."
             return "The model is off (asmLsp.model.enabled is false, or llama-cpp-python is not installed)."
         return ls.completions.status_markdown()
+
+    @server.command("asmLsp.modelStats")
+    @guarded(default=dict)
+    def model_stats(ls: AsmLanguageServer, *args: Any) -> dict[str, Any]:
+        """The model's state and counters as JSON (what asmLsp.modelStatus renders)."""
+        if ls.completions is None:
+            starting = not ls.model_started and ls.settings.model.enabled
+            return {"state": "starting" if starting else "off"}
+        return ls.completions.stats()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AsmLanguageServer, params: Any) -> None:

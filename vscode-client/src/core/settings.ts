@@ -15,6 +15,7 @@ export interface ServerSettings {
     path: string;
     adapter: string;
     threads: number;
+    gpuLayers: number;
     contextSize: number;
     cacheDir: string;
     size: "0.5b" | "1.5b";
@@ -42,14 +43,14 @@ export interface ClientSettings {
 
 export const SERVER_DEFAULTS: ServerSettings = {
   model: {
-    enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "",
+    enabled: true, path: "", adapter: "default", threads: 0, gpuLayers: -1, contextSize: 2048, cacheDir: "",
     size: "0.5b", kvShift: true, coldWindow: false,
   },
   completion: {
     enabled: true,
     mode: "both",
     maxLines: 8,
-    checkWithAssembler: true,
+    checkWithAssembler: false,
     candidates: 3,
     timeBudgetMs: 2000,
   },
@@ -139,6 +140,7 @@ export function readServerSettings(
       path: filePath(r.str("model.path", d.model.path), ctx),
       adapter: adapterValue(r.str("model.adapter", d.model.adapter), ctx),
       threads: r.int("model.threads", d.model.threads, 0, 256),
+      gpuLayers: r.int("model.gpuLayers", d.model.gpuLayers, -1, 1000),
       contextSize: r.int("model.contextSize", d.model.contextSize, 256, 32768),
       cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
       size: r.oneOf("model.size", d.model.size, ["0.5b", "1.5b"] as const),
