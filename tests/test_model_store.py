@@ -257,6 +257,7 @@ def _tiny_base(path: Path) -> None:
     rng = np.random.default_rng(0)
     writer = gguf.GGUFWriter(str(path), "qwen2")
     writer.add_string("general.name", "tiny")
+    writer.add_uint32("qwen2.block_count", 24)
     writer.add_array("tokenizer.ggml.tokens", ["a", "b", "c"])
     for name, shape, qtype in (("blk.0.attn_q.weight", (48, 64), "Q8_0"), ("blk.0.ffn_up.weight", (40, 96), "Q5_0"),
                                ("blk.0.attn_k.weight", (16, 64), "Q8_0")):
@@ -462,3 +463,16 @@ def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packag
     files = resolve_model(cache_dir=str(tmp_path), size="1.5b")
     assert (files.weights, files.adapter, files.adapter_source) == \
         ("base", None, "none (asm-lsp has no adapter for the 1.5b model yet)")
+
+
+def test_model_status_says_where_the_model_runs(tmp_path, monkeypatch):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from asm_lsp.model.commands import placement
+
+    _tiny_base(tmp_path / "base.gguf")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: False)
+    assert placement(tmp_path / "base.gguf").startswith("CPU (this llama-cpp-python has no GPU backend")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    assert placement(tmp_path / "base.gguf") == "GPU (all of 24 layers offloaded)"
+    assert placement(tmp_path / "base.gguf", 10) == "GPU and CPU (10 of 24 layers offloaded)"
+    assert placement(tmp_path / "base.gguf", 0).startswith("CPU (asmLsp.model.gpuLayers is 0")

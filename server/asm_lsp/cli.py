@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--json", action="store_true", help="print a JSON object with timings")
     complete.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
     model = sub.add_parser("model", parents=[shared], help="model commands")
-    model.add_argument("action", choices=["status", "fetch"], help="status: what is used, sizes, hashes; fetch: assemble the base model now")
+    model.add_argument("action", choices=["status", "fetch"], help="status: where it runs, which weights, sizes, hashes; fetch: assemble (and merge) the model now")
     symbols = sub.add_parser("symbols", parents=[shared], help="list the functions and labels of assembly files")
     symbols.add_argument("files", nargs="+", type=Path)
     check = sub.add_parser("check", parents=[shared], help="assemble files and print diagnostics like a compiler")
