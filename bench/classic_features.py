@@ -1,6 +1,6 @@
 """Benchmark of the classic features: parse speed, workspace indexing, hover/definition latency.
 
-    python bench/classic_features.py            # writes bench/results/classic_features.{json,md}
+    python -m bench.classic_features            # writes bench/results/classic_features.{json,md}
 
 Workspace: 200 files of ~1,000 lines (200,000 lines) built from real compiler output
 (tests/fixtures/**/*.c through the cross gcc and clang at -O0..-O3, -Os): each file takes
@@ -13,27 +13,18 @@ hover/definition p95 <= 20 ms, all through the real server over stdio.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "bench" / "exec_completion")]
-
-from asm_lsp.syntax import parse, split_functions  # noqa: E402
-from lsp_client import LspClient  # noqa: E402
-
-COMPILERS = {
-    "gcc": ["aarch64-linux-gnu-gcc", "-S"],
-    "clang": ["clang", "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig", "-S"],
-}
+from asm_lsp.syntax import parse, split_functions
+from bench.common import COMPILERS, ROOT, command_line, compile_case, cpu_seconds, percentile, write_report
+from bench.lsp_client import LspClient
 OPTS = ("-O0", "-O1", "-O2", "-O3", "-Os")
 
 
@@ -43,11 +34,11 @@ def function_pool(work: Path) -> list[tuple[str, str]]:
     work.mkdir(parents=True, exist_ok=True)
     pool = []
     for src in sources:
-        for cc, argv in COMPILERS.items():
+        for cc in COMPILERS:
             for opt in OPTS:
                 out = work / f"{src.stem}-{cc}{opt}.s"
                 if not out.exists():
-                    subprocess.run(argv + [opt, str(src), "-o", str(out)], check=True, capture_output=True)
+                    compile_case(cc, opt, src, out)
                 pool += [(f.name, f.text) for f in split_functions(out.read_text())]
     return pool
 
@@ -71,17 +62,6 @@ def make_file(pool: list[tuple[str, str]], rng: random.Random, tag: str, lines: 
     return "".join(parts), names
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its threads included), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=200, help="workspace files")
@@ -92,7 +72,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                  "cpus": os.cpu_count(), "command": " ".join(sys.argv)}
+                                  "cpus": os.cpu_count(), "command": command_line()}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pool = function_pool(work / "pool")
@@ -125,9 +105,9 @@ def main() -> int:
 
         env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
         client = LspClient([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model", "-v"],
-                           work / "server.log", env=env)
+                           work / "server.log", env=env, strict=False)
         start = time.perf_counter()
-        cpu_start = server_cpu_seconds(client.proc.pid)
+        cpu_start = cpu_seconds(client.proc.pid)
         client.request("initialize", {
             "processId": os.getpid(), "rootUri": ws.as_uri(),
             "workspaceFolders": [{"uri": ws.as_uri(), "name": "ws"}],
@@ -143,7 +123,7 @@ def main() -> int:
                 break
             time.sleep(0.01)
         results["index_seconds"] = index_s
-        results["index_server_cpu_seconds"] = server_cpu_seconds(client.proc.pid) - cpu_start
+        results["index_server_cpu_seconds"] = cpu_seconds(client.proc.pid) - cpu_start
         results["load_average_at_index"] = os.getloadavg()[0]
         print(f"index through the server (initialize to indexed): {index_s:.2f} s wall, "
               f"{results['index_server_cpu_seconds']:.2f} s server CPU, load average {os.getloadavg()[0]:.1f}")
@@ -186,10 +166,8 @@ def main() -> int:
         "definition_ms": results["definition_ms"]["p95"],
     }
     results["goals_met"] = {k: (v is not None and v <= goals[k]) for k, v in checks.items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     rows = [f"| {k} | {v:.2f} | {goals[k]} | {'yes' if results['goals_met'][k] else 'NO'} |" for k, v in checks.items()]
-    args.out.with_suffix(".md").write_text(
+    write_report(args.out, results,
         f"# Classic features benchmark\n\n{results['date']}, {results['cpus']} CPUs, `{results['command']}`\n\n"
         f"Workspace: {results['workspace']['files']} files, {results['workspace']['lines']:,} lines, "
         f"{results['workspace']['functions']:,} functions (real gcc/clang output).\n\n"

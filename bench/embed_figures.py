@@ -1,6 +1,6 @@
 """Product figures for function embeddings (asm_lsp.embed), measured on this machine.
 
-    PYTHONPATH=server python bench/embed_figures.py --threads 1 --out bench/results/embed_figures
+    PYTHONPATH=server python -m bench.embed_figures --threads 1 --out bench/results/embed_figures
 
 1. Indexing throughput vs llama.cpp: a folder of ``--functions`` functions indexed cold by
    SimilarFunctions (parse, normalise, embed, cache) against a plain llama.cpp context
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,26 +30,17 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "server"))
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from asm_lsp.embed.embedder import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_TOKENS, DEFAULT_POOLING, model_identity  # noqa: E402
-from asm_lsp.embed.index import FunctionIndex, extract_functions  # noqa: E402
-from asm_lsp.embed.service import SimilarFunctions  # noqa: E402
-from asm_lsp.embed.store import FILE_NAME, EmbeddingStore  # noqa: E402
-from asm_lsp.model.store import resolve_model  # noqa: E402
-from asm_lsp.settings import Settings  # noqa: E402
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from asm_lsp.embed.embedder import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_TOKENS, DEFAULT_POOLING, model_identity
+from asm_lsp.embed.index import FunctionIndex, extract_functions
+from asm_lsp.embed.service import SimilarFunctions
+from asm_lsp.embed.store import FILE_NAME, EmbeddingStore
+from asm_lsp.model.store import resolve_model
+from asm_lsp.settings import Settings
+from bench.common import ROOT, compile_case, rss_mb, write_report
 
 
 def compile_sources(out: Path) -> list[Path]:
@@ -60,10 +50,11 @@ def compile_sources(out: Path) -> list[Path]:
     for src in sources:
         for opt in ("O0", "O1", "O2", "O3"):
             target = out / f"{src.parent.name}_{src.stem}_{opt}.s"
-            r = subprocess.run(["aarch64-linux-gnu-gcc", "-S", f"-{opt}", "-o", str(target), str(src)],
-                               capture_output=True)
-            if r.returncode == 0:
-                files.append(target)
+            try:
+                compile_case("gcc", opt, src, target)
+            except subprocess.CalledProcessError:
+                continue
+            files.append(target)
     return files
 
 
@@ -79,7 +70,7 @@ def throughput(files: list[Path], n_functions: int, threads: int, work: Path, fi
     """Index ``n_functions`` cold, then evaluate the same tokens with a plain context."""
     import llama_cpp
 
-    from asm_lsp.model.engine import _model_params_without_extra_buffers
+    from asm_lsp.model.llama import load_llama
 
     chosen: list[Path] = []
     count = 0
@@ -99,9 +90,7 @@ def throughput(files: list[Path], n_functions: int, threads: int, work: Path, fi
     tokens, embed_s = embedder.stats["tokens"], embedder.stats["seconds"]
     unique = list(dict.fromkeys(e.text for e in service.index.entries()))
     service.close()
-    with _model_params_without_extra_buffers("AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()):
-        llm = llama_cpp.Llama(model_path=str(files_model.model), n_ctx=DEFAULT_MAX_TOKENS, n_batch=DEFAULT_BATCH_TOKENS,
-                              n_ubatch=DEFAULT_BATCH_TOKENS, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm = load_llama(files_model.model, n_ctx=DEFAULT_MAX_TOKENS, n_batch=DEFAULT_BATCH_TOKENS, threads=threads)
     raw_tokens = 0
     t0 = time.perf_counter()
     for text in unique:
@@ -245,13 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         if "throughput" in parts:
             report["throughput"] = throughput(sources, args.functions, args.threads, work, files_model)
             print(report["throughput"], flush=True)
-    report.setdefault("commands", []).append("python bench/embed_figures.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    report.setdefault("commands", []).append("python -m bench.embed_figures " + " ".join(sys.argv[1:] if argv is None else argv))
     report.update({"command": "; ".join(report["commands"]),
                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}",
                    "threads": args.threads, "model": files_model.model.name})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

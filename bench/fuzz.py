@@ -1,8 +1,8 @@
 """Fuzz every request handler and the syntax model: 10,000 cases, results to bench/results/fuzz.json.
 
-    python bench/fuzz.py                 # 10,000 handler cases + 5,000 syntax cases
-    python bench/fuzz.py --cases 2000    # fewer
-    python bench/fuzz.py --replay-every 0   # no replay over stdio
+    python -m bench.fuzz                 # 10,000 handler cases + 5,000 syntax cases
+    python -m bench.fuzz --cases 2000    # fewer
+    python -m bench.fuzz --replay-every 0   # no replay over stdio
 
 The cases are tests/test_fuzz_handlers.py's (mutated gcc/clang output, random incremental
 edits, every request at random positions, in-process against a real AsmLanguageServer);
@@ -11,22 +11,21 @@ handler raises, `guarded` swallows an exception, a range points outside the docu
 a frame the server would write is malformed. In-process the handlers' results are returned,
 not written, so every ``--replay-every``-th case (default 20th: 500 of 10,000) is also sent
 through the real server over stdio (``replay_over_stdio``) and every frame it writes is
-checked by tests/rawlsp.py's strict reader (``frames_checked``); there a malformed frame,
+checked by bench/lsp_client.py's strict reader (``frames_checked``); there a malformed frame,
 an unanswered request or an error response fails the run. Writes counts, failures and
 times as JSON.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "tests")]
+from bench.common import ROOT, write_report
 
 
 def main() -> int:
@@ -37,7 +36,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fuzz.json", help="JSON report")
     args = parser.parse_args()
     os.environ["FUZZ_CASES"] = str(args.cases)
-    import test_fuzz_handlers as fuzz  # reads FUZZ_CASES at import
+    fuzz = importlib.import_module("tests.test_fuzz_handlers")  # reads FUZZ_CASES at import
 
     report: dict = {"handler_cases_asked": args.cases, "syntax_cases_asked": max(args.cases // 2, 10),
                     "python": platform.python_version(), "cpu_count": os.cpu_count(),
@@ -69,8 +68,7 @@ def main() -> int:
         "failures": failures, "wall_seconds": round(time.monotonic() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu, 1),
     })
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.out, report)
     print(json.dumps(report, indent=2))
     return 1 if failures else 0
 

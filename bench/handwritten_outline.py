@@ -1,6 +1,6 @@
 """Outline coverage on real hand-written AArch64 projects: functions listed out of functions defined.
 
-    python bench/handwritten_outline.py        # writes bench/results/handwritten_outline.{json,md}
+    python -m bench.handwritten_outline        # writes bench/results/handwritten_outline.{json,md}
 
 Sources: Debian source packages (bookworm), fetched and unpacked by models/corpus/fetch.py
 into bench/work/handwritten/ (nothing from them is run). Files: the `.S`/`.s` files under an
@@ -37,8 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
+from bench.common import ROOT, write_report
 
 WORK = ROOT / "bench" / "work" / "handwritten"
 RESULTS = ROOT / "bench" / "results"
@@ -113,13 +112,13 @@ def outline_functions(files: list[Path]) -> tuple[dict[str, set[str]], float]:
 
 def baseline_functions(server: Path, files: list[Path]) -> set[str]:
     """The outline's function names from another revision's ``server/`` folder."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[2]);"
-            "from bench.handwritten_outline import outline_functions; from pathlib import Path;"
-            "sys.path.insert(0, sys.argv[1]);"  # after the import above, which puts this tree's server/ first
-            "found, _ = outline_functions([Path(p) for p in sys.argv[3:]]);"
+    code = ("import json, sys; from pathlib import Path;"
+            "from bench.handwritten_outline import outline_functions;"
+            "found, _ = outline_functions([Path(p) for p in sys.argv[1:]]);"
             "print(json.dumps(sorted(set().union(*found.values()))))")
-    out = subprocess.run([sys.executable, "-c", code, str(server), str(ROOT), *map(str, files)],
-                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(server)}).stdout
+    # asm_lsp from the other revision's server/, bench from this tree
+    out = subprocess.run([sys.executable, "-c", code, *map(str, files)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(server), str(ROOT)])}).stdout
     return set(json.loads(out))
 
 
@@ -193,10 +192,8 @@ def main() -> None:
         before = sum(p["baseline_listed"] for p in assembled)
         report["total"]["baseline_listed"] = before
         report["baseline"] = str(args.baseline)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Outline coverage on hand-written AArch64 projects", "",
-             f"`python bench/handwritten_outline.py` — {report['uptime']}", "",
+             f"`python -m bench.handwritten_outline` — {report['uptime']}", "",
              "| project | files | functions defined | listed in the outline | coverage | baseline listed | truth | outline extra |",
              "|---|---:|---:|---:|---:|---:|---|---:|"]
     for p in report["projects"]:
@@ -219,7 +216,7 @@ def main() -> None:
         if p["not_assembled"]:
             lines += ["", f"{p['project']}, files that do not assemble alone ({len(p['not_assembled'])}): "
                           + ", ".join(f"`{f}`" for f in p["not_assembled"][:12])]
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, report, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,6 +1,6 @@
 """KV-cache shift on prefix-window moves: same greedy suggestions? how many tokens saved?
 
-    PYTHONPATH=server python bench/kv_shift.py --docs gcc-O2,clang-O0 --out bench/results/kv_shift
+    PYTHONPATH=server python -m bench.kv_shift --docs gcc-O2,clang-O0 --out bench/results/kv_shift
 
 The typing replay's documents and keystrokes (bench/typing_replay.py: the typed function is
 typed back key by key, the user pauses at line starts after the indentation and after a
@@ -28,17 +28,12 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
-
-from typing_replay import Document, build_documents, pause_kind  # noqa: E402
-
-from asm_lsp.model.engine import CompletionEngine, CompletionRequest  # noqa: E402
-from asm_lsp.model.prompt import cut_window  # noqa: E402
-from asm_lsp.model.store import resolve_model  # noqa: E402
-from asm_lsp.model.suggest import Hole, SuggestionCache  # noqa: E402
+from asm_lsp.model.engine import CompletionEngine, CompletionRequest
+from asm_lsp.model.prompt import cut_window
+from asm_lsp.model.store import resolve_model
+from asm_lsp.model.suggest import Hole, SuggestionCache
+from bench.common import ROOT
+from bench.typing_replay import Document, build_documents, pause_kind
 
 
 def matching_lines(text: str, truth: str) -> int:
@@ -138,7 +133,7 @@ def main() -> None:
             on = replay(doc, files, True, args.threads)
             runs.append({"document": doc.name, "lines": len(doc.lines), "typed": [doc.start, doc.end], "off": off, "on": on})
             print(summary_line(runs[-1]), file=sys.stderr, flush=True)
-    report = {"command": "PYTHONPATH=server python bench/kv_shift.py " + " ".join(sys.argv[1:]), "started": started,
+    report = {"command": "PYTHONPATH=server python -m bench.kv_shift " + " ".join(sys.argv[1:]), "started": started,
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_avg_start": load_start,
               "load_avg_end": [round(x, 2) for x in os.getloadavg()],
               "adapter": files.adapter.name if files.adapter else "none", "runs": runs}

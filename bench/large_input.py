@@ -1,9 +1,9 @@
 """Large inputs over stdio (issue 7): time, memory, and how long other requests wait meanwhile.
 
-    python bench/large_input.py                     # this checkout: bench/results/large_input.{json,md}
-    python bench/large_input.py --label before --server-root /tmp/old/server --server-name "efde8e2"
-    python bench/large_input.py --cases 50MB 1M_lines
-    python bench/large_input.py --model --label "model on" --cases 50MB 1M_lines
+    python -m bench.large_input                     # this checkout: bench/results/large_input.{json,md}
+    python -m bench.large_input --label before --server-root /tmp/old/server --server-name "efde8e2"
+    python -m bench.large_input --cases 50MB 1M_lines
+    python -m bench.large_input --model --label "model on" --cases 50MB 1M_lines
 
 The real server (``python -m asm_lsp --stdio --no-model``, pull diagnostics; with ``--model``
 the code model, its prefill and the similar-functions embeddings on, as a user has them:
@@ -15,7 +15,7 @@ typing in another file sees while the big one is read and parsed. Then hover and
 on the big document, one edit in its middle (the hover on the small document right after it,
 and the time until ``documentSymbol`` shows the edit), and RSS (after, peak: VmHWM).
 
-Cases (test data as tests/test_large_input.py: real gcc/clang output of tests/fixtures/c,
+Cases (test data from bench/samples.py, as tests/test_large_input.py: real gcc/clang output of tests/fixtures/c,
 labels renamed per copy): ``50MB`` (50,015,286 characters, 2.5M lines), ``1M_lines``
 (1,024,831 lines, 19 MB), ``100k_char_line`` (one 138,895-character ``.word`` line after
 one copy of the sample: 179,126 characters), ``5000_files`` (a workspace of 5,000 .s
@@ -27,17 +27,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "tests")]
-
-from rawlsp import RawClient, peak_rss_mb, rss_mb  # noqa: E402
-from test_large_input import big_text, first_function, sample_text  # noqa: E402
+from bench.common import ROOT, peak_rss_mb, percentile, rounded, rss_mb, write_report
+from bench.lsp_client import LspClient
+from bench.samples import big_text, first_function, sample_text
 
 SMALL = ROOT / "tests" / "fixtures" / "workspace" / "util.s"
 SMALL_HOVER = (6, 2)  # `mov` in util.s
@@ -53,15 +50,10 @@ def case_text(kind: str) -> str:
     return big_text(20_000) + "\t.word " + ", ".join(f"sym{i}" for i in range(15_000)) + "\n"
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else None
-
-
 class HoverProbe:
     """Hovers on the small document every ``period`` s from a thread; latencies in ms."""
 
-    def __init__(self, client: RawClient, uri: str, period: float = 0.05) -> None:
+    def __init__(self, client: LspClient, uri: str, period: float = 0.05) -> None:
         self.client, self.uri, self.period = client, uri, period
         self.latencies: list[float] = []
         self.failures: list[str] = []
@@ -90,17 +82,17 @@ class HoverProbe:
 
     def summary(self) -> dict:
         lat = self.latencies
-        return {"n": len(lat), "p50_ms": percentile(lat, 0.5), "p95_ms": percentile(lat, 0.95),
+        return {"n": len(lat), "p50_ms": rounded(percentile(lat, 0.5)), "p95_ms": rounded(percentile(lat, 0.95)),
                 "max_ms": round(max(lat), 1) if lat else None, "failures": self.failures[:5]}
 
 
-def timed(client: RawClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
+def timed(client: LspClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
     started = time.monotonic()
-    reply = client.request(method, params, timeout=timeout)
+    reply = client.exchange(method, params, timeout=timeout)
     return reply, round(time.monotonic() - started, 3)
 
 
-def wait_for_model(client: RawClient) -> float:
+def wait_for_model(client: LspClient) -> float:
     """Seconds until the server says the model is loaded (fails if it is not)."""
     started = time.monotonic()
     status = client.wait_for(lambda m: m.get("method") == "asmLsp/status"
@@ -109,11 +101,11 @@ def wait_for_model(client: RawClient) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def wait_for_idle_model(client: RawClient, timeout: float = 600) -> None:
+def wait_for_idle_model(client: LspClient, timeout: float = 600) -> None:
     """Until asmLsp.modelStatus says the engine has nothing queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
+        reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
         if "; idle" in str(reply.get("result")):
             time.sleep(1.0)  # the embeddings of the small document (1 function) run after it
             return
@@ -125,7 +117,7 @@ def run_document(kind: str, argv: list[str], model: bool = False, linger_s: floa
     text = case_text(kind)
     name, call_line, call_col = first_function(text)
     size, lines = len(text), text.count("\n") + 1
-    client = RawClient(argv, stderr_path=Path(os.devnull))
+    client = LspClient(argv, stderr_log=Path(os.devnull))
     try:
         client.initialize(options={"diagnostics": {"debounceMs": 0}}, capabilities={"textDocument": {"diagnostic": {}}})
         small = SMALL.as_uri()
@@ -197,7 +189,7 @@ def run_workspace(argv: list[str], tmp: Path) -> dict:
         (folder / f"f{i}.s").write_text(
             f"\t.globl\tunique_{i}\n\t.type\tunique_{i}, %function\nunique_{i}:\n\tbl\tunique_{(i + 1) % 5000}\n"
             f"\tret\n\t.size\tunique_{i}, .-unique_{i}\n" + sample[:1500])
-    client = RawClient(argv, stderr_path=Path(os.devnull))
+    client = LspClient(argv, stderr_log=Path(os.devnull))
     try:
         started = time.monotonic()
         client.initialize(root)
@@ -310,9 +302,7 @@ def main() -> int:
         "load_average": round(os.getloadavg()[0], 2),
         "cases": {**previous, **cases},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(results))
+    write_report(args.out, results, markdown(results))
     bad = [k for k, c in cases.items() if c.get("exit_code") != 0 or c.get("framing_errors")
            or any(v.get("failures") for v in c.values() if isinstance(v, dict))]
     return 1 if bad else 0

@@ -21,18 +21,12 @@ import time
 from pathlib import Path
 
 from asm_lsp.model.store import resolve_model
+from bench.common import percentile, rounded
 from bench.merged_weights import machine, rss_of, summarize
 from models import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
 
 
 def markdown(report: dict) -> str:
@@ -101,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = answers[name]
         elapsed = [r["timings"].get("elapsed_ms", 0.0) for r in rows]
         system.update({k: v for k, v in summarize(rows, rows).items() if k != "agreement_with_runtime_adapter_pct"})
-        system["answer_ms_p50"] = percentile(elapsed, 0.5)
-        system["answer_ms_p95"] = percentile(elapsed, 0.95)
+        system["answer_ms_p50"] = rounded(percentile(elapsed, 0.5))
+        system["answer_ms_p95"] = rounded(percentile(elapsed, 0.95))
         system["answer_ms_mean"] = round(statistics.fmean(elapsed), 1) if elapsed else None
         system["rss"] = rss_of(system.pop("spec"), hole_json, args.threads)
     small_s, large_s = (systems[n] for n in names)

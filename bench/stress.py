@@ -1,8 +1,8 @@
 """Load test (issue 7): a storm of completions with cancellations while hovers are asked.
 
-    python bench/stress.py                       # no model: bench/results/stress.json
-    python bench/stress.py --model               # the real model: bench/results/stress_model.json
-    python bench/stress.py --requests 2000 --seconds 10 --cancel 0.8
+    python -m bench.stress                       # no model: bench/results/stress.json
+    python -m bench.stress --model               # the real model: bench/results/stress_model.json
+    python -m bench.stress --requests 2000 --seconds 10 --cancel 0.8
 
 The real server (``python -m asm_lsp --stdio``, with ``--no-model`` unless ``--model``) opens
 tests/fixtures/workspace (main.s, util.s), gcc/clang output of tests/fixtures/c/*.c when
@@ -53,10 +53,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "tests")]
-
-from rawlsp import RawClient, peak_rss_mb, rss_mb  # noqa: E402
+from bench.common import ROOT, peak_rss_mb, percentile, rounded, rss_mb, write_report
+from bench.lsp_client import LspClient
+from bench.samples import corpus
 
 HOVER_AT = (6, 2)  # `mov` in util.s
 # The last completion of a model storm: util.s with `square`'s `mul` cut after its mnemonic,
@@ -71,23 +70,14 @@ TYPING_TAIL = 0.5  # document; all others follow a keystroke in LAST_URI's LAST_
 # the job before the last one is most likely a keystroke's that left its prompt in the KV cache.
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def documents() -> dict[str, str]:
     docs = {p.as_uri(): p.read_text() for p in sorted((ROOT / "tests" / "fixtures" / "workspace").glob("*.s"))}
-    try:
-        from test_fuzz_handlers import corpus  # real compiler output when the cross compilers exist
-        for i, text in enumerate(corpus()[:6]):
-            docs[f"file:///stress/compiled{i}.s"] = text
-    except Exception as exc:  # noqa: BLE001 - the fixture files are enough
-        print(f"(no compiled corpus: {exc})")
+    for i, text in enumerate(corpus()[:6]):  # real compiler output when the cross compilers exist
+        docs[f"file:///stress/compiled{i}.s"] = text
     return docs
 
 
-def hover_loop(client: RawClient, uri: str, line: int, col: int, stop: threading.Event,
+def hover_loop(client: LspClient, uri: str, line: int, col: int, stop: threading.Event,
                latencies: list[float], failures: list[str], period: float) -> None:
     while not stop.is_set():
         started = time.monotonic()
@@ -115,9 +105,9 @@ def options(model: bool, embeddings: bool) -> dict[str, Any]:
 
 
 def start(model: bool, embeddings: bool, docs: dict[str, str], log: Path | None,
-          server_root: Path | None = None) -> tuple[RawClient, float]:
+          server_root: Path | None = None) -> tuple[LspClient, float]:
     """A server with ``docs`` open (and its model loaded): the client and the load time in s."""
-    client = RawClient(server_argv(model, server_root), stderr_path=log or Path(os.devnull))
+    client = LspClient(server_argv(model, server_root), stderr_log=log or Path(os.devnull))
     started = time.monotonic()
     client.initialize(ROOT / "tests" / "fixtures" / "workspace", options=options(model, embeddings))
     for uri, text in docs.items():
@@ -130,8 +120,8 @@ def start(model: bool, embeddings: bool, docs: dict[str, str], log: Path | None,
     return client, time.monotonic() - started
 
 
-def model_status(client: RawClient) -> str:
-    reply = client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
+def model_status(client: LspClient) -> str:
+    reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
     return str(reply.get("result"))
 
 
@@ -250,12 +240,12 @@ def run(requests: int = 1000, seconds: float = 10.0, cancel: float = 0.8, hover_
         "completions_sent": len(ids), "cancel_requests_sent": len(cancelled),
         "storm_seconds": round(storm_seconds, 2), "all_answered_seconds": round(drained_seconds, 2),
         "completion_outcomes": outcomes, "completion_results_not_null": nonnull,
-        "hover_ms_quiet": {"n": len(quiet), "p50": round(percentile(quiet, 0.5), 1), "p95": round(percentile(quiet, 0.95), 1)},
-        "hover_ms_storm": {"n": len(storm), "p50": round(percentile(storm, 0.5), 1), "p95": round(percentile(storm, 0.95), 1),
+        "hover_ms_quiet": {"n": len(quiet), "p50": rounded(percentile(quiet, 0.5)), "p95": rounded(percentile(quiet, 0.95))},
+        "hover_ms_storm": {"n": len(storm), "p50": rounded(percentile(storm, 0.5)), "p95": rounded(percentile(storm, 0.95)),
                            "max": round(max(storm), 1) if storm else None,
                            "mean": round(statistics.fmean(storm), 1) if storm else None},
-        "hover_ms_while_sending": {"n": len(during_send), "p50": round(percentile(during_send, 0.5), 1),
-                                   "p95": round(percentile(during_send, 0.95), 1),
+        "hover_ms_while_sending": {"n": len(during_send), "p50": rounded(percentile(during_send, 0.5)),
+                                   "p95": rounded(percentile(during_send, 0.95)),
                                    "max": round(max(during_send), 1) if during_send else None},
         "hover_p95_goal_ms": HOVER_P95_GOAL_MS,
         "hover_p95_goal_met": bool(storm) and percentile(storm, 0.95) <= HOVER_P95_GOAL_MS,
@@ -284,7 +274,7 @@ def check_last(reply: dict[str, Any] | None, docs: dict[str, str], embeddings: b
     try:
         time.sleep(1.0)
         started = time.monotonic()
-        reference = fresh.request("textDocument/inlineCompletion",
+        reference = fresh.exchange("textDocument/inlineCompletion",
                                   completion_params("textDocument/inlineCompletion", uri, *LAST_AT), timeout=600)
         reference_s = time.monotonic() - started
     finally:
@@ -362,8 +352,7 @@ def main() -> int:
     out = args.out or results / ("stress_model.json" if args.model else "stress.json")
     report = run(args.requests, args.seconds, args.cancel, args.hover_every, args.model, args.embeddings, log=args.log,
                  settle_s=5.0 if args.model else 1.0, server_root=args.server_root)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(out, report)
     print(json.dumps(report, indent=2))
     if args.out is None:
         runs = {label: json.loads((results / name).read_text()) for label, name in

@@ -1,11 +1,20 @@
 """Typing replay: model-completion latency as an editor sees it, over stdio, real server, real model.
 
-    PYTHONPATH=server python bench/typing_replay.py            # ~11 min on 2 cores at load ~12
+    PYTHONPATH=server python -m bench.typing_replay            # ~11 min on 2 cores at load ~12
     -> bench/results/typing_replay.json and bench/results/typing_replay.md
-    PYTHONPATH=server python bench/typing_replay.py --render --notes NOTES.md   # md again, with a diagnosis
+    PYTHONPATH=server python -m bench.typing_replay --render --notes NOTES.md   # md again, with a diagnosis
+    PYTHONPATH=server python -m bench.typing_replay --quick  # ~5 min quiet: one document, 12 typed lines,
+        # the new engine beside the old one (--baseline f7309b4, its own defaults), open-and-ask 6 holes
 
-Default run: document gcc-O2, server settings `default` and `no-asm-check` typed side by side
-(one fresh server each), then `no-embeddings` only opened (memory and first suggestion).
+Default run: documents gcc-O2 and clang-O0, server settings `default` and `old-engine` (the server of
+`--baseline REV`, by default f7309b4: the engine before it was split and answered at the first
+line, at its own defaults) typed side by side (one fresh server each); open-and-ask (below) for
+`default`, `old-engine` and the cold/full window with the budget lifted (quality side by side);
+then `no-embeddings` only opened (memory and first suggestion).
+
+Open and ask: for OPEN_HOLES instruction lines of the typed function, a file with that line
+emptied is opened and an inline completion asked there at once (no reading time): empty
+answers, exact first lines, latency.
 
 Test data: bench/exec_completion/cases/*.c (not the *_test.c drivers) concatenated into one
 translation unit and compiled with aarch64-linux-gnu-gcc -O2 and clang -O0 (-S). From each
@@ -68,21 +77,13 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server's engine: before llama_cpp loads
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
-sys.path.insert(0, str(ROOT / "bench" / "exec_completion"))
-
-from lsp_client import LspClient  # noqa: E402
-
-from asm_lsp.model.engine import (  # noqa: E402
-    ONE_LINE_MAX_TOKENS,
-    _model_params_without_extra_buffers,
-    _system_info,
-    physical_cores,
-)
-from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window  # noqa: E402
-from asm_lsp.model.suggest import Hole  # noqa: E402
-from asm_lsp.syntax import split_functions  # noqa: E402
+from asm_lsp.model.fitting import ONE_LINE_MAX_TOKENS
+from asm_lsp.model.llama import load_llama, physical_cores
+from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
+from asm_lsp.model.suggest import Hole
+from asm_lsp.syntax import split_functions
+from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
+from bench.lsp_client import LspClient
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
 DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
@@ -99,18 +100,20 @@ CONTEXT = 2048  # settings default, as the server
 BATCH = 128  # CompletionEngine default
 CASES = ROOT / "bench" / "exec_completion" / "cases"
 RESULTS = ROOT / "bench" / "results"
-COMPILERS = {
-    "gcc-O2": ["aarch64-linux-gnu-gcc", "-O2", "-S"],
-    "clang-O0": ["clang", "--target=aarch64-linux-gnu", "-O0", "-S"],
-    "gcc-O0": ["aarch64-linux-gnu-gcc", "-O0", "-S"],
-    "clang-O2": ["clang", "--target=aarch64-linux-gnu", "-O2", "-S"],
-}
+COMPILERS = {"gcc-O2": ("gcc", "O2"), "clang-O0": ("clang", "O0"), "gcc-O0": ("gcc", "O0"), "clang-O2": ("clang", "O2")}
 SETTINGS = {
     "default": {},
     "no-asm-check": {"completion": {"checkWithAssembler": False}},
     "no-embeddings": {"index": {"embeddings": False}},
     "kv-shift": {"model": {"kvShift": True}},
+    "old-engine": {},  # the server of --baseline REV (its own defaults), side by side
+    "cold-window": {"model": {"coldWindow": True}},
+    "full-window": {"model": {"coldWindow": False}},
+    "lifted-cold-window": {"model": {"coldWindow": True}, "completion": {"timeBudgetMs": 60000}},
+    "lifted-full-window": {"model": {"coldWindow": False}, "completion": {"timeBudgetMs": 60000}},
 }
+OPEN_HOLES = 12  # open-and-ask: instruction lines of the typed function, each opened emptied and asked at once
+BASELINE_SERVER = Path("/nonexistent")  # set by --baseline: an old commit's server/ extracted
 _STATS = re.compile(r"completions (\d+), cache hits (\d+), follow-ups (\d+)")
 _MNEMONIC_END = re.compile(r"^\s*[.\w]+[ \t]$")
 
@@ -189,20 +192,32 @@ def cut_document(name: str, source: str, text: str) -> Document | None:
     return Document(f"{name}:{functions[target].name}", source, doc_lines, start, end)
 
 
-def build_documents(names: list[str], work: Path) -> list[Document]:
+def build_documents(names: list[str], work: Path, keep: Path | None = None) -> list[Document]:
+    """Compile the cases into one document per compiler in ``names``. With ``keep``, each compiled
+    document is also kept there, and read from there where the compiler is missing (the GPU
+    machine has no AArch64 cross compiler: models/device/gpu_serving.sh carries them)."""
     sources = sorted(p for p in CASES.glob("*.c") if not p.name.endswith("_test.c"))
     unit = work / "cases_all.c"
     unit.write_text("\n".join(p.read_text() for p in sources))
     docs = []
     for name in names:
-        argv = COMPILERS[name]
-        if shutil.which(argv[0]) is None:
+        out = work / f"{name}.s"
+        argv = compile_argv(*COMPILERS[name], unit, out)
+        kept = keep / f"{name}.s" if keep else None
+        if shutil.which(argv[0]) is not None:
+            subprocess.run(argv, check=True)
+            origin = f"{len(sources)} cases via {compiler_version(COMPILERS[name][0])} {' '.join(argv[1:-3])}"
+            if kept:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(out.read_text())
+                kept.with_suffix(".origin").write_text(origin)
+        elif kept and kept.exists():
+            out.write_text(kept.read_text())
+            origin = kept.with_suffix(".origin").read_text() + f" (compiled elsewhere, read from {kept})"
+        else:
             print(f"skip {name}: {argv[0]} not found", file=sys.stderr)
             continue
-        out = work / f"{name}.s"
-        subprocess.run(argv + ["-o", str(out), str(unit)], check=True)
-        version = subprocess.run([argv[0], "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-        doc = cut_document(name, f"{len(sources)} cases via {version} {' '.join(argv[1:])}", out.read_text())
+        doc = cut_document(name, origin, out.read_text())
         if doc is not None:
             docs.append(doc)
     return docs
@@ -263,27 +278,6 @@ class Client(LspClient):
         return True
 
 
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS/VmHWM in kB from /proc/PID/status."""
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().split("\n"):
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return out
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime of all threads
-    except (OSError, IndexError):
-        return 0
-
-
 def wait_idle(pid: int, quiet_s: float = 0.15, cap_s: float = 4.0) -> float:
     """Wait until the process used no CPU for ``quiet_s``; return seconds waited."""
     t0 = time.monotonic()
@@ -312,11 +306,7 @@ class Direct:
         self.files = resolve_model("", "none", "")
         self.cold: list[dict[str, Any]] = []
         self.llama_cpp = llama_cpp
-        # The engine's load settings, AMX workaround included (llama.cpp crashes in mul_mat without it here).
-        amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-        with _model_params_without_extra_buffers(amx):
-            self.llm = llama_cpp.Llama(model_path=str(self.files.model), n_ctx=CONTEXT, n_batch=BATCH, n_ubatch=BATCH,
-                                       n_threads=physical_cores(), n_threads_batch=physical_cores(), verbose=False)
+        self.llm = load_llama(self.files.model, n_ctx=CONTEXT, n_batch=BATCH)  # as the engine loads it
 
     def tokens(self, text: str, line: int, col: int) -> list[int]:
         hole = Hole.at(text, line, col)
@@ -378,7 +368,17 @@ class Replay:
     similar_status: str = ""  # open-only sessions: the similar-functions status at the end
 
 
+def model_stats(client: Client) -> dict[str, Any]:
+    """``asmLsp.modelStats`` (JSON); {} from a server without it (an older engine)."""
+    stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+    return stats if isinstance(stats, dict) else {}
+
+
 def engine_stats(client: Client) -> dict[str, int]:
+    counters = model_stats(client).get("counters")
+    if counters:
+        return {k: int(v) for k, v in counters.items()}
+    # A server from before asmLsp.modelStats (--baseline): its Markdown status.
     text = client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 30) or ""
     found = _STATS.search(text)
     if not found:
@@ -406,13 +406,14 @@ class Session:
         self.path = folder / "typed.s"
         self.path.write_text(doc.opened)
         self.uri = self.path.as_uri()
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+        env = dict(os.environ, PYTHONPATH=str(BASELINE_SERVER if settings_name == "old-engine" else ROOT / "server"))
         argv = [sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", adapter]
         if fresh_cache:
             from asm_lsp.model.store import resolve_model
 
             argv += ["--model", str(resolve_model("", "none", "").model), "--cache-dir", str(folder / "cache")]
-        self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings)
+        self.client = Client(argv, work / f"server-{settings_name}.log", env=env, cwd=folder, settings=self.settings,
+                             strict=False)
         self.pid = self.client.proc.pid
         self.folder = folder
         self.lines = doc.opened.split("\n")
@@ -527,6 +528,8 @@ class Session:
         if after and before:
             if after["cache_hits"] > before["cache_hits"]:
                 source = "cache"
+            elif after.get("typed_along", 0) > before.get("typed_along", 0):
+                source = "decoding"  # typed along the running decoding: answered from it
             elif after["completions"] > before["completions"]:
                 source = "model"
         request = Request(kind, latency, "suggestion" if text else "empty", source)
@@ -643,10 +646,38 @@ class Session:
         wait_idle(self.pid, 2.0, MEMORY_SETTLE_S)
         self._done.set()
         sampler.join()
-        status = self.client.request("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 30)
-        self.result.similar_status = (status or "").partition("**Similar functions**: ")[2].strip()
+        self.result.similar_status = model_stats(self.client).get("similar") or ""
         self.lines = list(self.doc.lines)  # nothing typed: skip finish()'s text check
         return self.finish()
+
+    def open_and_ask(self, holes: int) -> list[dict[str, Any]]:
+        """Open the document with one instruction line of the typed function emptied and ask
+        there at once (no reading time), for ``holes`` such lines; each its own file, closed after."""
+        typed = self.doc.typed
+        lines = [self.doc.start + i for i, text in enumerate(typed)
+                 if text.startswith("\t") and not text.strip().startswith(".") and text.strip()]
+        step = max(1, len(lines) // holes)
+        out = []
+        for index, line in enumerate(lines[::step][:holes]):
+            wait_idle(self.pid, 0.3, 20)  # the previous hole's background work is done
+            text = "\n".join(self.doc.lines[:line] + [""] + self.doc.lines[line + 1:])
+            uri = (self.folder / f"hole-{index}.s").as_uri()
+            self.client.notify("textDocument/didOpen", {"textDocument": {
+                "uri": uri, "languageId": "asm", "version": 1, "text": text}})
+            _, future, sent = self.client.send_request("textDocument/inlineCompletion", {
+                "textDocument": {"uri": uri}, "position": {"line": line, "character": 0}, "context": {"triggerKind": 2}})
+            try:
+                result = future.result(timeout=max(WAIT_CAP_S, 90))
+                latency = (future.answered_at - sent) * 1000
+            except Exception:
+                result, latency = None, None
+            shown = self.suggestion(result)
+            truth = self.doc.lines[line]
+            out.append({"line": line, "ms": rounded(latency), "empty": not shown,
+                        "exact": bool(shown) and shown.split("\n", 1)[0].strip() == truth.strip(),
+                        "shown": shown.split("\n", 1)[0][:80], "truth": truth.strip()})
+            self.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        return out
 
     def _sample_until_done(self) -> None:
         while not self._done.wait(0.5):
@@ -667,19 +698,6 @@ class Session:
 
 
 # ------------------------------------------------------------------ figures
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def rounded(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def summarize(replays: list[Replay]) -> dict[str, Any]:
@@ -721,7 +739,10 @@ def summarize(replays: list[Replay]) -> dict[str, Any]:
         "outcomes_pause_points": outcomes(pauses),
         "outcomes_key": outcomes(keys),
         "pause_point_sources": {s or "unknown": sum((r.source or "unknown") == (s or "unknown") for r in pauses)
-                                for s in ("model", "cache", "")},
+                                for s in ("model", "cache", "decoding", "")},
+        # Pause points the cache could not serve, answered by the model with the prompt warm
+        # (prefilled while typing): how long the first line takes.
+        "first_line_warm_miss": latency([r for r in pauses if r.source == "model"]),
         "engine": engine,
         "engine_cache_hit_rate": round(engine["cache_hits"] / served, 3) if served else None,
         "acceptance": {
@@ -812,7 +833,12 @@ def markdown(report: dict[str, Any]) -> str:
     row("engine: completions / cache hits / follow-ups", lambda s: f"{s['engine']['completions']} / "
         f"{s['engine']['cache_hits']} / {s['engine']['follow_ups']}")
     row("engine cache hit rate", lambda s: s["engine_cache_hit_rate"])
-    row("pause points served by model / cache", lambda s: f"{s['pause_point_sources']['model']} / {s['pause_point_sources']['cache']}")
+    row("pause points served by model / cache / running decoding", lambda s: f"{s['pause_point_sources']['model']} / "
+        f"{s['pause_point_sources']['cache']} / {s['pause_point_sources'].get('decoding', 0)}")
+    row("first line at a warm pause point that misses the cache, p50 / p95 (≤350 ms p50)", lambda s: (
+        f"{s['first_line_warm_miss']['p50_ms']} / {s['first_line_warm_miss']['p95_ms']} "
+        f"({verdict(s['first_line_warm_miss']['p50_ms'], 350)}, n={s['first_line_warm_miss']['n']})")
+        if "first_line_warm_miss" in s else "n/a")
     row("exact next line, of shown", lambda s: f"{s['acceptance']['exact_first_line']}/{s['acceptance']['shown']} "
         f"({s['acceptance']['exact_rate_of_shown']})")
     row("exact next line, of pause points", lambda s: s["acceptance"]["exact_rate_of_pause_points"])
@@ -839,6 +865,14 @@ def markdown(report: dict[str, Any]) -> str:
     for cold in report.get("direct_cold_prompts", []):
         out.append(f"Direct llama.cpp, cold prompt of {cold['prompt_tokens']} tokens: {cold['prompt_eval_ms']} ms "
                    f"({cold['ms_per_token']} ms/token) in this run.")
+    if report.get("open_and_ask"):
+        out += ["", "Open and ask at once (each hole: its own file, opened with one instruction line of the typed "
+                "function emptied, inline completion there right after didOpen; no reading time):", "",
+                "| variant | settings | holes | empty (≤10 %) | exact first line | p50 ms | p95 ms |", "|---|---|---:|---:|---:|---:|---:|"]
+        for name, o in report["open_and_ask"].items():
+            out.append(f"| {name} | `{json.dumps(o['settings'])}` | {o['holes']} | {o['empty']} ({o['empty_fraction']:.0%}) "
+                       f"| {o['exact']} | {o['p50_ms']} | {o['p95_ms']} |")
+        out.append("")
     for name, figures in report.get("memory_only", {}).items():
         out.append(f"Open only ({name}: started, file opened, first-suggestion requests, then idle (embeddings done), no typing): VmHWM "
                    f"{figures['vm_hwm_mb']} MB, VmRSS max {figures['rss_max_sampled_mb']} MB; first suggestion "
@@ -853,7 +887,7 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", default="gcc-O2,clang-O0", help=f"compilers for the documents, of {list(COMPILERS)}")
-    parser.add_argument("--settings", default="default,no-asm-check",
+    parser.add_argument("--settings", default="default,old-engine",
                         help=f"server settings variants typed, of {list(SETTINGS)} (\"\": none, memory runs only)")
     parser.add_argument("--memory-settings", default="no-embeddings",
                         help="variants only started and opened (no typing), for their memory")
@@ -863,6 +897,15 @@ def main() -> None:
     parser.add_argument("--no-direct", action="store_true", help="skip the direct llama.cpp probes")
     parser.add_argument("--notes", type=Path, help="Markdown appended to the report under Notes (the diagnosis)")
     parser.add_argument("--out", type=Path, default=RESULTS / "typing_replay", help="results path without suffix")
+    parser.add_argument("--open-settings", default="default,old-engine,lifted-cold-window,lifted-full-window",
+                        help="variants for open-and-ask (each hole opened and asked at once; \"\": none)")
+    parser.add_argument("--open-holes", type=int, default=OPEN_HOLES, help="holes per document for open-and-ask")
+    parser.add_argument("--baseline", default="f7309b4", metavar="REV",
+                        help="git revision whose server runs as the `old-engine` variant (e.g. f7309b4, before the split)")
+    parser.add_argument("--keep-docs", type=Path, default=None,
+                        help="keep the compiled documents in this folder; read them from it where the compiler is missing")
+    parser.add_argument("--quick", action="store_true",
+                        help="one document (gcc-O2), 12 typed lines, 6 open-and-ask holes, no memory run: ~5 min quiet")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite OUT.md from OUT.json (with --notes), without running anything")
     args = parser.parse_args()
@@ -874,14 +917,25 @@ def main() -> None:
         args.out.with_suffix(".md").write_text(markdown(report))
         return
 
+    if args.quick:
+        args.docs, args.typed_lines, args.open_holes, args.memory_settings = "gcc-O2", args.typed_lines or 12, 6, ""
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     load_start = [round(x, 2) for x in os.getloadavg()]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="typing-replay-") as tmp:
         work = Path(tmp)
+        global BASELINE_SERVER
+        if args.baseline:  # the old engine's server, from git, beside ours
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "server"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+            BASELINE_SERVER = work / "server"
+        wanted = [s for s in args.settings.split(",") + args.open_settings.split(",") if s]
+        if "old-engine" in wanted and not args.baseline:
+            raise SystemExit("the old-engine variant needs --baseline REV")
         docs = corpus_documents(len(args.docs.split(","))) if args.corpus else []
         if not docs:
-            docs = build_documents([d for d in args.docs.split(",") if d], work)
+            docs = build_documents([d for d in args.docs.split(",") if d], work, args.keep_docs)
         if args.typed_lines:
             for doc in docs:
                 doc.end = min(doc.end, doc.start + args.typed_lines - 1)
@@ -912,6 +966,18 @@ def main() -> None:
                       f"{s['answered_latency_pause_points']['p95_ms']} first {s['first_suggestion_s']} "
                       f"ratio {s['overhead']['ratio_of_medians']} exact {s['acceptance']['exact_rate_of_shown']} "
                       f"hwm {s['vm_hwm_mb']} MB", file=sys.stderr)
+        opened: dict[str, list[dict[str, Any]]] = {}
+        for name in [s for s in args.open_settings.split(",") if s]:
+            for doc in docs:
+                session = Session(name, doc, work, None, args.adapter)
+                try:
+                    session.start()
+                    opened.setdefault(name, []).extend(session.open_and_ask(args.open_holes))
+                finally:
+                    session.client.close()
+            o = opened[name]
+            print(f"open-and-ask {name}: empty {sum(h['empty'] for h in o)}/{len(o)}, exact {sum(h['exact'] for h in o)}, "
+                  f"p50 {rounded(percentile([h['ms'] for h in o if h['ms'] is not None], 0.5))} ms", file=sys.stderr)
         memory: dict[str, dict[str, Any]] = {}
         for name in [m for m in args.memory_settings.split(",") if m]:
             session = Session(name, docs[0], work, None, args.adapter, fresh_cache=True)
@@ -929,7 +995,7 @@ def main() -> None:
                             "load_avg": replay.load_avg_start, "similar_functions": replay.similar_status}
             print(f"memory {name}: {memory[name]}", file=sys.stderr)
     report = {
-        "command": "PYTHONPATH=server python bench/typing_replay.py " + " ".join(sys.argv[1:]),
+        "command": "PYTHONPATH=server python -m bench.typing_replay " + " ".join(sys.argv[1:]),
         "started": started, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {physical_cores()} llama threads",
         "python": platform.python_version(), "load_avg_start": load_start,
         "load_avg_end": [round(x, 2) for x in os.getloadavg()], "wall_s": time.monotonic() - t0,
@@ -941,6 +1007,13 @@ def main() -> None:
         "documents": [{"name": d.name, "source": d.source, "lines": len(d.lines), "typed": [d.start, d.end]} for d in docs],
         "summary": {s: summarize(replays[s]) for s in settings},
         "memory_only": memory,
+        "open_and_ask": {name: {"holes": len(o), "empty": sum(h["empty"] for h in o),
+                                "empty_fraction": round(sum(h["empty"] for h in o) / max(1, len(o)), 3),
+                                "exact": sum(h["exact"] for h in o),
+                                "p50_ms": rounded(percentile([h["ms"] for h in o if h["ms"] is not None], 0.5)),
+                                "p95_ms": rounded(percentile([h["ms"] for h in o if h["ms"] is not None], 0.95)),
+                                "settings": SETTINGS[name], "per_hole": o} for name, o in opened.items()},
+        "baseline": args.baseline or None,
         "memory_settle_s": MEMORY_SETTLE_S,
         "direct_cold_prompts": direct.cold if direct is not None else [],
         "replays": [asdict(r) for s in settings for r in replays[s]],

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from asm_lsp.model.prompt import END_OF_TEXT, FIM_TOKEN_IDS, approx_tokens, build_fim_example, cut_window
+from asm_lsp.model.store import sha256_file
 
 from models.config import PRESETS, DataConfig, check_overrides, override
 
@@ -364,14 +365,6 @@ def _save_pairs(path: Path, pairs: list[tuple[list[int], list[int]]], max_tokens
             ids[p, side, :len(seq)] = seq
             lens[p, side] = len(seq)
     np.savez(path, ids=ids, lens=lens)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def corpus_manifest_hash(corpus: Path) -> str:

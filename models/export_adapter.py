@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asm_lsp.model.store import sha256_file
+
 ROOT = Path(__file__).resolve().parent.parent
 SDIST = "llama-cpp-python==0.3.36"
 SDIST_FILE = "llama_cpp_python-0.3.36.tar.gz"
@@ -45,14 +47,6 @@ NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gg
 SHIP_GGUF = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.gguf"
 SHIP_JSON = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.json"
 MAX_SHIPPED_BYTES = 20_000_000
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def llama_cpp_tools(work: Path) -> Path:
@@ -116,20 +110,15 @@ def valid_fim_docs(data: Path, count: int, max_tokens: int) -> list[tuple[list[i
 
 
 def load_llama(model_path: Path, lora: Path | None, threads: int, n_ctx: int):
-    """llama_cpp.Llama as the server loads it (no AMX extra buffers on AMX hosts: they crash)."""
-    import os
+    """llama_cpp.Llama as the server loads it (asm_lsp.model.llama.load_llama); exits if the
+    adapter is refused."""
+    from asm_lsp.model import llama
+    from asm_lsp.model.store import ModelError
 
-    import llama_cpp
-
-    from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info
-
-    amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-    with _model_params_without_extra_buffers(amx):
-        llm = llama_cpp.Llama(model_path=str(model_path), lora_path=str(lora) if lora else None,
-                              n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
-    if lora is not None and not getattr(llm, "_lora_adapter", True):
-        raise SystemExit(f"llama.cpp refused the adapter {lora}")
-    return llm
+    try:
+        return llama.load_llama(model_path, lora, n_ctx=n_ctx, threads=threads)
+    except ModelError as e:
+        raise SystemExit(str(e)) from e
 
 
 def llama_nll(model_path: Path, lora: Path | None, docs: list[tuple[list[int], int]],

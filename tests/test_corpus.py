@@ -9,8 +9,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import shutil
-import sys
 import tarfile
 from collections import defaultdict
 from pathlib import Path
@@ -18,17 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for entry in (ROOT, ROOT / "server"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
 
-from models.corpus.assemble import split_projects  # noqa: E402
-from models.corpus.build import DEFAULT_CONFIG, load_specs, main  # noqa: E402
-from models.corpus.fetch import UnsafeArchiveError, licence_from_copyright, safe_extract  # noqa: E402
+from models.corpus.assemble import split_projects
+from models.corpus.build import DEFAULT_CONFIG, load_specs, main
+from models.corpus.fetch import UnsafeArchiveError, licence_from_copyright, safe_extract
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("clang") is None,
-    reason="needs aarch64-linux-gnu-gcc and clang")
+pytestmark = pytest.mark.compilers
 
 SHARED_C = """\
 int shared_mix(int a, int b) { return (a * 31) ^ (b >> 3); }

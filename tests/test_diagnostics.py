@@ -2,33 +2,33 @@
 ranges on broken input, label checks GNU as leaves to the linker.
 
 Test data: tests/fixtures/c/*.c and tests/fixtures/docs_c/*.c compiled with the cross
-gcc and clang at -O0..-O3 and -Os (tests/asmgen.py); small broken snippets inline.
+gcc and clang at -O0..-O3 and -Os (tests/samples.py); small broken snippets inline.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import asmgen
+from bench import samples
 import pytest
 
 from asm_lsp.assembler import AsmMessage, assemble, find_assembler, parse_messages
 from asm_lsp.features.diagnostics import build_diagnostics, label_diagnostics
 from asm_lsp.syntax import parse
 
-pytestmark = pytest.mark.skipif(not asmgen.available(), reason="AArch64 cross compilers not installed")
-SOURCES = asmgen.C_SOURCES + sorted((asmgen.FIXTURES / "docs_c").glob("*.c"))
+pytestmark = pytest.mark.compilers
+SOURCES = samples.C_SOURCES + sorted((samples.FIXTURES / "docs_c").glob("*.c"))
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> list[asmgen.Compiled]:
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> list[samples.Compiled]:
     out = tmp_path_factory.mktemp("diag")
-    jobs = [(src, cc, opt) for src in SOURCES for cc in asmgen.COMPILERS for opt in (*asmgen.OPT_LEVELS, "-Os")]
+    jobs = [(src, cc, opt) for src in SOURCES for cc in samples.COMPILERS for opt in (*samples.OPT_LEVELS, "-Os")]
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda job: asmgen.compile_c(job[0], out, job[1], job[2]), jobs))
+        return list(pool.map(lambda job: samples.compile_c(job[0], out, job[1], job[2]), jobs))
 
 
-def test_no_false_errors_on_compiler_output(compiled: list[asmgen.Compiled]):
+def test_no_false_errors_on_compiler_output(compiled: list[samples.Compiled]):
     asm = find_assembler()
     assert len(compiled) >= 100
     false = {}

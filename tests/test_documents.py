@@ -13,7 +13,7 @@ import time
 from asm_lsp.documents import DocumentParses
 from asm_lsp.syntax.outline import OutlineDocument
 from asm_lsp.workspace.index import WorkspaceIndex
-from test_large_input import big_text
+from bench.samples import big_text
 
 URI = "file:///virtual/big.s"
 

@@ -4,15 +4,12 @@ Test data: hand-made similarity matrices and two small functions.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.retrieval.run import ranks_in_pools, score  # noqa: E402
-from bench.retrieval.systems import LexicalTfidf, lexical_features  # noqa: E402
+from bench.retrieval.run import ranks_in_pools, score
+from bench.retrieval.systems import LexicalTfidf, lexical_features
 
 
 def test_ranks_count_ties_against_the_positive():

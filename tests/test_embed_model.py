@@ -16,7 +16,6 @@ import pytest
 from asm_lsp.embed.embedder import Embedder
 from asm_lsp.embed.index import extract_functions
 from asm_lsp.model import store
-from test_model_engine import model_available
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 
@@ -70,7 +69,6 @@ my_strlen:
 pytestmark = [
     pytest.mark.model,
     pytest.mark.slow,
-    pytest.mark.skipif(model_available() is not None, reason=str(model_available())),
 ]
 
 
@@ -100,7 +98,7 @@ def test_whitespace_comment_and_name_variant_embeds_identically(embedder):
 def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
     import llama_cpp
 
-    from asm_lsp.model.engine import _model_params_without_extra_buffers
+    from asm_lsp.model.llama import load_llama
 
     text = extract_functions("file:///a.s", CLAMP)[0].text
     whole = Embedder(files, threads=1, batch_tokens=512)  # one llama_decode, as Llama.embed does
@@ -120,9 +118,7 @@ def test_pooling_matches_llama_cpp_native_pooling(embedder, files):
         a, b = chunked[name], reference[name]
         assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999, name
     for name, kind in (("mean", llama_cpp.LLAMA_POOLING_TYPE_MEAN), ("last", llama_cpp.LLAMA_POOLING_TYPE_LAST)):
-        with _model_params_without_extra_buffers(True):
-            llm = llama_cpp.Llama(model_path=str(files.model), embedding=True, pooling_type=kind, n_ctx=512,
-                                  n_batch=512, n_ubatch=512, n_threads=1, n_threads_batch=1, verbose=False)
+        llm = load_llama(files.model, n_ctx=512, n_batch=512, threads=1, embedding=True, pooling_type=kind)
         try:
             native = np.array(llm.embed(text), dtype=np.float32)
         finally:
@@ -140,18 +136,23 @@ def test_cli_similar_on_a_small_folder(tmp_path, files):
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
                "similar", str(work / "clamp.s"), "--workspace", str(work), "--top", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    elsewhere = tmp_path / "some" / "folder"  # the current folder: paths are not relative to it
+    elsewhere.mkdir(parents=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=elsewhere, timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{work / 'clamp.s'}:5: clamp"
-    assert lines[1].split() == ["1.000", "ws/limit.s:6", "limit"]
-    assert lines[2].split()[1:] == ["ws/strlen.s:4", "my_strlen"] and float(lines[2].split()[0]) < 1.0
+    assert lines[1].split() == ["1.000", "limit.s:6", "limit"]  # relative to the workspace
+    assert lines[2].split()[1:] == ["strlen.s:4", "my_strlen"] and float(lines[2].split()[0]) < 1.0
     assert (tmp_path / "cache" / "asm-lsp" / "embeddings.sqlite").is_file()
-    # Second run: everything from the cache.
-    index = subprocess.run([sys.executable, "-m", "asm_lsp.cli", "--model", str(files.model), "--adapter", "none",
+    # Quiet: llama.cpp's load chatter only with -v.
+    assert "llama" not in result.stderr and "control-looking" not in result.stderr, result.stderr
+    # Second run: everything from the cache; -v shows llama.cpp's warnings again.
+    index = subprocess.run([sys.executable, "-m", "asm_lsp.cli", "-v", "--model", str(files.model), "--adapter", "none",
                             "index", str(work)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert index.returncode == 0, index.stderr
     assert "3 files, 3 functions, 3 with embeddings (0 computed, 3 from cache)" in index.stdout
+    assert "control-looking token" in index.stderr and "asm_lsp.model.llama_cpp" in index.stderr
 
 
 def test_embedder_on_the_completion_engines_model_gives_the_same_vectors(embedder, files):

@@ -6,23 +6,12 @@ real base model (resolve_model) through the server's engine.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-from models import evaluate  # noqa: E402
-from models.evaluate import AsmFile, edit_similarity, exact_match, levenshtein, normalize_line  # noqa: E402
-
-HAVE_COMPILERS = all(shutil.which(t) for t in ("aarch64-linux-gnu-gcc", "clang"))
+from models import evaluate
+from models.evaluate import AsmFile, edit_similarity, exact_match, levenshtein, normalize_line
 
 
 def test_normalize_line_collapses_whitespace_and_comma_spacing():
@@ -121,7 +110,7 @@ def test_update_card_replaces_its_own_section_only(tmp_path):
     assert "table three" in text and "table two" in text and "table one" not in text
 
 
-@pytest.mark.skipif(not HAVE_COMPILERS, reason="AArch64 cross compilers not installed")
+@pytest.mark.compilers
 def test_example_holes_pick_the_loop_addition(tmp_path):
     files = evaluate.compile_cases(evaluate.CASES_DIR, tmp_path, ("O0", "O2"), {"add_two_arrays"})
     examples = evaluate.example_holes(files)
@@ -132,18 +121,11 @@ def test_example_holes_pick_the_loop_addition(tmp_path):
 @pytest.mark.slow
 @pytest.mark.model
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not HAVE_COMPILERS, reason="AArch64 cross compilers not installed")
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")
-def test_real_evaluation_of_a_few_holes(tmp_path):
-    from asm_lsp.model.store import ModelError, resolve_model
-
-    try:
-        resolve_model(adapter="none")
-    except ModelError as exc:
-        pytest.skip(f"base model unavailable: {exc}")
+@pytest.mark.compilers
+def test_real_evaluation_of_a_few_holes(tmp_path, base_gguf):
     out = tmp_path / "eval_tiny.json"
     card = tmp_path / "README.md"
-    rc = evaluate.main(["--source", "cases", "--case", "add_two_arrays", "--case", "bubble_sort", "--opts", "O2",
+    rc = evaluate.main(["run", "--source", "cases", "--case", "add_two_arrays", "--case", "bubble_sort", "--opts", "O2",
                         "--holes", "1", "--block-holes", "0", "--no-examples", "--system", "base",
                         "--out", str(out), "--card", str(card), "--work", str(tmp_path / "work")])
     assert rc == 0

@@ -5,22 +5,12 @@ Needs the AArch64 cross toolchain and qemu-aarch64; skipped where they are absen
 """
 from __future__ import annotations
 
-import shutil
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "exec_completion"
-sys.path.insert(0, str(BENCH))
-
-import run as bench  # noqa: E402
-from holes import Hole, candidate_starts, normalize_code, pick_holes, undefined_local_labels  # noqa: E402
-
-TOOLS = ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-as", "clang", "qemu-aarch64")
-needs_toolchain = pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS),
-                                     reason="needs the AArch64 cross toolchain and qemu-aarch64")
+from bench.exec_completion import run as bench
+from bench.exec_completion.holes import Hole, candidate_starts, normalize_code, pick_holes, undefined_local_labels
 
 SMALL_ASM = """\t.text
 \t.globl\tf
@@ -65,7 +55,8 @@ def test_holes_are_chosen_by_seed():
 SMOKE_CASES = ["add_two_arrays", "crc32", "apply_op"]
 
 
-@needs_toolchain
+@pytest.mark.compilers
+@pytest.mark.qemu
 def test_oracle_passes_every_hole_and_empty_fails_some(tmp_path):
     cases = SMOKE_CASES
     outcomes, meta = bench.run_benchmark(cases, ["oracle", "empty"], holes_per_file=2, seed=0, jobs=2,
@@ -79,7 +70,8 @@ def test_oracle_passes_every_hole_and_empty_fails_some(tmp_path):
     assert not any(o.exact for o in empty)
 
 
-@needs_toolchain
+@pytest.mark.compilers
+@pytest.mark.qemu
 def test_branch_to_missing_label_is_reported(tmp_path):
     work = bench.Workspace(tmp_path, run_timeout=5.0)
     [config, *_] = bench.build(["add_two_arrays"], work, jobs=1)
@@ -89,12 +81,14 @@ def test_branch_to_missing_label_is_reported(tmp_path):
     assert (status, assembles, detail) == ("undefined_label", True, "undefined local label(s): .L99")
 
 
-@needs_toolchain
+@pytest.mark.compilers
+@pytest.mark.qemu
 def test_smoke_case_tests_pass_when_built_from_c(tmp_path):
     assert bench.verify_tests(SMOKE_CASES, jobs=2, run_timeout=5.0, root=tmp_path) == {}
 
 
-@needs_toolchain
+@pytest.mark.compilers
+@pytest.mark.qemu
 @pytest.mark.slow  # 160 builds and runs: ~25 s on an idle 2-core machine, over a minute when shared
 def test_every_case_test_passes_when_built_from_c(tmp_path):
     cases = bench.all_cases()

@@ -1,6 +1,6 @@
 """Fuzzing: the syntax model and every request handler, in-process, on mutated real assembly.
 
-Test data: gcc -O2 / clang -O1 output of tests/fixtures/c/*.c (tests/asmgen.py), plus
+Test data: gcc -O2 / clang -O1 output of tests/fixtures/c/*.c (bench/samples.py), plus
 tests/fixtures/workspace/*.s and tests/fixtures/asm/*.s when the compilers are missing.
 Hypothesis mutates them (delete/insert/swap lines, insert/delete characters, odd unicode:
 NUL, lone surrogates, U+FFFD, CR, U+2028, astral), then opens the document in a real
@@ -13,7 +13,7 @@ runs 10,000 and writes bench/results/fuzz.json.
 
 In-process, nothing goes through the server's real output, so a sample of the cases is
 also replayed through the real server over stdio (``replay_over_stdio``): the same
-notifications and requests, in order, read back by tests/rawlsp.py's strict framing
+notifications and requests, in order, read back by bench/lsp_client.py's strict framing
 client. A replayed case fails on a malformed frame, an unanswered request or an error
 response.
 """
@@ -24,8 +24,6 @@ import functools
 import json
 import logging
 import os
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +34,12 @@ from lsprotocol import converters, types
 from pygls.exceptions import JsonRpcException
 from pygls.workspace import Workspace
 
-import asmgen
-from rawlsp import RawClient
 from asm_lsp.robust_io import Encoded
 from asm_lsp.server import AsmLanguageServer, create_server
 from asm_lsp.syntax import outline, parse, split_functions, token_at
 from asm_lsp.syntax import parser as syntax_parser
+from bench.lsp_client import LspClient
+from bench.samples import corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FUZZ_CASES = int(os.environ.get("FUZZ_CASES", "1000"))
@@ -51,19 +49,6 @@ ODD = ["\x00", "\ud800", "\udfff", "\ufffd", "\r", "\r\n", "\u2028", "\x0c", "\U
        ":lo12:", "adrp x0, ", "\t", " "]
 
 
-@functools.lru_cache(maxsize=1)
-def corpus() -> tuple[str, ...]:
-    texts: list[str] = []
-    if asmgen.available():
-        with tempfile.TemporaryDirectory() as tmp:
-            for source in asmgen.C_SOURCES:
-                for compiler, opt in (("gcc", "-O2"), ("clang", "-O1")):
-                    out = Path(tmp) / f"{source.stem}.{compiler}.s"
-                    argv = asmgen.COMPILERS[compiler] + [opt, "-o", str(out), str(source)]
-                    if subprocess.run(argv, capture_output=True).returncode == 0:
-                        texts.append(out.read_text())
-    texts += [p.read_text() for p in sorted((FIXTURES / "workspace").glob("*.s")) + sorted((FIXTURES / "asm").glob("*.s"))]
-    return tuple(texts)
 
 
 # -- strategies -------------------------------------------------------------------------------
@@ -307,7 +292,7 @@ def replay_over_stdio(cases: list[list[tuple[str, Any]]], timeout: float = 60.0)
     """Send recorded cases through the real server (``--stdio --no-model``, the harness's
     settings, a client that pulls diagnostics); every frame it writes is checked."""
     convert = converters.get_converter()
-    client = RawClient()
+    client = LspClient()
     problems: list[str] = []
     requests = 0
     try:

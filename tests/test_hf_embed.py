@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +24,7 @@ import pytest
 from tiny_model import tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-MISSING = [m for m in ("torch", "transformers", "peft", "safetensors", "gguf") if importlib.util.find_spec(m) is None]
-pytestmark = [pytest.mark.skipif(bool(MISSING), reason=f"training extras missing: {', '.join(MISSING)}"),
-              pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.train, pytest.mark.model, pytest.mark.timeout(120)]
 
 SETTINGS = [(c, o) for c in ("gcc", "clang") for o in ("O0", "O1", "O2", "O3", "Os")]
 TEST_KEYS = 24
@@ -66,20 +58,15 @@ def write_corpus(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, base_gguf):
     """(work dir, tokenizer dir, base dir, adapter dir)."""
     import torch
 
-    from asm_lsp.model.store import ModelError, resolve_model
     from models.dataset import save_tokenizer
 
-    try:
-        gguf = resolve_model(adapter="none").model
-    except ModelError as exc:
-        pytest.skip(f"base model unavailable for the real tokenizer: {exc}")
     torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("hf_embed")
-    save_tokenizer(gguf, work / "tokenizer")
+    save_tokenizer(base_gguf, work / "tokenizer")
     base, adapter = tiny_model(work)
     return work, work / "tokenizer", base, adapter
 

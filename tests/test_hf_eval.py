@@ -1,5 +1,5 @@
-"""The GPU evaluation round trip on CPU: models.evaluate --export-prompts -> models.hf_generate
--> models.evaluate --import-answers.
+"""The GPU evaluation round trip on CPU: models.evaluate export-prompts -> models.hf_generate
+-> models.evaluate import-answers.
 
 Test data: bench/exec_completion/cases/add_two_arrays.c compiled here at -O2 by
 aarch64-linux-gnu-gcc and clang (2 line + 1 block holes per compiler: 6 holes); the real
@@ -13,11 +13,7 @@ generation ended on end-of-text (the engine drops half a line cut by the token l
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,39 +21,23 @@ import pytest
 from tiny_model import tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-MISSING = [m for m in ("torch", "transformers", "peft", "safetensors") if importlib.util.find_spec(m) is None]
-pytestmark = [
-    pytest.mark.skipif(bool(MISSING), reason=f"training extras missing: {', '.join(MISSING)}"),
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("aarch64-linux-gnu-gcc", "clang")),
-                       reason="AArch64 cross compilers not installed"),
-    pytest.mark.timeout(300),
-]
+pytestmark = [pytest.mark.train, pytest.mark.model, pytest.mark.compilers, pytest.mark.timeout(300)]
 
 SAMPLING = ["--source", "cases", "--case", "add_two_arrays", "--opts", "O2", "--holes", "2",
             "--block-holes", "1", "--no-examples"]
 
 
-def _tokenizer(tmp: Path) -> Path:
+def _tokenizer(tmp: Path, base_gguf: Path) -> Path:
     local = ROOT / "models" / "work" / "tokenizer"
     if (local / "tokenizer.json").exists():
         return local
-    from asm_lsp.model.store import ModelError, resolve_model
     from models.dataset import save_tokenizer
 
-    try:
-        gguf = Path(os.environ.get("ASM_LSP_BASE_GGUF", "")) if os.environ.get("ASM_LSP_BASE_GGUF") else \
-            resolve_model(adapter="none").model
-    except ModelError as exc:
-        pytest.skip(f"no tokenizer: base model not available: {exc}")
-    save_tokenizer(gguf, tmp / "tokenizer")
+    save_tokenizer(base_gguf, tmp / "tokenizer")
     return tmp / "tokenizer"
 
 
-def test_export_generate_import_round_trip(tmp_path):
+def test_export_generate_import_round_trip(tmp_path, base_gguf):
     import torch
 
     from asm_lsp.model.prompt import build_fim_prompt, cut_window, split_at
@@ -66,8 +46,8 @@ def test_export_generate_import_round_trip(tmp_path):
     torch.set_num_threads(1)
     work = tmp_path / "work"
     prompts_path = tmp_path / "prompts.jsonl.gz"
-    assert evaluate.main([*SAMPLING, "--work", str(work), "--tokenizer", str(_tokenizer(tmp_path)),
-                          "--export-prompts", str(prompts_path)]) == 0
+    assert evaluate.main(["export-prompts", *SAMPLING, "--work", str(work),
+                          "--tokenizer", str(_tokenizer(tmp_path, base_gguf)), "--out", str(prompts_path)]) == 0
     with gzip.open(prompts_path, "rt") as handle:
         prompts = [json.loads(line) for line in handle]
 
@@ -90,7 +70,7 @@ def test_export_generate_import_round_trip(tmp_path):
     for name, extra in (("base", []), ("ours", ["--adapter", str(adapter)])):
         answers[name] = tmp_path / f"{name}.jsonl"
         assert hf_generate.main(["--base", str(base), "--prompts", str(prompts_path), "--out", str(answers[name]),
-                                 "--tokenizer", str(_tokenizer(tmp_path)), "--device", "cpu", "--batch", "4",
+                                 "--tokenizer", str(_tokenizer(tmp_path, base_gguf)), "--device", "cpu", "--batch", "4",
                                  *extra]) == 0
     rows = {n: [json.loads(line) for line in p.read_text().splitlines()] for n, p in answers.items()}
     for name, made in rows.items():
@@ -107,11 +87,11 @@ def test_export_generate_import_round_trip(tmp_path):
         return f"{name}={path}"
 
     out = tmp_path / "report.json"
-    assert evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out),
-                          "--import-answers", f"base={answers['base']}", "--import-answers", f"ours={answers['ours']}",
-                          "--import-answers", write("oracle", "{expected}\n\tnop\n\tnop\n\tnop\n", False),
-                          "--import-answers", write("eos", "{expected}", True),
-                          "--import-answers", write("cut", "{expected}", False)]) == 0
+    assert evaluate.main(["import-answers", *SAMPLING, "--work", str(work), "--out", str(out),
+                          "--answers", f"base={answers['base']}", "--answers", f"ours={answers['ours']}",
+                          "--answers", write("oracle", "{expected}\n\tnop\n\tnop\n\tnop\n", False),
+                          "--answers", write("eos", "{expected}", True),
+                          "--answers", write("cut", "{expected}", False)]) == 0
     report = json.loads(out.read_text())
     assert report["systems"] == ["base", "ours", "oracle", "eos", "cut"]
     assert report["counts"]["holes"] == 6 and report["counts"]["by_kind"] == {"line": 4, "block": 2}
@@ -134,4 +114,4 @@ def test_export_generate_import_round_trip(tmp_path):
     stray = tmp_path / "stray.jsonl"
     stray.write_text(json.dumps({"id": "cases/x.c/gcc-O2/line@1", "text": "", "finished": True}) + "\n")
     with pytest.raises(SystemExit, match="does not make"):
-        evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out), "--import-answers", f"x={stray}"])
+        evaluate.main(["import-answers", *SAMPLING, "--work", str(work), "--out", str(out), "--answers", f"x={stray}"])

@@ -182,3 +182,20 @@ def test_check_inside_a_macro_body():
     assert insertion_assembles(asm, text, 2, 0, "\tsub x1, x1, #1", 10)
     assert not insertion_assembles(asm, text, 2, 0, "\tsub x1, x1", 10)
     assert not insertion_assembles(asm, text, 2, 0, "\tfrob x1", 10)
+
+
+def test_cli_check_uses_the_include_search(project: Path):
+    """`asm-lsp check` from the project root: the information line, then nothing once configured."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "server")}
+    run = lambda: subprocess.run([sys.executable, "-m", "asm_lsp", "check", str(DSP)], cwd=project, env=env,
+                                 capture_output=True, text=True, timeout=60)
+    first = run()
+    assert first.returncode == 0
+    assert first.stdout.startswith(f"{DSP}:1:1: info: config.h (included from libfoo/aarch64/asm.S) was not found")
+    configured(project)
+    second = run()
+    assert (second.returncode, second.stdout) == (0, "")

@@ -6,15 +6,12 @@ Test data: tests/fixtures/handwritten/ffstyle/ (asm.S defines `function`, `endfu
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.syntax import parse  # noqa: E402
-from asm_lsp.workspace.index import WorkspaceIndex  # noqa: E402
+from asm_lsp.syntax import parse
+from asm_lsp.workspace.index import WorkspaceIndex
 
 HW = ROOT / "tests" / "fixtures" / "handwritten"
 ASM_S = HW / "ffstyle" / "libutil" / "aarch64" / "asm.S"

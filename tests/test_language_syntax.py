@@ -6,21 +6,18 @@ Test data: small texts written here; random text from hypothesis.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.docs.forms import form_operands  # noqa: E402
-from asm_lsp.syntax import parse  # noqa: E402
-from asm_lsp.syntax import semantic  # noqa: E402
-from asm_lsp.syntax.operands import OperandContext, operand_context  # noqa: E402
-from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens  # noqa: E402
+from asm_lsp.docs.forms import form_operands
+from asm_lsp.syntax import parse
+from asm_lsp.syntax import semantic
+from asm_lsp.syntax.operands import OperandContext, operand_context
+from asm_lsp.syntax.semantic import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens
 
 # The pure layer swallows internal errors to protect the server; here they must fail the test.
 semantic.STRICT = True
@@ -110,7 +107,9 @@ def test_form_operands():
 
 def _check(text: str) -> None:
     doc = parse(text)
+    semantic._LINE_CACHE.clear()
     tokens = semantic_tokens(doc)
+    assert semantic_tokens(doc) == tokens, "the line cache changed the answer"
     previous = (-1, -1)
     for line, start, end, token_type, modifiers in tokens:
         assert 0 <= line < len(doc.lines) and 0 <= start < end <= len(doc.lines[line])
@@ -176,3 +175,37 @@ def test_numeric_rename_check_never_raises(text: str, new: str) -> None:
             numeric_spans(doc, label.name, label.line)
             problem = numeric_problem(doc, label.name, label.line, new)
             assert problem is None or "would change" in problem
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=60), st.integers(0, 60), st.integers(0, 8),
+       st.lists(st.integers(0, 3), max_size=8))
+def test_delta_edits_patch_old_into_new(old: list[int], at: int, cut: int, insert: list[int]) -> None:
+    from asm_lsp.features.semantic_tokens import delta_edits
+    new = old[:at] + insert + old[at + cut:]
+    edits = delta_edits(old, new)
+    assert (edits == []) == (old == new)
+    for edit in edits:
+        assert edit.start % 5 == 0
+        assert old[: edit.start] + list(edit.data) + old[edit.start + edit.delete_count:] == new
+
+
+def test_rename_refuses_a_name_not_written_where_it_is_defined():
+    """A function whose name a macro builds (dav1d's `bidir_fn avg` -> avg_8bpc_neon) is
+    defined at the argument `avg`: a rename cannot edit it there and says so."""
+    import pytest
+    from lsprotocol import types
+
+    from asm_lsp.features.rename import RenameRefused, rename
+    from asm_lsp.syntax import LabelDef
+    from asm_lsp.workspace.index import WorkspaceIndex
+
+    doc = parse("bidir_fn avg\ncaller:\n\tbl\tavg_8bpc_neon\n")
+    doc.labels.append(LabelDef("avg_8bpc_neon", 0, 9, 12, "global", defined_by="bidir_fn"))  # as syntax/macros.py adds
+    doc.globals.add("avg_8bpc_neon")
+    index = WorkspaceIndex()
+    index.put("file:///t.S", doc)
+    with pytest.raises(RenameRefused) as refused:
+        rename(index, "file:///t.S", doc, types.Position(line=2, character=5), "avg_neon")
+    assert refused.value.message == ("'avg_8bpc_neon' is not written as such in t.S line 1 ('avg': a macro makes "
+                                     "the name); rename it there by hand")

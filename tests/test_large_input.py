@@ -1,7 +1,7 @@
 """Large inputs stay bounded: the outline parse, 50 MB / 1M-line / 100k-character-line
 documents over stdio, and a 5,000-file workspace.
 
-Test data: gcc -O2 and clang -O1 output of tests/fixtures/c/*.c (tests/asmgen.py; when the
+Test data: gcc -O2 and clang -O1 output of tests/fixtures/c/*.c (bench/samples.py; when the
 cross compilers are missing, tests/fixtures/workspace/*.s and tests/fixtures/asm/*.s),
 repeated with every label renamed per copy until the wanted size. Bounds (module
 docstring of server/asm_lsp/syntax/outline.py): the full parser below 2 MB and 100,000
@@ -10,52 +10,20 @@ shared; the measured numbers are printed (`pytest -s`) and quoted in the report.
 """
 from __future__ import annotations
 
-import functools
-import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-import asmgen
+from bench.samples import big_text, first_function, sample_text
 from asm_lsp.syntax import parse, parse_bounded, outline
 from asm_lsp.syntax.outline import OUTLINE_CHARS, OUTLINE_LINES, OutlineDocument, needs_outline
-from rawlsp import RawClient, peak_rss_mb, rss_mb
+from bench.lsp_client import LspClient
+from bench.common import peak_rss_mb, rss_mb
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@functools.lru_cache(maxsize=1)
-def sample_text() -> str:
-    """Real compiler output (both compilers, all fixtures) as one text."""
-    texts = []
-    if asmgen.available():
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            for source in asmgen.C_SOURCES:
-                for compiler, opt in (("gcc", "-O2"), ("clang", "-O1")):
-                    out = Path(tmp) / f"{source.stem}.{compiler}.s"
-                    argv = asmgen.COMPILERS[compiler] + [opt, "-o", str(out), str(source)]
-                    if subprocess.run(argv, capture_output=True).returncode == 0:
-                        texts.append(out.read_text())
-    if not texts:
-        texts = [p.read_text() for p in sorted((FIXTURES / "workspace").glob("*.s")) + sorted((FIXTURES / "asm").glob("*.s"))]
-    return "\n".join(texts)
-
-
-def big_text(chars: int) -> str:
-    """``sample_text()`` repeated to at least ``chars`` characters, labels renamed per copy."""
-    sample = sample_text()
-    names = sorted(set(re.findall(r"^([A-Za-z_.$][\w.$]*):", sample, re.M)), key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w.$])(" + "|".join(re.escape(n) for n in names) + r")(?![\w$])")
-    parts, size, i = [], 0, 0
-    while size < chars:
-        part = pattern.sub(lambda m: f"{m.group(1)}_{i}", sample)
-        parts.append(part)
-        size += len(part)
-        i += 1
-    return "".join(parts)
 
 
 # -- the outline agrees with the full parser -------------------------------------------------
@@ -115,20 +83,12 @@ def test_100k_character_lines_parse_quickly(line: str):
 
 
 # -- over stdio --------------------------------------------------------------------------------
-def timed(client: RawClient, method: str, params: dict, timeout: float = 120) -> tuple[dict, float]:
+def timed(client: LspClient, method: str, params: dict, timeout: float = 120) -> tuple[dict, float]:
     started = time.monotonic()
-    reply = client.request(method, params, timeout=timeout)
+    reply = client.exchange(method, params, timeout=timeout)
     return reply, time.monotonic() - started
 
 
-def first_function(text: str) -> tuple[str, int, int]:
-    """(name, line, column) of the first `bl NAME` in ``text`` whose NAME is defined there."""
-    head = text[:2_000_000]
-    for number, line in enumerate(head.split("\n")):
-        m = re.match(r"\s*bl\s+([A-Za-z_]\w*)", line)
-        if m and re.search(r"^" + re.escape(m.group(1)) + ":", head, re.M):
-            return m.group(1), number, m.start(1)
-    raise AssertionError("no call in the sample")
 
 
 @pytest.mark.slow
@@ -142,7 +102,7 @@ def test_large_document_over_stdio(kind: str, tmp_path: Path):
     else:
         text = big_text(20_000) + "\t.word " + ", ".join(f"sym{i}" for i in range(15_000)) + "\n"
     name, call_line, call_col = first_function(text)
-    client = RawClient(stderr_path=tmp_path / "server.log")
+    client = LspClient(stderr_log=tmp_path / "server.log")
     try:
         client.initialize(options={"diagnostics": {"debounceMs": 0}},
                           capabilities={"textDocument": {"diagnostic": {}}})
@@ -191,7 +151,7 @@ def test_hover_elsewhere_is_answered_while_a_big_document_parses(tmp_path: Path)
     right after its didOpen, is answered once its parse is done."""
     text = big_text(20_000_000)
     small = FIXTURES / "workspace" / "util.s"
-    client = RawClient(stderr_path=tmp_path / "server.log")
+    client = LspClient(stderr_log=tmp_path / "server.log")
     try:
         client.initialize(options={"diagnostics": {"debounceMs": 0}})
         client.open(small.as_uri(), small.read_text())
@@ -226,7 +186,7 @@ def test_5000_file_workspace(tmp_path: Path):
         folder = root / f"d{i // 100}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"f{i}.s").write_text(f"\t.globl\tunique_{i}\n\t.type\tunique_{i}, %function\nunique_{i}:\n\tbl\tunique_{(i + 1) % 5000}\n\tret\n\t.size\tunique_{i}, .-unique_{i}\n" + sample[: 1500])
-    client = RawClient(stderr_path=tmp_path / "server.log")
+    client = LspClient(stderr_log=tmp_path / "server.log")
     try:
         started = time.monotonic()
         client.initialize(root)
@@ -243,7 +203,7 @@ def test_5000_file_workspace(tmp_path: Path):
         assert client.close(30) == 0
 
 
-@pytest.mark.skipif(not asmgen.available(), reason="the AArch64 cross tools are not installed")
+@pytest.mark.compilers
 def test_suggestion_check_in_a_big_buffer_looks_at_a_window():
     """A model suggestion is checked by assembling the buffer with it inserted: on 20 MB that
     was a 20 MB assembly plus a full parse (~35 s, 1.2 GB) per candidate; now the lines

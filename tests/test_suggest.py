@@ -1,6 +1,6 @@
 """Suggestion cutting and the typed-ahead cache (pure; no model).
 
-Test data: FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it.
+Test data: bench.samples.FACT, the body of ``long fact(long n)`` as aarch64-linux-gnu-gcc -O1 -S writes it.
 """
 from __future__ import annotations
 
@@ -9,36 +9,10 @@ from hypothesis import strategies as st
 
 from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, cut_window, split_at,
                                   window_at)
-from asm_lsp.model.suggest import Cut, Hole, SuggestionCache, accept, cut_suggestion, inside_function
+from asm_lsp.model.suggest import (Cut, Hole, SuggestionCache, accept, cut_suggestion, first_lines, inside_function,
+                                   likely_place, show_lines, situation)
+from bench.samples import FACT, LINES, MUL
 
-FACT = """\
-\t.align\t2
-\t.global\tfact
-\t.type\tfact, %function
-fact:
-.LFB1:
-\t.cfi_startproc
-\tcmp\tx0, 1
-\tbgt\t.L13
-\tmov\tx0, 1
-\tret
-.L13:
-\tstp\tx29, x30, [sp, -32]!
-\tmov\tx29, sp
-\tstr\tx19, [sp, 16]
-\tmov\tx19, x0
-\tsub\tx0, x0, #1
-\tbl\tfact
-\tmul\tx0, x0, x19
-\tldr\tx19, [sp, 16]
-\tldp\tx29, x30, [sp], 32
-\tret
-\t.cfi_endproc
-.LFE1:
-\t.size\tfact, .-fact
-"""
-LINES = FACT.split("\n")
-MUL = LINES.index("\tmul\tx0, x0, x19")
 
 
 def blank_at(line: int) -> tuple[str, Hole]:
@@ -169,7 +143,9 @@ def test_cut_is_a_stripped_prefix_of_the_lines(raw, line, col, max_lines):
     for shown in cut.text.split("\n"):
         assert shown == "" or not hole.multiline or shown == shown.rstrip()
     if cut.text:
-        assert any(piece.startswith(shown) for shown in cut.text.split("\n")[:1] for piece in [raw.split("\n")[0], raw])
+        # (a leading blank line is skipped: the model wants a gap first)
+        assert any(piece.startswith(shown) for shown in cut.text.split("\n")[:1]
+                   for piece in [raw.split("\n")[0], raw, raw.lstrip("\n").lstrip()])
 
 
 # -- the hole's window in big buffers (model/prompt.py window_at) ----------------------------------
@@ -217,3 +193,32 @@ def test_hole_in_a_big_buffer_is_a_window_and_stays_put_while_typing():
 
 def lines_with(lines: list[str], line: int, typed: str) -> str:
     return "\n".join(lines[:line] + [typed + lines[line]] + lines[line + 1:])
+
+
+def test_situations_for_how_many_lines_to_show():
+    assert situation(Hole.at(FACT, MUL, 5)) == "line"
+    assert situation(blank_at(MUL)[1]) == "between"  # "ldr x19, [sp, 16]" follows
+    ret = LINES.index("\tret", LINES.index(".L13:"))
+    assert situation(blank_at(ret)[1]) == "block-end"  # ".cfi_endproc" follows
+    assert situation(blank_at(LINES.index(".L13:") - 1)[1]) == "block-end"  # ".L13:" follows
+    empty = "\t.global\tf\n\t.type\tf, %function\nf:\n\t.cfi_startproc\n\t\n\t.cfi_endproc\n\t.size\tf, .-f\n"
+    assert situation(Hole.at(empty, 4, 1)) == "empty-function"
+    assert situation(Hole.at("f:\n\t", 1, 1)) == "empty-function"  # nothing after it yet
+    for hole in (blank_at(MUL)[1], Hole.at(empty, 4, 1)):
+        assert show_lines(hole, 8) == 1 and show_lines(hole, 1) == 1
+
+
+def test_first_lines():
+    assert first_lines("a\nb\nc", 2) == "a\nb"
+    assert first_lines("a", 3) == "a"
+    assert first_lines("", 1) == ""
+
+
+def test_likely_place_is_a_gap_in_a_dense_file_else_the_end():
+    gap = "\n".join(LINES[:MUL] + [""] + LINES[MUL + 1:])
+    assert likely_place(gap) == (MUL, 0)
+    assert likely_place(FACT) == (FACT.count("\n"), 0)  # no gap (only the trailing newline)
+    airy = "\n\n".join(LINES)  # blank lines everywhere: nothing stands out
+    assert likely_place(airy) == (airy.count("\n"), 0)
+    two = FACT + "\n" + FACT.replace("fact", "fact2").replace(".L", ".L2")  # a separator between functions
+    assert likely_place(two) == (two.count("\n"), 0)

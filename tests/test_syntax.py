@@ -5,17 +5,14 @@ Test data: tests/fixtures/asm/small.s, tests/fixtures/asm/hand_memcpy.s.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.syntax import (  # noqa: E402
+from asm_lsp.syntax import (
     Function,
     LabelDef,
     LabelRef,

@@ -1,28 +1,22 @@
 """The syntax model against real gcc and clang output at -O0..-O3.
 
-Test data: tests/fixtures/c/*.c compiled by tests/asmgen.py into a temporary folder
+Test data: tests/fixtures/c/*.c compiled by bench/samples.py into a temporary folder
 (aarch64-linux-gnu-gcc -S and clang --target=aarch64-linux-gnu -S); `as` and `nm`
 give the ground truth for functions and symbols.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-for entry in (TESTS, TESTS.parent / "server"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from asm_lsp.syntax import normalize_function, parse, split_functions
+from bench import samples
 
-import asmgen  # noqa: E402
-from asm_lsp.syntax import normalize_function, parse, split_functions  # noqa: E402
+pytestmark = pytest.mark.compilers
 
-pytestmark = pytest.mark.skipif(not asmgen.available(), reason="AArch64 cross compilers not installed")
-
-CASES = [(source, compiler, opt) for source in asmgen.C_SOURCES for compiler in asmgen.COMPILERS for opt in asmgen.OPT_LEVELS]
+CASES = [(source, compiler, opt) for source in samples.C_SOURCES for compiler in samples.COMPILERS for opt in samples.OPT_LEVELS]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +28,9 @@ def build(tmp_path_factory: pytest.TempPathFactory):
     def get(source: Path, compiler: str, opt: str, unwind_tables: bool = True) -> tuple[str, Path]:
         key = (source, compiler, opt, unwind_tables)
         if key not in done:
-            compiled = asmgen.compile_c(source, root, compiler, opt, unwind_tables)
+            compiled = samples.compile_c(source, root, compiler, opt, unwind_tables)
             obj = compiled.asm.with_suffix(".o")
-            result = asmgen.assemble(compiled.asm, obj)
+            result = samples.assemble(compiled.asm, obj)
             assert result.returncode == 0, result.stderr
             done[key] = (compiled.asm.read_text(), obj)
         return done[key]
@@ -53,7 +47,7 @@ def _ids(case) -> str:
 def test_every_function_nm_defines_is_split(build, case) -> None:
     text, obj = build(*case)
     pieces = split_functions(text)
-    assert {p.name for p in pieces} == asmgen.defined_functions(obj)
+    assert {p.name for p in pieces} == samples.defined_functions(obj)
     lines = parse(text).lines
     previous_end = -1
     for piece in pieces:
@@ -75,7 +69,7 @@ def test_refs_are_symbols_the_object_knows(build, case) -> None:
     text, obj = build(*case)
     doc = parse(text)
     defined = {label.name for label in doc.labels}
-    undefined = asmgen.undefined_symbols(obj)
+    undefined = samples.undefined_symbols(obj)
     names = {ref.name for ref in doc.refs if not ref.numeric}
     assert names - defined == undefined
     for ref in doc.refs:
@@ -83,29 +77,29 @@ def test_refs_are_symbols_the_object_knows(build, case) -> None:
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
-@pytest.mark.parametrize("compiler", list(asmgen.COMPILERS))
+@pytest.mark.parametrize("compiler", list(samples.COMPILERS))
 def test_each_function_assembles_alone(build, tmp_path: Path, compiler: str, opt: str) -> None:
-    for source in asmgen.C_SOURCES:
+    for source in samples.C_SOURCES:
         text, _ = build(source, compiler, opt)
         for piece in split_functions(text):
             asm = tmp_path / f"{source.stem}-{piece.name}.s"
             asm.write_text("\t.text\n" + piece.text + "\n")
-            result = asmgen.assemble(asm, asm.with_suffix(".o"))
+            result = samples.assemble(asm, asm.with_suffix(".o"))
             assert result.returncode == 0, f"{source.name} {piece.name}: {result.stderr}"
-            assert piece.name in asmgen.defined_functions(asm.with_suffix(".o"))
+            assert piece.name in samples.defined_functions(asm.with_suffix(".o"))
 
 
-@pytest.mark.parametrize("compiler", list(asmgen.COMPILERS))
+@pytest.mark.parametrize("compiler", list(samples.COMPILERS))
 def test_without_unwind_tables(build, compiler: str) -> None:
-    for source in asmgen.C_SOURCES:
+    for source in samples.C_SOURCES:
         text, obj = build(source, compiler, "-O1", unwind_tables=False)
-        assert {p.name for p in split_functions(text)} == asmgen.defined_functions(obj)
+        assert {p.name for p in split_functions(text)} == samples.defined_functions(obj)
 
 
 def test_normalize_is_stable_across_label_numbering(build) -> None:
     """The same function compiled in two files with different .L numbering normalises
     to the same text."""
-    text, _ = build(asmgen.FIXTURES / "c" / "bits.c", "gcc", "-O2")
+    text, _ = build(samples.FIXTURES / "c" / "bits.c", "gcc", "-O2")
     pieces = {p.name: p.text for p in split_functions(text)}
     alone = {p.name: p.text for p in split_functions("\n".join(pieces.values()))}
     assert alone.keys() == pieces.keys()

@@ -5,18 +5,15 @@ Test data: random text from hypothesis, biased toward assembly punctuation.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "server") not in sys.path:
-    sys.path.insert(0, str(ROOT / "server"))
 
-from asm_lsp.syntax import normalize_function, parse, split_functions, token_at  # noqa: E402
-from asm_lsp.syntax import parser as syntax_parser  # noqa: E402
+from asm_lsp.syntax import normalize_function, parse, split_functions, token_at
+from asm_lsp.syntax import parser as syntax_parser
 
 # parse() swallows internal errors to protect the server; here they must fail the test.
 syntax_parser.STRICT = True

@@ -7,23 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench import typing_replay
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-import typing_replay  # noqa: E402
-from test_model_engine import model_available  # noqa: E402
-
-needs_gcc = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="aarch64-linux-gnu-gcc not found")
 
 
-@needs_gcc
+@pytest.mark.compilers
 def test_document_is_about_300_lines_around_one_whole_function(tmp_path):
     (doc,) = typing_replay.build_documents(["gcc-O2"], tmp_path)
     assert 250 <= len(doc.lines) <= typing_replay.DOC_LINES
@@ -38,13 +33,13 @@ def test_document_is_about_300_lines_around_one_whole_function(tmp_path):
 
 @pytest.mark.model
 @pytest.mark.slow
-@needs_gcc
-@pytest.mark.skipif(model_available() is not None, reason=str(model_available()))
+@pytest.mark.compilers
 def test_tiny_replay_types_the_lines_back_and_reports(tmp_path):
     out = tmp_path / "replay"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "typing_replay.py"), "--docs", "gcc-O2", "--settings",
-                    "no-asm-check", "--typed-lines", "2", "--no-direct", "--memory-settings", "", "--out", str(out)],
-                   check=True, timeout=280, env=dict(os.environ, PYTHONPATH=str(ROOT / "server")))
+    subprocess.run([sys.executable, "-m", "bench.typing_replay", "--docs", "gcc-O2", "--settings",
+                    "no-asm-check", "--typed-lines", "2", "--no-direct", "--memory-settings", "", "--open-settings", "",
+                    "--out", str(out)],
+                   check=True, timeout=280, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "server")))
     report = json.loads(out.with_suffix(".json").read_text())
     (replay,) = report["replays"]
     assert replay["text_matches"], "the didChange stream did not rebuild the file"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from holes import Hole
-from lsp_client import LspClient, LspError
+from bench.exec_completion.holes import Hole
+from bench.lsp_client import LspClient, LspError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ class LspFiller:
         safe = "".join(c if c.isalnum() else "_" for c in self.adapter)
         log_path = self.log_dir / f"lsp-{safe}-maxlines{max_lines}.stderr.log"
         settings = self.settings(max_lines)
-        client = LspClient(self.server_cmd, log_path, env=env, cwd=REPO, settings=settings)
+        client = LspClient(self.server_cmd, log_path, env=env, cwd=REPO, settings=settings, strict=False)
         client.request("initialize", {
             "processId": os.getpid(),
             "clientInfo": {"name": "exec-completion-bench"},

@@ -8,8 +8,8 @@ function file is compiled to `.s`; holes are single instruction lines and
 filler writes the middle, the file is assembled with GNU as, linked statically
 with the test object (gcc -O0) and run with qemu-aarch64.
 
-    python bench/exec_completion/run.py --fillers oracle,empty --jobs 2
-    python bench/exec_completion/run.py --fillers oracle,lsp:none,lsp:default \
+    python -m bench.exec_completion.run --fillers oracle,empty --jobs 2
+    python -m bench.exec_completion.run --fillers oracle,lsp:none,lsp:default \
         --cases add_two_arrays,crc32 --holes-per-file 3 --out bench/results/exec_completion_lsp
 
 Writes OUT.json (summary), OUT.md (tables) and OUT_holes.jsonl (one record
@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,11 +33,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import toolchain  # noqa: E402
-from fillers import Fill, Filler, make_filler  # noqa: E402
-from holes import HOLE_KINDS, Hole, normalize_code, pick_holes, undefined_local_labels  # noqa: E402
+from bench.common import command_line, percentile, rounded, write_report
+from bench.exec_completion import toolchain
+from bench.exec_completion.fillers import Fill, Filler, make_filler
+from bench.exec_completion.holes import HOLE_KINDS, Hole, normalize_code, pick_holes, undefined_local_labels
 
 HERE = Path(__file__).resolve().parent
 CASES_DIR = HERE / "cases"
@@ -191,14 +189,6 @@ def run_filler(filler: Filler, holes: list[Hole], work: Workspace, pool: ThreadP
     return [f.result() for f in futures]
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 1)
-
-
 def summarize(outcomes: list[Outcome], keys: tuple[str, ...]) -> list[dict]:
     groups: dict[tuple, list[Outcome]] = {}
     for o in outcomes:
@@ -214,8 +204,8 @@ def summarize(outcomes: list[Outcome], keys: tuple[str, ...]) -> list[dict]:
             "exact": round(sum(o.exact for o in group) / n, 4),
             "assembles": round(sum(o.assembles for o in group) / n, 4),
             "answered": round(sum(o.status != "no_answer" for o in group) / n, 4),
-            "latency_p50_ms": percentile(latencies, 50),
-            "latency_p95_ms": percentile(latencies, 95),
+            "latency_p50_ms": rounded(percentile(latencies, 0.50)),
+            "latency_p95_ms": rounded(percentile(latencies, 0.95)),
             "statuses": dict(Counter(o.status for o in group)),
         })
     return rows
@@ -380,9 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 
     status_names = ["pass", "run_fail", "timeout", "link_error", "undefined_label", "assemble_error", "no_answer"]
     report = {
-        "command": "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO))
-                                         if Path(sys.argv[0]).resolve().is_relative_to(REPO) else sys.argv[0],
-                                         *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line(argv),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "git_commit": git_commit(),
         "seed": args.seed,
@@ -396,9 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         "by_filler_kind": summarize(outcomes, ("filler", "kind")),
         "by_config": summarize(outcomes, ("compiler", "opt", "kind", "filler")),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.json").write_text(json.dumps(report, indent=1) + "\n")
-    Path(f"{args.out}.md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     with open(f"{args.out}_holes.jsonl", "w") as f:
         for o in outcomes:
             f.write(json.dumps(asdict(o)) + "\n")

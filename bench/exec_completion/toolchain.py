@@ -10,15 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-GCC = "aarch64-linux-gnu-gcc"
+from bench.common import COMPILERS, GCC, compile_argv
+
 GAS = "aarch64-linux-gnu-as"
 QEMU = "qemu-aarch64"
-
-# How each compiler is invoked; clang needs the Debian cross sysroot for headers.
-COMPILERS: dict[str, list[str]] = {
-    "gcc": [GCC],
-    "clang": ["clang", "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig"],
-}
 OPT_LEVELS = ("O0", "O2")
 # No unwind tables, no debug info: the .s holds only what the function needs.
 ASM_FLAGS = ["-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-g0"]
@@ -51,8 +46,7 @@ def run_tool(argv: list[str], timeout: float, cwd: Path | None = None) -> Step:
 
 def compile_to_asm(compiler: str, opt: str, source: Path, out: Path) -> Step:
     """C -> .s with the benchmark's flags."""
-    return run_tool([*COMPILERS[compiler], f"-{opt}", *ASM_FLAGS, "-S", str(source), "-o", str(out)],
-                    COMPILE_TIMEOUT_S)
+    return run_tool(compile_argv(compiler, opt, source, out, *ASM_FLAGS), COMPILE_TIMEOUT_S)
 
 
 def compile_to_object(compiler: str, opt: str, source: Path, out: Path) -> Step:

@@ -7,7 +7,7 @@ f16 GGUF LoRA. This script compares the two on the texts that `run.py` embedded 
 llama.cpp (its sqlite cache), per text (cosine) and as retrieval (nearest neighbour among
 those texts, by each system).
 
-    PYTHONPATH=server python bench/retrieval/agreement.py \\
+    PYTHONPATH=server python -m bench.retrieval.agreement \\
         --cache bench/work/retrieval/cache/ours.sqlite --npz bench/work/retrieval/emb/ours-mean.npz \\
         --out bench/results/retrieval_agreement.json
 """

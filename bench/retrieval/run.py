@@ -16,7 +16,7 @@ Two views:
                 split, pools up to 10,000 (or all there is: the table says when a pool was
                 capped).
 
-    PYTHONPATH=server python bench/retrieval/run.py --corpus models/work/corpus \\
+    PYTHONPATH=server python -m bench.retrieval.run --corpus models/work/corpus \\
         --systems lexical,base-last,base-mean --model-keys 300 --threads 1 \\
         --out bench/results/retrieval
 
@@ -37,19 +37,17 @@ import argparse
 import gzip
 import json
 import platform
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
-from asm_lsp.embed.store import text_sha  # noqa: E402
-from bench.retrieval.systems import LexicalTfidf, ModelSystem, ModelVectors, Precomputed, available_systems  # noqa: E402
-from bench.retrieval.tasks import PairTask, build_tasks, load_test_split, setting_name  # noqa: E402
+from asm_lsp.embed.store import text_sha
+from bench.common import ROOT, command_line, write_report
+from bench.retrieval.systems import LexicalTfidf, ModelSystem, ModelVectors, Precomputed, available_systems
+from bench.retrieval.tasks import PairTask, build_tasks, load_test_split, setting_name
 
 
 def ranks_in_pools(sim: np.ndarray, pool: int, seeds: int) -> list[np.ndarray]:
@@ -291,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append({"view": view, "system": name, "task": t.task, "pair": t.name, **r})
             print(f"scored {name} ({view})", flush=True)
     report = {
-        "command": "python bench/retrieval/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(argv),
         "corpus": {"path": str(args.corpus), "split": args.split, "test_projects": split.projects, "keys": len(split.keys),
                    "functions": split.functions},
         "systems": {n: getattr(s, "description", n) for n, s in (systems | precomputed).items()},
@@ -304,9 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "seconds": time.monotonic() - started,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -40,6 +40,8 @@ class ProjectResult:
     functions_seen: int = 0
     functions: int = 0        # kept after dedup
     function_bytes: int = 0   # bytes of kept function text
+    root: str = ""            # hand-written projects: the unpacked tree
+    sources: list[str] = field(default_factory=list)  # hand-written projects: their files, relative to root
 
     def summary(self) -> dict:
         return {
@@ -48,6 +50,7 @@ class ProjectResult:
             "tus_tried": len(self.tus), "tus_ok": self.ok, "files": self.files,
             "asm_bytes": self.asm_bytes, "functions_seen": self.functions_seen,
             "functions": self.functions, "function_bytes": self.function_bytes,
+            **({"handwritten_files": len(self.sources)} if self.sources else {}),
         }
 
 
@@ -116,8 +119,10 @@ def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int,
     Splitting and normalising is the slow part (pure Python parsing), so it runs in
     `pool`; dedup and writing stay here, in a fixed order, so output is reproducible.
     """
-    usable = [r for r in results if not r.error and any(
-        n for per_opt in r.ok.values() for n in per_opt.values())]
+    from models.corpus.handwritten import COMPILER, OPT, analyse_handwritten
+
+    usable = [r for r in results if not r.error and (r.sources or any(
+        n for per_opt in r.ok.values() for n in per_opt.values()))]
     if any(r.pinned_split for r in results):
         # Pinned in the config: a project never changes split between builds.
         splits = {r.name: r.pinned_split or "train" for r in usable}
@@ -142,9 +147,12 @@ def assemble(results: list[ProjectResult], asm_root: Path, out: Path, seed: int,
             totals[r.split]["projects"] += 1
             outputs = [(rel, compiler, opt, asm_path(asm_root / r.name, compiler, opt, rel))
                              for rel in r.tus for compiler in COMPILERS for opt in OPTS]
+            # Hand-written projects: the upstream files themselves, one "variant" each.
+            outputs += [(rel, COMPILER, OPT, Path(r.root) / rel) for rel in r.sources]
             outputs = [v for v in outputs if v[3].exists()]
             paths = [v[3] for v in outputs]
-            analysed = pool.map(analyse, paths, chunksize=4) if pool else map(analyse, paths)
+            analyser = analyse_handwritten if r.sources else analyse
+            analysed = pool.map(analyser, paths, chunksize=4) if pool else map(analyser, paths)
             for (rel, compiler, opt, _), (text, split_fns) in zip(outputs, analysed):
                 file_id = _id(r.name, rel, compiler, opt)
                 files_out.write(json.dumps({

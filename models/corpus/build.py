@@ -4,6 +4,8 @@
 
 (PYTHONPATH=server, for asm_lsp.syntax.) Projects come from models/corpus/sources.toml;
 `--source-dir DIR` uses local directories instead (one project each; tests, offline).
+Hand-written assembly (models/corpus/handwritten.py) comes from models/corpus/handwritten.toml
+with the config, from `--handwritten-dir DIR` otherwise; `--only-handwritten` builds just that.
 Makes, under --out: files.jsonl.gz, functions.jsonl.gz, variants.jsonl.gz, manifest.json,
 plus caches (downloads/, src/, asm/) that make a rerun resume where it stopped.
 With the config's projects it also writes the summary --summary (default
@@ -12,7 +14,6 @@ models/corpus_manifest.json) that the repository commits.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -23,10 +24,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asm_lsp.model.store import sha256_file
 from models.corpus.assemble import ProjectResult, assemble
 from models.corpus.compile import (COMPILERS, OPTS, Job, asm_path, discover_tus,
                                    gcc_include_dir, generate_headers, include_dirs, run_job, write_config_h)
 from models.corpus.fetch import fetch_package
+from models.corpus.handwritten import DEFAULT_CONFIG as HANDWRITTEN_CONFIG
+from models.corpus.handwritten import collect as collect_handwritten
+from models.corpus.handwritten import load_handwritten, local_spec
 
 DEFAULT_CONFIG = Path(__file__).with_name("sources.toml")
 DATA_FILES = ("files.jsonl.gz", "functions.jsonl.gz", "variants.jsonl.gz")
@@ -61,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source-dir", type=Path, action="append", default=[],
                         help="local directory to use as a project (repeatable; replaces --config)")
     parser.add_argument("--only", nargs="*", default=None, help="restrict to these project names")
+    parser.add_argument("--handwritten-config", type=Path, default=HANDWRITTEN_CONFIG,
+                        help="hand-written assembly projects (TOML), used with --config")
+    parser.add_argument("--handwritten-dir", type=Path, action="append", default=[],
+                        help="local directory of hand-written .s/.S files as a project (repeatable)")
+    parser.add_argument("--no-handwritten", action="store_true", help="compiled C projects only")
+    parser.add_argument("--only-handwritten", action="store_true",
+                        help="hand-written projects only (summary: models/corpus_handwritten_manifest.json)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compiles (shared machine: 2)")
     parser.add_argument("--max-tus", type=int, default=40,
                         help="TUs per project; 40 x 10 variants keeps one project < ~15 min")
@@ -121,14 +133,6 @@ def compile_project(spec: ProjectSpec, roots: dict[str, Path], out: Path,
     return result
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -138,24 +142,35 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     out: Path = args.out.resolve()  # generated headers point at absolute paths
     out.mkdir(parents=True, exist_ok=True)
-    if args.source_dir:
+    if args.source_dir or args.handwritten_dir:
         specs = [ProjectSpec(name=d.resolve().name, kind="local", local_dir=d)
                  for d in args.source_dir]
+        handwritten = [local_spec(d) for d in args.handwritten_dir]
         summary = args.summary
     else:
         specs = load_specs(args.config)
-        summary = args.summary or Path("models/corpus_manifest.json")
+        handwritten = load_handwritten(args.handwritten_config)
+        summary = args.summary or Path("models/corpus_handwritten_manifest.json" if args.only_handwritten
+                                       else "models/corpus_manifest.json")
+    if args.only_handwritten:
+        specs = []
+    if args.no_handwritten:
+        handwritten = []
     if args.only is not None:
         specs = [s for s in specs if s.name in args.only]
-    for tool in ("aarch64-linux-gnu-gcc", "clang"):
+        handwritten = [h for h in handwritten if h.name in args.only]
+    for tool in ("aarch64-linux-gnu-gcc", "clang") if specs else ():
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found; install gcc-aarch64-linux-gnu and clang")
-    write_config_h(out / "config")
-    gcc_include = gcc_include_dir()
     roots: dict[str, Path] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = [compile_project(s, roots, out, args, pool, gcc_include) for s in specs]
-    print(f"compiled in {time.time() - started:.0f} s; assembling the corpus", flush=True)
+    results = []
+    if specs:
+        write_config_h(out / "config")
+        gcc_include = gcc_include_dir()
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = [compile_project(s, roots, out, args, pool, gcc_include) for s in specs]
+    results += [collect_handwritten(h, out) for h in handwritten]
+    print(f"sources ready in {time.time() - started:.0f} s; assembling the corpus", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         totals = assemble(results, out / "asm", out, args.seed, pool)
     manifest = {
@@ -163,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "max_tus": args.max_tus, "max_file_kb": args.max_file_kb,
         "compilers": {"gcc": "aarch64-linux-gnu-gcc", "clang": "clang --target=aarch64-linux-gnu"},
         "opts": list(OPTS), "totals": totals,
-        "split_method": ("pinned in sources.toml, unpinned -> train"
-                         if any(sp.split for sp in specs) else f"seeded draw by project (seed {args.seed})"),
+        "split_method": ("pinned in sources.toml / handwritten.toml, unpinned -> train"
+                         if any(sp.split for sp in [*specs, *handwritten])
+                         else f"seeded draw by project (seed {args.seed})"),
+        "handwritten": {"compiler": "handwritten", "opt": "src",
+                        "projects": [h.name for h in handwritten]},
         "projects": [r.summary() for r in results],
         "data_files": {name: {"bytes": (out / name).stat().st_size,
-                              "sha256": _sha256_file(out / name)} for name in DATA_FILES},
+                              "sha256": sha256_file(out / name)} for name in DATA_FILES},
         "seconds": round(time.time() - started),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

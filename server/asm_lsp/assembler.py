@@ -350,7 +350,13 @@ def lines_assemble(asm: Assembler, lines: list[str], line: int, new_lines: list[
     body = context[:line] + ["\t.text"] + new_lines
     first = line + 1
     last = first + len(new_lines) - 1
-    readable = True
+    # Without an include search the includes cannot be found (the assembler runs in the
+    # server's folder): leave them out at once rather than fail on them first.
+    readable = not (cpp_args is None and as_args is None and any(_INCLUDE_LINE.match(x) for x in body))
+    if not readable:
+        body = [("" if _INCLUDE_LINE.match(x) else x) for x in body]
+    # The preprocessor only where something is left for it (gcc costs more than as alone).
+    preprocess = preprocess and any(_CPP_DIRECTIVE.match(x) for x in body)
     result = assemble(asm, "\n".join(body) + "\n", preprocess, None, timeout_s, cpp_args, as_args)
     if result.include_failure is not None:
         readable = False

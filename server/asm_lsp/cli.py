@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     similar.add_argument("--workspace", type=Path, default=Path("."), help="folder to search in (default .)")
     index = sub.add_parser("index", parents=[shared], help="index a folder's functions (embeddings cache)")
     index.add_argument("directory", type=Path)
+    from asm_lsp.analysis import commands as analysis_commands
+
+    analysis_commands.add_arguments(sub.add_parser("mca", parents=[shared],
+                                                   help="llvm-mca pipeline analysis of a function or lines"))
     return parser
 
 
@@ -80,6 +84,10 @@ def setup_logging(verbose: int, log_file: Path | None) -> None:
         except OSError as exc:
             print(f"asm-lsp: cannot write log file {log_file}: {exc}", file=sys.stderr)
     logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        # llama.cpp's own warnings at load ("control-looking token ... probably a bug in the
+        # model", "pooling_type ... was specified") say nothing a user can act on: -v shows them.
+        logging.getLogger("asm_lsp.model.llama_cpp").setLevel(logging.ERROR)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index``).
+"""Shell subcommands (``asm-lsp symbols|check|hover|complete|model|similar|index|mca``).
 
 These print to stdout: they are commands, not the server.
 """
@@ -47,9 +47,10 @@ def symbols_main(files: list[Path]) -> int:
 
 
 def check_main(files: list[Path], overrides: dict[str, Any]) -> int:
-    from asm_lsp.assembler import AssemblerNotFound, assemble, find_assembler
-    from asm_lsp.features.diagnostics import label_diagnostics
+    from asm_lsp.assembler import AssemblerNotFound, find_assembler
+    from asm_lsp.features.diagnostics import assemble_document, include_message, label_diagnostics
     from asm_lsp.syntax import parse
+    from asm_lsp.workspace.includes import IncludeResolver
 
     settings, problems = settings_from_dict(overrides)
     for problem in problems:
@@ -60,13 +61,18 @@ def check_main(files: list[Path], overrides: dict[str, Any]) -> int:
         print(f"asm-lsp: {exc}", file=sys.stderr)
         asm = None
     errors = 0
+    # The current folder is the workspace: its compile_commands.json, then the fallbacks.
+    resolver = IncludeResolver([Path.cwd()], settings.assembler.include_paths, settings.assembler.defines)
     for path in files:
         text = read_text(path)
         found: list[tuple[int, int, str, str]] = []
         if asm is not None:
-            result = assemble(asm, text, path.suffix == ".S", path.parent, settings.assembler.timeout_ms / 1000)
+            result, plan = assemble_document(asm, resolver, path.resolve(), text, settings.assembler.timeout_ms / 1000)
             if result.failed_to_run:
                 print(f"asm-lsp: {result.failed_to_run}", file=sys.stderr)
+            if result.include_failure is not None:  # the one message, as the server shows it
+                print(f"{path}:{result.include_failure.line + 1}:1: info: {include_message(result.include_failure, plan)}")
+                continue
             found += [(m.line, (m.column or 0), m.severity, m.message) for m in result.messages]
         for diag in label_diagnostics(parse(text)):
             found.append((diag.range.start.line, diag.range.start.character, "error", diag.message))
@@ -110,4 +116,8 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         from asm_lsp.embed import commands as embed_commands
 
         return embed_commands.run(args, overrides)
+    if args.command == "mca":
+        from asm_lsp.analysis import commands as analysis_commands
+
+        return analysis_commands.mca_main(args, overrides)
     raise SystemExit(f"asm-lsp: unknown command {args.command}")

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from asm_lsp.syntax import ParsedDocument, parse_bounded
+from asm_lsp.syntax import ParsedDocument
 from asm_lsp.workspace.index import DocumentNames, WorkspaceIndex
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class DocumentParses:
             return entry.doc
         if len(text) <= self.sync_chars or self.loop is None:
             self.stats["parsed_on_loop"] += 1
-            self._store(uri, entry, next(self._seq), text, parse_bounded(text), None)
+            self._store(uri, entry, next(self._seq), text, self.index.parse(text, uri), None)
             return entry.doc
         self._schedule(uri, entry, text)
         return entry.doc
@@ -134,7 +134,7 @@ class DocumentParses:
             return
         self.close(uri)
         if len(text) <= self.sync_chars or self.loop is None:
-            self.index.put(uri, parse_bounded(text))
+            self.index.put(uri, self.index.parse(text, uri))
             return
         entry = self._entries[uri] = _Entry(next(self._seq), is_open=False)
         self._schedule(uri, entry, text)
@@ -193,7 +193,7 @@ class DocumentParses:
                 seq, text = self._queue.pop(uri)
             try:
                 with big_allocation():
-                    doc = parse_bounded(text)
+                    doc = self.index.parse(text, uri)  # with the workspace's function macros
                     _warm(doc)
                     names = WorkspaceIndex.prepare(doc)
             except Exception:  # parse never raises; a bug elsewhere must not end the worker

@@ -32,13 +32,14 @@ from asm_lsp.features import completion as completion_feature
 from asm_lsp.features import diagnostics as diagnostics_feature
 from asm_lsp.features import hover as hover_feature
 from asm_lsp.features import includes as includes_feature
+from asm_lsp.features import mca as mca_feature
 from asm_lsp.features import navigation, symbols
 from asm_lsp.features import rename as rename_feature
 from asm_lsp.features import semantic_tokens as semantic_feature
 from asm_lsp.features import signature as signature_feature
 from asm_lsp.features.positions import clamp_position
 from asm_lsp.robust_io import Encoded, RobustProtocol, TolerantReader
-from asm_lsp.settings import Settings, settings_from_dict
+from asm_lsp.settings import SettingsLayers, settings_from_dict
 from asm_lsp.syntax import ParsedDocument
 from asm_lsp.workspace.includes import IncludeResolver, include_at
 from asm_lsp.workspace.index import WorkspaceIndex, find_asm_files, scan_files
@@ -63,6 +64,7 @@ class AsmLanguageServer(LanguageServer):
         super().__init__("asm-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=RobustProtocol)
         self.overrides = overrides or {}
+        self.settings_layers = SettingsLayers(overrides=self.overrides)
         self.settings, _ = settings_from_dict(self.overrides)
         self.index = WorkspaceIndex()
         self.index.include_lookup = self._included_uris  # macros and names through #include/.include
@@ -78,9 +80,12 @@ class AsmLanguageServer(LanguageServer):
         self._last_change: dict[str, float] = {}
         self._pull_diagnostics = False
         self._index_cancel = threading.Event()
+        self._progress_token: str | None = None  # the indexing progress the client may cancel
+        self._status: dict[str, str] = {"model": "off", "indexing": "idle"}  # asmLsp/status, as last sent
         self.loop: asyncio.AbstractEventLoop | None = None
         self.completions: Any = None  # features.model_completion.ModelCompletions, when the model is on
         self.model_started = False  # the model layer was asked to start (after initialized)
+        self.mca = mca_feature.McaAnalyzer()  # llvm-mca runs and their answers (asmLsp.analyzeThroughput)
 
     # -- transport ----------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -95,36 +100,13 @@ class AsmLanguageServer(LanguageServer):
 
     # -- settings -----------------------------------------------------------------
     def apply_settings(self, raw: Any, source: str) -> None:
-        """Layer settings: initializationOptions, then workspace configuration, then CLI flags.
-
-        Workspace configuration may come from files checked into the opened folder (e.g.
-        ``.vscode/settings.json``), so it cannot name programs or model files, nor pass
-        assembler flags that write files: those keys are dropped with a message.
-        """
-        problems: list[str] = []
-        if raw is not None and not isinstance(raw, dict):
-            problems.append(f"settings must be an object, got {type(raw).__name__}")
-            raw = {}
-        raw = raw or {}
-        if source == "initializationOptions":
-            self._user_settings = raw
-            layered: dict = {}
-        else:
-            layered, dropped = restrict_workspace_settings(raw)
-            problems += [f"{key} is ignored in workspace settings (set it in your user settings "
-                         "or on the command line)" for key in dropped]
-            self._workspace_settings = layered
-        merged = _deep_merge(_deep_merge(getattr(self, "_user_settings", {}), getattr(self, "_workspace_settings", layered)),
-                             self.overrides)
-        settings, found = settings_from_dict(merged)
-        self.settings = settings
+        """Take settings from ``source`` (initializationOptions or workspace configuration:
+        layered in settings.SettingsLayers, CLI flags on top) and tell the user what was wrong."""
+        self.settings, problems = self.settings_layers.apply(raw, source)
         self._assembler = None
         self._assembler_problem = None
-        reported = self.__dict__.setdefault("_reported_problems", set())
-        for problem in problems + found:
-            if problem not in reported:  # layered settings repeat earlier layers' problems
-                reported.add(problem)
-                self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
+        for problem in problems:
+            self.tell_once(f"asm-lsp settings ({source}): {problem}", types.MessageType.Warning)
 
     # -- messages -----------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -133,7 +115,13 @@ class AsmLanguageServer(LanguageServer):
         if message in self._told:
             return
         self._told.add(message)
+        self.tell(message, kind)
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """Show ``message`` and put it in the client's log too (window/logMessage): editors that
+        show a message only briefly, or not at all (Neovim without a UI), still keep it."""
         self.send_threadsafe(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+        self.send_threadsafe(self.window_log_message, types.LogMessageParams(type=kind, message=message))
 
     def send_threadsafe(self, method: Callable[[Any], None], params: Any) -> None:
         """Send a notification from any thread (the transport belongs to the event loop)."""
@@ -147,7 +135,6 @@ class AsmLanguageServer(LanguageServer):
             log.debug("could not send notification", exc_info=True)
 
     def send_status(self, model: str | None = None, indexing: str | None = None) -> None:
-        self._status = getattr(self, "_status", {"model": "off", "indexing": "idle"})
         if model is not None:
             self._status["model"] = model
         if indexing is not None:
@@ -185,6 +172,13 @@ class AsmLanguageServer(LanguageServer):
         if uri in self.open_versions:
             self._symbols[uri] = (doc, encoded)
         return encoded
+
+    async def prepare_semantic_tokens(self, uri: str) -> None:
+        """After an edit, make the new parse's semantic tokens before the client asks
+        (editors ask a little after typing stops)."""
+        doc = await self.parsed(uri)
+        if doc is not None and uri in self.open_versions and semantic_feature.full_allowed(doc):
+            await run_maybe_big(doc, self.semantic.prepare, uri, doc, self.index)
 
     def _encode_symbols(self, doc: ParsedDocument) -> Encoded:
         found = symbols.document_symbols(doc)
@@ -303,36 +297,6 @@ class AsmLanguageServer(LanguageServer):
             self.completions.on_index_ready()
 
 
-#: Settings that name programs or files: trusted only from the user, never from the workspace.
-_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"))
-#: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
-_SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
-                       "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
-
-
-def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
-    """``raw`` without what a workspace must not set; also the dotted keys that were dropped."""
-    cleaned = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    dropped = []
-    for section, key in _PROGRAM_KEYS:
-        part = cleaned.get(section)
-        if isinstance(part, dict) and part.get(key):
-            del part[key]
-            dropped.append(f"asmLsp.{section}.{key}")
-    model = cleaned.get("model")
-    if isinstance(model, dict) and model.get("adapter") not in (None, "", "default", "none"):
-        del model["adapter"]
-        dropped.append("asmLsp.model.adapter")
-    assembler = cleaned.get("assembler")
-    if isinstance(assembler, dict) and isinstance(assembler.get("flags"), list):
-        safe = [f for f in assembler["flags"] if isinstance(f, str) and f.startswith(_SAFE_FLAG_PREFIXES)]
-        if len(safe) != len(assembler["flags"]):
-            dropped.append("asmLsp.assembler.flags (" + ", ".join(
-                repr(f) for f in assembler["flags"] if f not in safe) + ")")
-            assembler["flags"] = safe
-    return cleaned, dropped
-
-
 async def run_maybe_big(doc: ParsedDocument, fn: Callable[..., Any], *args: Any, span: int | None = None) -> Any:
     """``fn(*args)`` on the event loop for small work, on a worker thread above
     SEMANTIC_IN_THREAD_LINES lines (``span``: the lines a range covers; default the document's)."""
@@ -359,16 +323,6 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:
@@ -448,7 +402,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def cancel_progress(ls: AsmLanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
-        if params.token == getattr(ls, "_progress_token", None):
+        if params.token == ls._progress_token:
             ls._index_cancel.set()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -467,6 +421,8 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.open_versions[params.text_document.uri] = params.text_document.version
         ls.parses.prefetch(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         ls.schedule_push_diagnostics(params.text_document.uri)
+        if ls.semantic.wanted(params.text_document.uri):
+            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
 
@@ -548,7 +504,16 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if include_at(doc.lines, line, col) is not None:
             return await asyncio.to_thread(includes_feature.hover, ls.includes(), uri, doc.lines, line, col)
         extra = ls.completions.similar_markdown if ls.completions is not None else None
-        return hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        found = hover_feature.hover(ls.index, uri, doc, line, col, extra)
+        if found is not None and ls.settings.analysis.mca_on_hover:
+            target = mca_feature.hover_target(ls.index, uri, doc, line, col)
+            if target is not None:
+                try:
+                    _, markdown = await ls.mca.run(ls.settings.analysis, target, detail=False)
+                    found = mca_feature.add_section(found, markdown)
+                except mca_feature.McaError as exc:
+                    ls.tell_once(f"asm-lsp: pipeline analysis on hover: {exc}", types.MessageType.Warning)
+        return found
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[".", " ", ","], resolve_provider=False))
@@ -629,7 +594,10 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         if doc is None or not 0 <= params.position.line < len(doc.lines):
             return None
         line, col = clamp_position(doc.lines, params.position)
-        return signature_feature.signature_help(doc.lines, line, col)
+        here = params.text_document.uri.rsplit("/", 1)[-1]
+        macros = [(here, m) for m in getattr(doc, "macros", ())]
+        macros += [(u.rsplit("/", 1)[-1], m) for u, m in ls.index.macros() if u != params.text_document.uri]
+        return signature_feature.signature_help(doc.lines, line, col, macros)
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     @guarded()
@@ -637,7 +605,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         doc = await ls.parsed(params.text_document.uri, CURSOR_WAIT_S)
         if doc is None:
             raise rename_feature.RenameRefused(f"{params.text_document.uri} is neither open nor in the workspace")
-        return rename_feature.prepare_rename(doc, params.position)
+        return rename_feature.prepare_rename(doc, params.position, ls.index)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     @guarded()
@@ -657,6 +625,22 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
             return []
         return await ls.completions.similar_locations(args)
 
+    @server.command("asmLsp.analyzeThroughput")
+    @guarded(default=lambda: mca_feature.command_result(None, "", "pipeline analysis failed (see the log)"))
+    async def analyze_throughput(ls: AsmLanguageServer, *args: Any) -> dict:
+        """llvm-mca on [uri, range | position | {"function": name}]: {ok, markdown, report | error}."""
+        uri = args[0] if args and isinstance(args[0], str) else None
+        doc = await ls.parsed(uri) if uri else None
+        try:
+            if uri is None or doc is None:
+                raise mca_feature.McaError(f"asmLsp.analyzeThroughput: no open or indexed document {uri!r}")
+            target = mca_feature.command_target(ls.index, uri, doc, args[1] if len(args) > 1 else None)
+            report, markdown = await ls.mca.run(ls.settings.analysis, target, detail=True)
+        except mca_feature.McaError as exc:
+            ls.tell(f"asm-lsp: {exc}", types.MessageType.Warning)
+            return mca_feature.command_result(None, "", str(exc))
+        return mca_feature.command_result(report, markdown)
+
     @server.command("asmLsp.modelStatus")
     @guarded(default="model status unavailable")
     def model_status(ls: AsmLanguageServer, *args: Any) -> str:
@@ -665,6 +649,15 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
                 return "The model is starting."
             return "The model is off (asmLsp.model.enabled is false, or llama-cpp-python is not installed)."
         return ls.completions.status_markdown()
+
+    @server.command("asmLsp.modelStats")
+    @guarded(default=dict)
+    def model_stats(ls: AsmLanguageServer, *args: Any) -> dict[str, Any]:
+        """The model's state and counters as JSON (what asmLsp.modelStatus renders)."""
+        if ls.completions is None:
+            starting = not ls.model_started and ls.settings.model.enabled
+            return {"state": "starting" if starting else "off"}
+        return ls.completions.stats()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AsmLanguageServer, params: Any) -> None:

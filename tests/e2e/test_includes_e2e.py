@@ -15,12 +15,11 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from asm_lsp.workspace.includes import DATABASE_REFRESH_S
-from lsp_util import open_file
+from helpers import open_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DSP = "libfoo/aarch64/dsp_neon.S"
-pytestmark = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None,
-                                reason="aarch64-linux-gnu-gcc (the preprocessor for .S) not installed")
+pytestmark = pytest.mark.compilers  # aarch64-linux-gnu-gcc preprocesses .S
 
 
 @pytest.fixture(scope="module")

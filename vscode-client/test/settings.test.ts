@@ -23,6 +23,8 @@ test("values are mapped into the server's nested shape, paths expanded", () => {
       "assembler.flags": ["-march=armv8.2-a"],
       "diagnostics.debounceMs": 150,
       "index.enabled": false,
+      "analysis.mcaPath": "~/llvm/bin/llvm-mca",
+      "analysis.cpu": "cortex-a72",
     }),
     ctx,
   );
@@ -31,9 +33,10 @@ test("values are mapped into the server's nested shape, paths expanded", () => {
     ...SERVER_DEFAULTS,
     model: { ...SERVER_DEFAULTS.model, path: "/home/u/models/a64.gguf", adapter: "/ws/lora.gguf", threads: 4 },
     completion: { ...SERVER_DEFAULTS.completion, mode: "inline", maxLines: 3 },
-    assembler: { path: "/usr/bin/aarch64-linux-gnu-as", flags: ["-march=armv8.2-a"], timeoutMs: 5000 },
+    assembler: { ...SERVER_DEFAULTS.assembler, path: "/usr/bin/aarch64-linux-gnu-as", flags: ["-march=armv8.2-a"] },
     diagnostics: { enabled: true, debounceMs: 150 },
     index: { enabled: false, embeddings: true, maxFiles: 20000 },
+    analysis: { ...SERVER_DEFAULTS.analysis, mcaPath: "/home/u/llvm/bin/llvm-mca", cpu: "cortex-a72" },
   });
 });
 

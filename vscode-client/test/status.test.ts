@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { modelStatusText, parseServerStatus, statusView } from "../src/core/status";
+import { analysisAnswer, modelStatusText, parseServerStatus, statusView } from "../src/core/status";
 
 test("a loading model shows a spinner and the busy part", () => {
   assert.deepEqual(statusView({ model: "loading", indexing: "idle" }), {
@@ -28,4 +28,27 @@ test("model status text from a string, MarkupContent or nothing", () => {
   assert.equal(modelStatusText("**ready**"), "**ready**");
   assert.equal(modelStatusText({ kind: "markdown", value: "# Model" }), "# Model");
   assert.equal(modelStatusText(null), "(the server returned no status)");
+});
+
+test("model preparation progress shows its step and percentage", () => {
+  assert.equal(
+    statusView({ model: "preparing (assembling 45%)", indexing: "idle" }).text,
+    "$(sync~spin) asm-lsp: preparing (assembling 45%)",
+  );
+  assert.equal(
+    statusView({ model: "preparing (checking)", indexing: "idle" }).text,
+    "$(sync~spin) asm-lsp: preparing (checking)",
+  );
+});
+
+test("a pipeline analysis answer is shown only when ok", () => {
+  assert.deepEqual(analysisAnswer({ ok: true, markdown: "**Pipeline analysis**", report: {} }), {
+    ok: true,
+    markdown: "**Pipeline analysis**",
+  });
+  assert.deepEqual(analysisAnswer({ ok: false, markdown: "x", error: "llvm-mca not found" }), {
+    ok: false,
+    markdown: "llvm-mca not found",
+  });
+  assert.equal(analysisAnswer(null).ok, false);
 });

@@ -6,7 +6,6 @@ found (no such function), 2 the model is unavailable.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -45,12 +44,14 @@ def _finish(service: SimilarFunctions) -> bool:
     return True
 
 
-def _relative(uri: str, base: Path) -> str:
-    path = _path_of(uri)
+def _relative(uri: str, workspace: Path) -> str:
+    """A workspace file as a path inside the workspace (``src/a.s``), whatever the current
+    folder; anything else (an open file outside it) as its absolute path."""
+    path = Path(_path_of(uri))
     try:
-        return os.path.relpath(path, base)
+        return path.relative_to(workspace).as_posix()
     except ValueError:
-        return path
+        return str(path)
 
 
 def similar_main(paths: list[Path], function: str | None, top: int, workspace: Path,
@@ -72,7 +73,7 @@ def similar_main(paths: list[Path], function: str | None, top: int, workspace: P
             service.update_document(uri, text)
         if not _finish(service):
             return 2
-        base = Path.cwd()
+        base = workspace.resolve()
         shown = 0
         for path, uri in uris:
             for entry in service.index.entries(uri):

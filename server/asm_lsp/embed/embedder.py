@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import io
 import logging
 import os
 import queue
@@ -35,15 +34,11 @@ from typing import Any
 
 import numpy as np
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before llama_cpp loads libgomp (see model/engine.py)
-
-from asm_lsp.model.engine import (_model_params_without_extra_buffers, _system_info, adapter_refused,
-                                  check_adapter_applied, physical_cores, route_llama_logs)
+from asm_lsp.model.llama import adapter_refused, load_llama, physical_cores, route_llama_logs
 from asm_lsp.model.shared import SharedModel
 from asm_lsp.model.store import ModelError, ModelFiles
 
 log = logging.getLogger(__name__)
-llama_log = logging.getLogger("asm_lsp.model.llama_cpp")
 
 POOLINGS = ("mean", "last")
 DEFAULT_POOLING = "mean"  # models/train.py pools by mean for its InfoNCE term
@@ -325,24 +320,8 @@ class Embedder:
                 raise ModelError(f"llama.cpp could not set LoRA adapter {adapter} on the embedding context")
 
     def _load_own(self, llama_cpp: Any, files: ModelFiles, adapter: Path | None) -> None:
-        amx = "AMX_INT8 = 1" in _system_info() and not os.environ.get("ASM_LSP_LLAMA_EXTRA_BUFFERS")
-        captured = io.StringIO()
-        with contextlib.redirect_stderr(captured), _model_params_without_extra_buffers(amx):
-            llm = llama_cpp.Llama(
-                model_path=str(files.model),
-                lora_path=str(adapter) if adapter else None,
-                embedding=True,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
-                n_ctx=self.max_tokens,
-                n_batch=self.batch_tokens,
-                n_ubatch=self.batch_tokens,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                verbose=True,  # verbose=False dup2()s fd 1 (the JSON-RPC channel) away while loading
-            )
-        if captured.getvalue():
-            llama_log.debug("%s", captured.getvalue().rstrip())
-        check_adapter_applied(llm, adapter, files.model)
+        llm = load_llama(files.model, adapter, n_ctx=self.max_tokens, n_batch=self.batch_tokens, threads=self.threads,
+                         embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE)
         self._llm = llm
         self._model, self._ctx, self._batch = llm._model, llm._ctx, llm._batch
 

@@ -12,7 +12,8 @@ import asyncio
 import itertools
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lsprotocol import types
 
@@ -21,24 +22,61 @@ from asm_lsp.assembler import insertion_assembles
 from asm_lsp.features.positions import from_utf16, to_utf16
 
 if TYPE_CHECKING:
-    from asm_lsp.server import AsmLanguageServer
+    from pygls.workspace import Workspace
+
+    from asm_lsp.assembler import Assembler
+    from asm_lsp.documents import DocumentParses
+    from asm_lsp.settings import Settings
+    from asm_lsp.syntax import ParsedDocument
+
+
+class ModelHost(Protocol):
+    """What the model features need from the server (``AsmLanguageServer`` is one): the open
+    documents, the settings, a way to tell the user, and the status bar."""
+
+    settings: Settings
+    parses: DocumentParses  # big documents' parses: a prefill waits for them
+    loop: asyncio.AbstractEventLoop | None  # $/progress is sent from it (features/progress.py)
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities | None: ...  # does the client show progress
+
+    @property
+    def workspace(self) -> Workspace: ...  # the open documents' text
+
+    def document(self, uri: str) -> ParsedDocument | None: ...
+    def assembler(self) -> Assembler | None: ...
+    def workspace_roots(self) -> list[Path]: ...
+    def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None: ...
+    def send_status(self, model: str | None = None, indexing: str | None = None) -> None: ...
+
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
 
+
 class ModelCompletions:
     """Model features of one server: completions now, similar functions when embeddings are on."""
 
-    def __init__(self, ls: AsmLanguageServer) -> None:
+    def __init__(self, ls: ModelHost) -> None:
+        from asm_lsp.features.progress import WorkDone
         from asm_lsp.model.engine import CompletionEngine
         from asm_lsp.model.store import resolve_model
 
         self.ls = ls
         cfg = ls.settings.model
+        # $/progress while the model is assembled, verified and loaded (the engine's worker reports).
+        self.preparing = WorkDone(ls, "asm-lsp: preparing the model", lambda text: ls.send_status(model=text))
+
+        def prepare() -> Any:
+            files = resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size, progress=self.preparing.report)
+            self.preparing.report(f"loading {files.model.name} into llama.cpp", None)
+            return files
+
         self.engine = CompletionEngine(
-            lambda: resolve_model(cfg.path, cfg.adapter, cfg.cache_dir, size=cfg.size), threads=cfg.threads,
+            prepare, threads=cfg.threads,
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
-            cold_window=cfg.cold_window)
+            cold_window=cfg.cold_window, gpu_layers=cfg.gpu_layers)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
         self._waiting_prefills: dict[str, asyncio.Task] = {}  # big documents' prefills, waiting for their parse
 
@@ -51,10 +89,12 @@ class ModelCompletions:
 
     def _watch_load(self) -> None:
         if self.engine.wait_ready(timeout=None):
+            self.preparing.end("model ready")
             self.ls.send_status(model="ready")
             log.info("model ready: %s", self.engine.status())
         else:
             status = self.engine.status()
+            self.preparing.end(f"model unavailable: {status}")
             self.ls.send_status(model="unavailable")
             self.ls.tell_once(f"asm-lsp: the code model is unavailable ({status}); "
                               "completions are off, everything else keeps working.", types.MessageType.Warning)
@@ -67,7 +107,9 @@ class ModelCompletions:
             log.info("similar functions unavailable: %s", exc)
             return
         def progress(done: int, total: int, message: str) -> None:
-            self.ls.send_status(indexing=f"embeddings {done}/{total}" if total else message)
+            # "N/M" reads as busy in status bars: once all are embedded, say so without it.
+            self.ls.send_status(indexing=f"embeddings {done}/{total}" if total and done < total
+                                else f"{total} functions embedded" if total else message)
             note = getattr(getattr(self.similar, "store", None), "note", "")
             if note:  # the embeddings cache is locked, was corrupt, cannot be written: say so once
                 self.ls.tell_once(f"asm-lsp: {note}", types.MessageType.Warning)
@@ -82,11 +124,17 @@ class ModelCompletions:
     # -- suggestions ----------------------------------------------------------------
     async def suggest(self, uri: str, line: int, col: int) -> str | None:
         """The suggestion text for the cursor at (0-based line, code-point col), or None."""
+        found = await self.suggestions(uri, line, col)
+        return found[0] if found else None
+
+    async def suggestions(self, uri: str, line: int, col: int) -> list[str]:
+        """Distinct suggestions for the cursor, best first (up to ``completion.candidates``);
+        the extra ones only from lines the engine has already decoded."""
         from asm_lsp.model.engine import CompletionRequest
 
         cfg = self.ls.settings.completion
         if not cfg.enabled or not self.engine.ready and self.engine.status().startswith(("error", "closed")):
-            return None
+            return []
         text = self.ls.workspace.get_text_document(uri).source
         validate = None
         asm = self.ls.assembler() if cfg.check_with_assembler else None
@@ -98,7 +146,7 @@ class ModelCompletions:
         request_id = next(_ids)
         request = CompletionRequest(text, line, col, max_lines=cfg.max_lines, request_id=request_id,
                                     validate=validate, candidates=cfg.candidates if validate else 1,
-                                    time_budget_ms=cfg.time_budget_ms)
+                                    time_budget_ms=cfg.time_budget_ms, alternatives=cfg.candidates - 1)
         future = self.engine.submit(request)
         try:
             suggestion = await asyncio.wrap_future(future)
@@ -106,20 +154,19 @@ class ModelCompletions:
             self.engine.cancel(request_id)
             raise
         log.debug("suggestion at %s:%d:%d: %r", uri, line, col, suggestion)
-        if suggestion is None or not suggestion.text.strip():
-            return None
-        if suggestion.validated is False:
-            return None
-        return suggestion.text
+        if suggestion is None or not suggestion.text.strip() or suggestion.validated is False:
+            return []
+        return list(dict.fromkeys([suggestion.text, *suggestion.alternatives]))[: max(1, cfg.candidates)]
 
     async def inline(self, uri: str, line: int, col: int) -> types.InlineCompletionList | None:
-        text = await self.suggest(uri, line, col)
-        if text is None:
+        """Up to ``completion.candidates`` items, best first (VS Code and Neovim cycle them)."""
+        found = await self.suggestions(uri, line, col)
+        if not found:
             return None
         line_text = textsync.line_text(self.ls.workspace.get_text_document(uri).source, line) or ""
         at = types.Position(line=line, character=to_utf16(line_text, col))
         return types.InlineCompletionList(items=[
-            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at))])
+            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at)) for text in found])
 
     async def completion_item(self, uri: str, line: int, col: int) -> types.CompletionItem | None:
         """The model's suggestion as a completion item that replaces the word being typed."""
@@ -149,10 +196,13 @@ class ModelCompletions:
 
     # -- document events ------------------------------------------------------------
     def on_open(self, uri: str) -> None:
-        """Warm the model's cache where typing is likely to start: the end of the document."""
+        """Warm the model's cache where typing is likely to start (``suggest.likely_place``:
+        a gap left in a dense file, else the end of the document)."""
+        from asm_lsp.model.suggest import likely_place
+
         document = self.ls.workspace.get_text_document(uri)
         source = document.source
-        self._prefill(uri, source, source.count("\n"), len(source) - source.rfind("\n") - 1)
+        self._prefill(uri, source, *likely_place(source))
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
@@ -229,21 +279,17 @@ class ModelCompletions:
             locations.append(types.Location(uri=other_uri, range=types.Range(start=at, end=at)))
         return locations
 
-    def status_markdown(self) -> str:
+    def stats(self) -> dict[str, Any]:
+        """``asmLsp.modelStats``: the engine's state and counters, machine-readable."""
+        stats = self.engine.stats_dict()
         files = self.engine.files
-        parts = [f"**Model**: {self.engine.status()}"]
-        if files is not None:
-            parts.append(f"\n\n```\n{files.describe() if hasattr(files, 'describe') else files}\n```")
-        stats = self.engine.stats
-        parts.append(f"\n\ncompletions {stats['completions']}, cache hits {stats['cache_hits']}, "
-                     f"follow-ups {stats['follow_ups']}; {'busy' if self.engine.busy else 'idle'}")
-        last = self.engine.last_timings
-        if last:  # the last completion the model computed (cache hits leave it as it was)
-            parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
-                         f"{int(last.get('reused_tokens', 0))} reused from the KV cache, {last.get('elapsed_ms', 0):.0f} ms")
-        if self.similar is not None:
-            parts.append(f"\n\n**Similar functions**: {self.similar.status()}")
-        return "".join(parts)
+        stats["files"] = files.describe() if files is not None and hasattr(files, "describe") else None
+        stats["similar"] = self.similar.status() if self.similar is not None else None
+        return stats
+
+    def status_markdown(self) -> str:
+        """``asmLsp.modelStatus``: ``stats()`` for people."""
+        return render_status(self.stats())
 
     def close(self) -> None:
         self.engine.close()
@@ -251,7 +297,27 @@ class ModelCompletions:
             self.similar.close()
 
 
-def start(ls: AsmLanguageServer) -> ModelCompletions | None:
+def render_status(stats: dict[str, Any]) -> str:
+    """The Markdown of ``asmLsp.modelStatus`` from ``asmLsp.modelStats``'s dict."""
+    state = f"{stats['state']}: {stats['detail']}" if stats.get("detail") else stats["state"]
+    parts = [f"**Model**: {state}"]
+    if stats.get("files"):
+        parts.append(f"\n\n```\n{stats['files']}\n```")
+    if stats.get("placement"):
+        parts.append(f"\n\nruns on {stats['placement']}, {stats['threads']} threads")
+    counters = stats.get("counters", {})
+    parts.append(f"\n\ncompletions {counters.get('completions', 0)}, cache hits {counters.get('cache_hits', 0)}, "
+                 f"follow-ups {counters.get('follow_ups', 0)}; {'busy' if stats.get('busy') else 'idle'}")
+    last = stats.get("last") or {}
+    if last:  # the last completion the model computed (cache hits leave it as it was)
+        parts.append(f"; last computed: {int(last.get('prompt_tokens', 0))} prompt tokens, "
+                     f"{int(last.get('reused_tokens', 0))} reused from the KV cache, {last.get('elapsed_ms', 0):.0f} ms")
+    if stats.get("similar"):
+        parts.append(f"\n\n**Similar functions**: {stats['similar']}")
+    return "".join(parts)
+
+
+def start(ls: ModelHost) -> ModelCompletions | None:
     """Start the model features unless they are switched off or cannot be imported."""
     if not ls.settings.model.enabled:
         ls.send_status(model="off")

@@ -8,6 +8,10 @@ Scope (``syntax/rename.py`` has the name rules):
   file only.
 - any other symbol: every file of the workspace index that defines or references it,
   except files that define a private (non-global) symbol of the same name.
+- a macro (``.macro``/``#define``): its definition and invocations wherever the index
+  resolves them (through ``.include``); a function a macro invocation defines
+  (``function f, export=1``) is renamed in that argument like any label, unless the
+  macro builds the name from a template, which is refused.
 Refusals are JSON-RPC errors (RequestFailed) whose message says why.
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from asm_lsp.features.navigation import symbol_at
+from asm_lsp.features.navigation import macro_at, symbol_at
 from asm_lsp.features.positions import from_utf16, lsp_range
 from asm_lsp.syntax import ParsedDocument, token_at
 from asm_lsp.syntax.rename import Span, name_problem, numeric_problem, numeric_spans, symbol_spans
@@ -41,10 +45,15 @@ def _position(doc: ParsedDocument, position: types.Position) -> tuple[int, int]:
     return position.line, from_utf16(lines[position.line], position.character)
 
 
-def _target(doc: ParsedDocument, line: int, col: int) -> tuple[str, int | None, Span]:
+def _target(doc: ParsedDocument, line: int, col: int,
+            index: WorkspaceIndex | None = None) -> tuple[str, int | None, Span]:
     """The name under the cursor, the line of a numeric label's definition, and the span
-    of the name as written there; refuses anything that is not a label or symbol."""
+    of the name as written there; refuses anything that is not a label, symbol or macro."""
     found = symbol_at(doc, line, col)
+    if found is None and index is not None:
+        macro = macro_at(index, doc, line, col)  # an invocation of a workspace macro
+        if macro is not None:
+            return macro[0], None, Span(line, macro[1], macro[2])
     if found is None:
         token = token_at(doc.lines[line], col)
         if token is not None and token.kind in _KIND_WORDS:
@@ -62,9 +71,10 @@ def _target(doc: ParsedDocument, line: int, col: int) -> tuple[str, int | None, 
     return name, numeric_line, span
 
 
-def prepare_rename(doc: ParsedDocument, position: types.Position) -> types.PrepareRenamePlaceholder:
+def prepare_rename(doc: ParsedDocument, position: types.Position,
+                   index: WorkspaceIndex | None = None) -> types.PrepareRenamePlaceholder:
     line, col = _position(doc, position)
-    name, _, span = _target(doc, line, col)
+    name, _, span = _target(doc, line, col, index)
     return types.PrepareRenamePlaceholder(range=lsp_range(doc.lines, span.line, span.start, span.end),
                                           placeholder=name)
 
@@ -72,7 +82,7 @@ def prepare_rename(doc: ParsedDocument, position: types.Position) -> types.Prepa
 def rename(index: WorkspaceIndex, uri: str, doc: ParsedDocument, position: types.Position,
            new_name: str) -> types.WorkspaceEdit:
     line, col = _position(doc, position)
-    name, numeric_line, _ = _target(doc, line, col)
+    name, numeric_line, _ = _target(doc, line, col, index)
     new_name = new_name.strip() if isinstance(new_name, str) else ""
     problem = name_problem(name, new_name)
     if problem:
@@ -104,12 +114,34 @@ def rename(index: WorkspaceIndex, uri: str, doc: ParsedDocument, position: types
             if def_doc is not None and _is_global(def_doc, new_name):
                 raise RenameRefused(f"'{new_name}' is already a global symbol in {_short(def_uri)} "
                                     f"line {label.line + 1}")
-    return _edit({u: (d, symbol_spans(d, name)) for u, d in files}, new_name)
+    return _edit(_places(index, uri, doc, name, files), new_name)
+
+
+def _places(index: WorkspaceIndex, uri: str, doc: ParsedDocument, name: str,
+            files: list[tuple[str, ParsedDocument]]) -> dict[str, tuple[ParsedDocument, list[Span]]]:
+    """Where ``name`` is written in ``files``: its definitions and references, and the
+    invocations of a macro (the index knows those). A name that a macro makes from a
+    template (``function \\type\\()_neon``) is not written as such anywhere: refused."""
+    docs = dict(files)
+    spans: dict[str, set[Span]] = {u: set(symbol_spans(d, name)) for u, d in files}
+    for place in index.references(uri, name, include_declaration=True):
+        if place.uri in docs:
+            spans[place.uri].add(Span(place.line, place.start, place.end))
+    lowered = name.lower()
+    for file_uri, found in spans.items():
+        lines = docs[file_uri].lines
+        for span in found:
+            written = lines[span.line][span.start : span.end] if 0 <= span.line < len(lines) else ""
+            if written.strip('"') != name and written.lower() != lowered:
+                raise RenameRefused(f"'{name}' is not written as such in {_short(file_uri)} line {span.line + 1} "
+                                    f"('{written}': a macro makes the name); rename it there by hand")
+    return {u: (docs[u], sorted(found, key=lambda sp: (sp.line, sp.start))) for u, found in spans.items()}
 
 
 def _files_for(index: WorkspaceIndex, uri: str, doc: ParsedDocument, name: str) -> list[tuple[str, ParsedDocument]]:
     """The documents a rename of ``name`` (as seen from ``uri``) edits."""
-    if is_file_local(name) or (doc.definitions(name) and not _is_global(doc, name)):
+    macro = index.is_macro(name)  # a macro reaches the files that include its definition
+    if is_file_local(name) or (not macro and doc.definitions(name) and not _is_global(doc, name)):
         return [(uri, doc)]
     uris = sorted({place.uri for place in index.references(uri, name, include_declaration=True)} | {uri})
     files = []
@@ -117,7 +149,7 @@ def _files_for(index: WorkspaceIndex, uri: str, doc: ParsedDocument, name: str) 
         file_doc = doc if file_uri == uri else index.get(file_uri)
         if file_doc is None:
             continue
-        if file_uri != uri and file_doc.definitions(name) and not _is_global(file_doc, name):
+        if file_uri != uri and not macro and file_doc.definitions(name) and not _is_global(file_doc, name):
             continue  # that file's own private symbol of the same name
         files.append((file_uri, file_doc))
     return files

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +66,8 @@ def function_names(index: WorkspaceIndex, uri: str) -> Callable[[str], bool]:
 
 def document_data(doc: ParsedDocument, index: WorkspaceIndex, uri: str,
                   first_line: int = 0, last_line: int | None = None) -> list[int]:
-    tokens = semantic_tokens(doc, first_line, last_line, function_names(index, uri))
+    macros = {m.name.lower() for _, m in index.macros() if m.kind == "macro"}
+    tokens = semantic_tokens(doc, first_line, last_line, function_names(index, uri), macros)
     return encode(doc.lines, tokens)
 
 
@@ -84,25 +86,24 @@ def delta_edits(old: list[int], new: list[int]) -> list[types.SemanticTokensEdit
     if old == new:
         return []
     size = min(len(old), len(new))
-    prefix = _common_length(old, new, size, lambda k: old[:k] == new[:k])
-    limit = size - prefix
-    suffix = _common_length(old, new, limit, lambda k: old[len(old) - k:] == new[len(new) - k:])
+    prefix = _common_prefix(old, new, size)
+    suffix = _common_prefix(old[::-1], new[::-1], size - prefix)
     prefix -= prefix % 5
     suffix -= suffix % 5
     return [types.SemanticTokensEdit(start=prefix, delete_count=len(old) - prefix - suffix,
                                      data=new[prefix:len(new) - suffix])]
 
 
-def _common_length(old: list[int], new: list[int], limit: int, equal: Callable[[int], bool]) -> int:
-    """The largest k <= limit with equal(k) (equal is monotone), by bisection of C-speed compares."""
-    low, high = 0, limit
-    while low < high:
-        mid = (low + high + 1) // 2
-        if equal(mid):
-            low = mid
-        else:
-            high = mid - 1
-    return low
+def _common_prefix(old: list[int], new: list[int], limit: int, chunk: int = 4096) -> int:
+    """The length of the common prefix (at most ``limit``): chunks compared at C speed,
+    then the first differing chunk element by element."""
+    i = 0
+    while i < limit and old[i:i + chunk] == new[i:i + chunk]:
+        i += chunk
+    end = min(i + chunk, limit)
+    while i < end and old[i] == new[i]:
+        i += 1
+    return min(i, limit)
 
 
 @dataclass
@@ -110,36 +111,58 @@ class _Sent:
     result_id: str
     data: list[int]
     doc: ParsedDocument
+    encoded: Encoded | None = None  # made when a full request asks for it
 
 
 class TokenResults:
     """The last full result sent per document, for ``full/delta`` and for answering a
-    repeated request on an unchanged parse without recomputing."""
+    repeated request on an unchanged parse without recomputing; and tokens made ahead
+    (:meth:`prepare`, after an edit's parse) for the request the client sends next.
+    Thread-safe: the server calls it from worker threads for big documents."""
 
     def __init__(self) -> None:
         self._sent: dict[str, _Sent] = {}
+        self._ready: dict[str, tuple[ParsedDocument, list[int]]] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._ids = itertools.count(1)
 
     def forget(self, uri: str) -> None:
         self._sent.pop(uri, None)
+        self._ready.pop(uri, None)
 
-    def data_for(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> list[int]:
-        sent = self._sent.get(uri)
-        if sent is not None and sent.doc is doc:
-            return sent.data
-        return document_data(doc, index, uri)
+    def wanted(self, uri: str) -> bool:
+        """Whether the client has asked for this document's tokens (so edits may prepare them)."""
+        return uri in self._sent
+
+    def prepare(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> None:
+        self._data(uri, doc, index)
+
+    def _data(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> list[int]:
+        """The encoded tokens of this parse: made once (a request arriving while they are
+        being prepared waits for them instead of making them again)."""
+        with self._locks.setdefault(uri, threading.Lock()):
+            ready = self._ready.get(uri)
+            if ready is not None and ready[0] is doc:
+                return ready[1]
+            data = document_data(doc, index, uri)
+            self._ready[uri] = (doc, data)
+            return data
 
     def full(self, uri: str, doc: ParsedDocument, index: WorkspaceIndex) -> Encoded:
-        data = self.data_for(uri, doc, index)
-        result_id = str(next(self._ids))
-        self._sent[uri] = _Sent(result_id, data, doc)
-        return Encoded(json.dumps({"resultId": result_id, "data": data}, separators=(",", ":")))
+        sent = self._sent.get(uri)
+        if sent is None or sent.doc is not doc:
+            sent = self._sent[uri] = _Sent(str(next(self._ids)), self._data(uri, doc, index), doc)
+        if sent.encoded is None:  # the same parse gets the same answer, under the same result id
+            sent.encoded = Encoded(json.dumps({"resultId": sent.result_id, "data": sent.data}, separators=(",", ":")))
+        return sent.encoded
 
     def delta(self, uri: str, previous_id: str, doc: ParsedDocument, index: WorkspaceIndex) -> Encoded:
         sent = self._sent.get(uri)
         if sent is None or sent.result_id != previous_id:
             return self.full(uri, doc, index)  # the client asked about a result we no longer hold
-        data = self.data_for(uri, doc, index)
+        if sent.doc is doc:
+            return Encoded(json.dumps({"resultId": sent.result_id, "edits": []}))
+        data = self._data(uri, doc, index)
         result_id = str(next(self._ids))
         edits = delta_edits(sent.data, data)
         self._sent[uri] = _Sent(result_id, data, doc)

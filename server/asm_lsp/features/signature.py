@@ -9,18 +9,31 @@ from lsprotocol import types
 from asm_lsp.docs import lookup_directive, lookup_mnemonic
 from asm_lsp.docs.forms import form_operand_class, form_operands, operand_class
 from asm_lsp.features.positions import to_utf16
+from asm_lsp.syntax import Macro
 from asm_lsp.syntax.operands import operand_context
 from asm_lsp.syntax.semantic import _block_comment_open_at
 
+#: Documents up to this many lines are scanned from the top for a `/*` still open.
+BLOCK_SCAN_LINES = 200_000
 
-def signature_help(lines: Sequence[str], line: int, col: int) -> types.SignatureHelp | None:
-    """Signature help at a 0-based line and code-point column, or None outside operands."""
+
+def signature_help(lines: Sequence[str], line: int, col: int,
+                   macros: Sequence[tuple[str, Macro]] = ()) -> types.SignatureHelp | None:
+    """Signature help at a 0-based line and code-point column, or None outside operands.
+    ``macros``: (file name, definition) of the macros the document can use, its own first;
+    an invocation of one shows its parameters."""
     if not 0 <= line < len(lines):
         return None
     text = lines[line]
-    context = operand_context(text, col, _block_comment_open_at(lines, line) if "*/" in text else False)
+    # A `/*` left open above makes the line (or its start) a comment; huge files skip the scan.
+    in_block = _block_comment_open_at(lines, line) if len(lines) <= BLOCK_SCAN_LINES else False
+    context = operand_context(text, col, in_block)
     if context is None:
         return None
+    if context.kind == "instruction":
+        found = next(((f, m) for f, m in macros if m.kind == "macro" and m.name.lower() == context.name), None)
+        if found is not None:  # a macro named like an instruction is what GAS expands
+            return _macro_help(found[1], found[0], context.index)
     if context.kind == "directive":
         doc = lookup_directive(context.name)
     else:
@@ -52,3 +65,19 @@ def _score(form: str, spans: list[tuple[int, int]], written: tuple[str, ...], in
         if kind and kind in form_operand_class(form[a:b]):
             score += 1
     return score
+
+
+def _macro_help(macro: Macro, where: str, index: int) -> types.SignatureHelp:
+    """``.macro NAME a, b=1``'s parameters, the one at ``index`` active."""
+    label = macro.name
+    parameters = []
+    for n, param in enumerate(macro.params or ()):
+        label += (" " if n == 0 else ", ")
+        start = to_utf16(label, len(label))
+        label += param.signature()
+        parameters.append(types.ParameterInformation(label=(start, to_utf16(label, len(label)))))
+    active = index if index < len(parameters) else len(parameters)
+    body = f"`.macro` defined in {where} line {macro.line + 1}"
+    return types.SignatureHelp(signatures=[types.SignatureInformation(
+        label=label, documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=body),
+        parameters=parameters, active_parameter=active)], active_signature=0, active_parameter=index)

@@ -197,6 +197,77 @@ def final_suggestion(raw: str, hole: Hole, max_lines: int, finished: bool) -> st
     return cut.text
 
 
+# ---------------------------------------------------------------- how much to show at once
+
+_BLOCK_START = re.compile(r"^(\.L[\w$.]*|\d+|[A-Za-z_$][\w$.]*):")
+_FUNCTION_OPENER = re.compile(r"^\s*(\.cfi_startproc|\.p2align|\.align|\.balign|\.type|\.globl|\.global)\b")
+
+#: Lines shown at once per situation (the engine decodes on up to ``completion.maxLines``
+#: into the suggestion cache behind the answer, so accepting a line serves the next from the
+#: cache). One line everywhere: it is what gets accepted between existing instructions, and
+#: every further line waits ~8 decode tokens before anything is shown
+#: (bench/results/typing_replay.md, "lines shown").
+SHOW_LINES = {"line": 1, "between": 1, "block-end": 1, "empty-function": 1}
+
+
+def situation(hole: Hole) -> str:
+    """Where the cursor is, for how many lines to show at once:
+
+    - ``"line"``: text on the cursor's line (finish that line);
+    - ``"between"``: a blank line with an instruction after it in the same block;
+    - ``"empty-function"``: a blank line in a function with no instruction yet;
+    - ``"block-end"``: any other blank line (a label, the function's end or nothing after it).
+    """
+    if not hole.multiline:
+        return "line"
+    after = hole.next_code_line()
+    for piece in reversed(hole.prefix.split("\n")[:-1]):
+        stripped = piece.strip()
+        if not stripped or stripped.startswith(("//", "#", "/*", ".cfi_def_cfa", ".loc", ".file")):
+            continue
+        if _starts_new_function(piece) or _FUNCTION_OPENER.match(piece):
+            if not after or _ENDS_FUNCTION.match(after):
+                return "empty-function"
+        break
+    if after and not _BLOCK_START.match(after) and not _ENDS_FUNCTION.match(after) and not after.startswith("."):
+        return "between"
+    return "block-end"
+
+
+def show_lines(hole: Hole, max_lines: int) -> int:
+    """How many complete lines to wait for before answering at ``hole``."""
+    return max(1, min(max_lines, SHOW_LINES.get(situation(hole), 1)))
+
+
+#: A document with at most one blank line in this many (or a single one) is "dense" (compiler
+#: output): a blank line there is a gap someone left to fill.
+DENSE_LINES_PER_BLANK = 40
+LIKELY_PLACE_MAX_CHARS = 2_000_000  # bigger documents: the end (no scan on the event loop)
+
+
+def likely_place(text: str) -> tuple[int, int]:
+    """Where typing is likely to start in a just-opened document, for the prefill on open
+    (0-based line, code-point col): the last blank line of a dense document when it is inside
+    a function (a gap left in a body), else the end of the document."""
+    end = (text.count("\n"), len(text) - text.rfind("\n") - 1)
+    if len(text) > LIKELY_PLACE_MAX_CHARS:
+        return end
+    lines = text.split("\n")
+    blanks = [i for i, line in enumerate(lines[:-1]) if not line.strip()]
+    body = [i for i in blanks if any(piece.strip() for piece in lines[i + 1:i + 2])]  # not trailing
+    if not body or len(blanks) > max(1, len(lines) // DENSE_LINES_PER_BLANK):
+        return end
+    line = body[-1]
+    if not inside_function("\n".join(lines[: line + 1])):
+        return end  # between functions: a separator, not a gap
+    return line, len(lines[line])
+
+
+def first_lines(text: str, count: int) -> str:
+    """The first ``count`` lines of ``text`` (all of it when it has no more)."""
+    return "\n".join(text.split("\n")[: max(1, count)])
+
+
 def accept(hole: Hole, text: str) -> Hole:
     """The hole the editor will ask about next if ``text`` is accepted and Enter pressed.
 

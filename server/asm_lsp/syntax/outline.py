@@ -96,9 +96,9 @@ def needs_outline(text: str) -> bool:
     return len(text) > OUTLINE_CHARS or text.count("\n", 0, OUTLINE_CHARS * 2) > OUTLINE_LINES
 
 
-def parse_bounded(text: str) -> ParsedDocument:
-    """``parse(text)``, or ``outline(text)`` when the text is too large for it."""
-    return outline(text) if needs_outline(text) else parse(text)
+def parse_bounded(text: str, roles: dict | None = None) -> ParsedDocument:
+    """``parse(text, roles)``, or ``outline(text)`` when the text is too large for it."""
+    return outline(text) if needs_outline(text) else parse(text, roles)
 
 
 class TextLines(Sequence[str]):

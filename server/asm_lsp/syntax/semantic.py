@@ -43,6 +43,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from itertools import groupby
+from operator import attrgetter
 
 from .lexicon import (
     BRANCH_MNEMONICS,
@@ -97,6 +99,7 @@ _PLAIN = {
     _NREF: (LABEL, STATIC), _NUM: (NUMBER, 0),
 }
 _WORDS = re.compile(r"[\w.$]+")
+_line_of = attrgetter("line")
 _FAST_MODES = frozenset(("code", "branch", "call", "macro"))
 _SYMBOL = (VARIABLE, -1)  # sentinels of _WORD_KINDS: a name to classify in context,
 _SKIP = (-1, -1)  # and a word that is no token (`.`, junk such as `12ab`)
@@ -106,6 +109,12 @@ _PLAIN_BEFORE = frozenset(" \t,[]{}()!=*<>|&^~")
 _NUMERIC_REF = re.compile(r"\d+[bf]")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[bB][01]+|\d+(?:\.\d+)?(?:[eE]\d+)?")
 _WORD_KINDS: dict[str, tuple[int, int]] = {}
+_RECORDED = -2  # a token type that stands for "a symbol, see the key"
+_MODAL_MNEMONICS = BRANCH_MNEMONICS | NO_SYMBOL_MNEMONICS  # their operands are read differently
+# LabelDef.defined_by of definitions written as such (others: a macro invocation's argument).
+_PLAIN_DEFINERS = frozenset((":", "=", ".macro", "#define")) | SYMBOL_DEFINING_DIRECTIVES
+# line text -> its tokens (start, end, type, modifiers, symbol key or None); see line_entry
+_LINE_CACHE: dict[str, tuple] = {}
 
 
 def _word_kind(word: str) -> tuple[int, int]:
@@ -144,16 +153,18 @@ def semantic_tokens(
     first_line: int = 0,
     last_line: int | None = None,
     is_function: Callable[[str], bool] | None = None,
+    macros: frozenset[str] | set[str] = frozenset(),
 ) -> list[SemanticToken]:
     """The tokens of lines ``first_line``..``last_line`` (inclusive, 0-based; default: to the end).
 
     ``is_function(name)`` answers for names this document does not define (the workspace
     index knows them); without it such a name is a function only as a branch target.
-    Never raises: on an internal error the tokens found so far are returned.
+    ``macros``: lowercased names of macros defined elsewhere (their invocations here are
+    ``macro`` tokens; this document's own ``.macro``/``#define`` are found here). Never raises: on an internal error the tokens found so far are returned.
     """
     tokens: list[SemanticToken] = []
     try:
-        _Tokenizer(doc, is_function).run(first_line, last_line, tokens)
+        _Tokenizer(doc, is_function, macros).run(first_line, last_line, tokens)
     except Exception:  # highlighting must never take a request down
         if STRICT:
             raise
@@ -162,7 +173,8 @@ def semantic_tokens(
 
 
 class _Tokenizer:
-    def __init__(self, doc: ParsedDocument, is_function: Callable[[str], bool] | None) -> None:
+    def __init__(self, doc: ParsedDocument, is_function: Callable[[str], bool] | None,
+                 macros: frozenset[str] | set[str] = frozenset()) -> None:
         self.doc = doc
         self.is_function = is_function
         self.functions = {f.name for f in doc.functions}
@@ -171,12 +183,18 @@ class _Tokenizer:
         for label in doc.labels:
             if label.name not in self.defined:
                 self.defined[label.name] = label.defined_by == ":" and label.function is not None
-        self.macros = {
-            s.operands[0].text.split(None, 1)[0].rstrip(",")
+        own = {m.name.lower() for m in getattr(doc, "macros", ()) if getattr(m, "kind", "") == "macro"}
+        own.update(  # without syntax/macros.py's list (an outline): the `.macro` statements
+            s.operands[0].text.split(None, 1)[0].rstrip(",").lower()
             for s in doc.statements
-            if s.name == ".macro" and s.kind == "directive" and s.operands and s.operands[0].text
-        }
+            if s.name == ".macro" and s.kind == "directive" and s.operands and s.operands[0].text)
+        self.macros = own | set(macros)  # lowercased, as GAS compares macro names
+        self.symbol_macros = {m.name for m in getattr(doc, "macros", ())}  # #define / .macro names as symbols
+        # Symbols a macro invocation defines (`function f, export=1`): `declaration` there.
+        self.definitions_at = {(d.line, d.start) for d in doc.labels if d.defined_by not in _PLAIN_DEFINERS}
         self._symbol_cache: dict[tuple[str, bool], tuple[int, int]] = {}
+        self._recording = False  # line_entry: symbols become keys
+        self._keys: list[tuple[str, bool, bool]] = []
 
     # -- lines ------------------------------------------------------------------
     def run(self, first: int, last: int | None, out: list[SemanticToken]) -> None:
@@ -186,39 +204,104 @@ class _Tokenizer:
         last = count - 1 if last is None else min(last, count - 1)
         if first > last:
             return
-        comments, masked = _comments(lines, first, last)
+        # An outline (a huge file) is not scanned from its top for an open `/*`.
+        comments, masked = _comments(lines, first, last, not getattr(self.doc, "is_outline", False))
         if first == 0 and last == count - 1 and self.doc.statements:
             statements: Sequence = self.doc.statements
         else:
             statements = [s for line in range(first, last + 1) for s in self.doc.statements_on(line)]
         # Comments go in line by line: a line with comments and statements is sorted.
         ci, cn = 0, len(comments)
-        statement = self.statement
-        current, line_start = -1, 0
-        for s in statements:
-            lineno = s.line
-            if lineno != current:
-                if ci < cn and comments[ci][0] <= current:
-                    ci = _flush_comments(comments, ci, current, out, line_start)
+        # A line's tokens depend on its text only, except macro names (decided when emitted)
+        # and a macro named like a branch or system instruction (its operands differ).
+        cacheable = not (self.macros & _MODAL_MNEMONICS)
+        definitions_at = self.definitions_at
+        cache = _LINE_CACHE
+        for lineno, group in groupby(statements, key=_line_of):
+            if ci < cn and comments[ci][0] < lineno:
                 while ci < cn and comments[ci][0] < lineno:
                     out.append(comments[ci])
                     ci += 1
-                current, line_start = lineno, len(out)
-            statement(masked.get(lineno) or lines[lineno], lineno, s, out)
-        if ci < cn and comments[ci][0] <= current:
-            ci = _flush_comments(comments, ci, current, out, line_start)
+            line_start = len(out)
+            code = masked.get(lineno)
+            if code is None and cacheable:
+                text = lines[lineno]
+                entry = cache.get(text)
+                if entry is None:
+                    self.new_line(text, lineno, group, out)
+                else:
+                    self.emit(lineno, entry, out)
+            else:
+                for s in group:
+                    self.statement(code or lines[lineno], lineno, s, out)
+                if definitions_at:
+                    self.mark_definitions(lineno, out, line_start)
+            if ci < cn and comments[ci][0] == lineno:
+                ci = _flush_comments(comments, ci, lineno, out, line_start)
         out.extend(comments[ci:])
+
+    def new_line(self, text: str, lineno: int, statements, out: list[SemanticToken]) -> None:
+        """Tokenize a line not seen before; cache its tokens by its text with symbols left
+        as (name, call, definition) keys (most lines of a file recur: in it, and in its
+        next version after an edit), then resolve those keys in ``out``."""
+        start = len(out)
+        self._keys = []
+        self._recording = True
+        try:
+            for s in statements:
+                self.statement(text, lineno, s, out)
+        finally:
+            self._recording = False
+        keys = self._keys
+        if len(_LINE_CACHE) > 200_000:  # bounded: random text must not grow it forever
+            _LINE_CACHE.clear()
+        _LINE_CACHE[text] = tuple((a, b, t, m, keys[m] if t == _RECORDED else None) for _, a, b, t, m in out[start:])
+        if keys:
+            for i in range(start, len(out)):
+                _, a, b, t, m = out[i]
+                if t == _RECORDED:
+                    out[i] = self.resolve(lineno, a, b, keys[m])
+
+    def emit(self, lineno: int, entry: tuple, out: list[SemanticToken]) -> None:
+        """A cached line's tokens on line ``lineno``."""
+        append = out.append
+        resolve = self.resolve
+        for a, b, t, m, key in entry:
+            if key is None:
+                append((lineno, a, b, t, m))
+            else:
+                append(resolve(lineno, a, b, key))
+
+    def resolve(self, lineno: int, a: int, b: int, key: tuple[str, bool | None, bool]) -> SemanticToken:
+        """The token of a symbol (or instruction name) key in this document."""
+        name, call, definition = key
+        if call is None:  # an instruction's name: a macro's invocation?
+            return (lineno, a, b, MACRO if name in self.macros else KEYWORD, 0)
+        t, m = self.symbol(name, call)
+        if definition or (self.definitions_at and (lineno, a) in self.definitions_at):
+            m |= DECLARATION
+        return (lineno, a, b, t, m)
+
+    def mark_definitions(self, lineno: int, out: list[SemanticToken], start: int) -> None:
+        """``declaration`` on the names this line's macro invocation defines."""
+        for i in range(start, len(out)):
+            token = out[i]
+            if (lineno, token[1]) in self.definitions_at and token[3] in (FUNCTION, VARIABLE, LABEL):
+                out[i] = token[:4] + (token[4] | DECLARATION,)
 
     # -- statements -------------------------------------------------------------
     def statement(self, code: str, lineno: int, s, out: list[SemanticToken]) -> None:
         kind = s.kind
         if kind == "instruction":
             name = s.name
+            if self._recording:  # macro or mnemonic: decided in emit()
+                self._keys.append((name, None, False))
+                out.append((lineno, s.name_start, s.name_end, _RECORDED, len(self._keys) - 1))
+            else:
+                out.append((lineno, s.name_start, s.name_end, MACRO if name in self.macros else KEYWORD, 0))
             if name in self.macros:
-                out.append((lineno, s.name_start, s.name_end, MACRO, 0))
                 self.operands(code, lineno, s.name_end, s.end, "macro", out)
                 return
-            out.append((lineno, s.name_start, s.name_end, KEYWORD, 0))
             if s.end > s.name_end:
                 if name in NO_SYMBOL_MNEMONICS:
                     mode = "sysreg" if name in _SYSTEM_REGISTER_MNEMONICS else "option"
@@ -316,23 +399,27 @@ class _Tokenizer:
         from a cache (the same few registers and numbers make up most of a file)."""
         append = out.append
         kinds = _WORD_KINDS
+        plain = _PLAIN_BEFORE
         for m in _WORDS.finditer(code, start, end):
             word = m.group()
             found = kinds.get(word)
             if found is None:
                 found = _word_kind(word)
-            a = m.start()
+            a, b = m.span()
             before = code[a - 1]
             if found is _SYMBOL or (branch and found[0] in (ENUM_MEMBER, OPERATOR)):
-                if before in _PLAIN_BEFORE:
-                    append((lineno, a, m.end(), *self.symbol(word, call)))
+                if code[b : b + 1] == "=" and code[b + 1 : b + 2] != "=":
+                    append((lineno, a, b, PARAMETER, 0))  # `export=1`: a macro's keyword argument
+                    continue
+                if before in plain:
+                    t, mods = self.symbol(word, call)
+                    append((lineno, a, b, t, mods))
                     continue
             elif found is _SKIP:
                 continue
-            elif before in _PLAIN_BEFORE:
-                append((lineno, a, m.end(), *found))
+            elif before in plain:
+                append((lineno, a, b, found[0], found[1]))
                 continue
-            b = m.end()
             if before == "#" or (before in "-+" and code[a - 2 : a - 1] == "#"):
                 if found[0] == NUMBER:
                     append((lineno, a - (1 if before == "#" else 2), b, NUMBER, 0))
@@ -346,7 +433,8 @@ class _Tokenizer:
                 append((lineno, a - 1, b, PARAMETER, 0))
             elif before in "%@":
                 append((lineno, a - 1, b, KEYWORD, 0))
-            elif before == "/" and word in "zmZM" and out and out[-1][2] == a - 1 and out[-1][3] == VARIABLE:
+            elif (before == "/" and word in ("z", "m", "Z", "M") and out and out[-1][2] == a - 1
+                  and out[-1][3] == VARIABLE):
                 last = out[-1]
                 out[-1] = (last[0], last[1], b, VARIABLE, DEFAULT_LIBRARY)  # p0/z
             elif found is _SYMBOL:
@@ -359,10 +447,17 @@ class _Tokenizer:
         if name[:1].isdigit():
             out.append((lineno, start, end, LABEL, DECLARATION | STATIC))
             return
+        if self._recording:
+            self._keys.append((name, False, True))
+            out.append((lineno, start, end, _RECORDED, len(self._keys) - 1))
+            return
         token_type, modifiers = self.symbol(name, False)
         out.append((lineno, start, end, token_type, modifiers | DECLARATION))
 
     def symbol(self, name: str, call: bool) -> tuple[int, int]:
+        if self._recording:  # classified in context when the line is emitted
+            self._keys.append((name, call, False))
+            return _RECORDED, len(self._keys) - 1
         key = (name, call)
         found = self._symbol_cache.get(key)
         if found is None:
@@ -378,7 +473,7 @@ class _Tokenizer:
             return FUNCTION, static
         if defined is not None:
             return (LABEL if defined else VARIABLE), static
-        if name in self.macros:
+        if name in self.symbol_macros or (defined is None and name.lower() in self.macros):
             return MACRO, 0
         if call or (self.is_function is not None and self.is_function(name)):
             return FUNCTION, 0
@@ -396,12 +491,14 @@ def _flush_comments(comments: list[SemanticToken], ci: int, line: int, out: list
     return ci
 
 
-def _comments(lines: Sequence[str], first: int, last: int) -> tuple[list[SemanticToken], dict[int, str]]:
+def _comments(lines: Sequence[str], first: int, last: int,
+              scan_back: bool = True) -> tuple[list[SemanticToken], dict[int, str]]:
     """Comment tokens of lines ``first``..``last`` and, for lines whose code a ``/* */``
-    interrupts, the line with its comments blanked out (columns kept)."""
+    interrupts, the line with its comments blanked out (columns kept). ``scan_back``:
+    look at the lines above ``first`` for a ``/*`` still open."""
     tokens: list[SemanticToken] = []
     masked: dict[int, str] = {}
-    in_block = _block_comment_open_at(lines, first)
+    in_block = _block_comment_open_at(lines, first) if scan_back else False
     for lineno in range(first, last + 1):
         line = lines[lineno]
         if not (in_block or "/" in line or line[:1] == "#"):

@@ -75,12 +75,23 @@ class WorkspaceIndex:
         #: server): a name defined in several files resolves to the included file's definition.
         self.include_lookup: Callable[[str, Sequence[str]], list[str]] | None = None
         self._included: dict[str, tuple[ParsedDocument, list[str]]] = {}
+        self._wanted: dict[str, dict[str, FunctionRole]] = {}  # the roles each document's last put wanted
 
     # -- updates -----------------------------------------------------------------
     def update(self, uri: str, text: str) -> ParsedDocument:
-        doc = parse_bounded(text)
+        doc = self.parse(text)
         self.put(uri, doc)
         return doc
+
+    def parse(self, text: str, uri: str | None = None) -> ParsedDocument:
+        """``parse_bounded`` with the workspace's function macros, those ``uri``'s last
+        parse needed first (so that :meth:`put` seldom needs to parse again)."""
+        with self._lock:
+            roles = self._roles
+            needed = self._wanted.get(uri) if uri is not None else None
+        if needed:
+            roles = {**roles, **needed}
+        return parse_bounded(text, roles)
 
     @staticmethod
     def prepare(doc: ParsedDocument) -> DocumentNames:
@@ -119,7 +130,7 @@ class WorkspaceIndex:
             if doc.macros:
                 self._macro_uris.add(uri)
             own = macro_roles(doc)
-            stale = [uri] if self._wanted_roles(doc, names) != doc.external_roles else []
+            stale = [uri] if self._needs_reparse(uri, doc, names) else []
             if own != self._roles_by_uri.get(uri, {}):
                 changed = set(own) | set(self._roles_by_uri.get(uri, {}))
                 if own:
@@ -141,7 +152,7 @@ class WorkspaceIndex:
         self._roles = merged
         self._role_uris = role_uris
 
-    def _wanted_roles(self, doc: ParsedDocument, names: DocumentNames) -> dict[str, FunctionRole]:
+    def _wanted_roles(self, uri: str, doc: ParsedDocument, names: DocumentNames) -> dict[str, FunctionRole]:
         """The other files' function macros ``doc`` invokes (its own definitions win; of
         several files defining one, an included file's, else the first by URI)."""
         if not self._roles or getattr(doc, "is_outline", False):
@@ -156,13 +167,23 @@ class WorkspaceIndex:
             definers = self._role_uris.get(name, [])
             if len(definers) > 1:
                 if included is None:
-                    uri = next((u for u, d in self._docs.items() if d is doc), None)
-                    included = set(self.included(uri)) if uri else set()
+                    included = set(self.included(uri))
                 chosen = next((u for u in definers if u in included), None)
                 if chosen is not None:
                     role = self._roles_by_uri[chosen][name]
             wanted[name] = role
         return wanted
+
+    def _needs_reparse(self, uri: str, doc: ParsedDocument, names: DocumentNames) -> bool:
+        """Whether the roles ``doc`` was parsed with differ from those it should have, for
+        the macros it invokes."""
+        if getattr(doc, "is_outline", False):
+            return False
+        wanted = self._wanted_roles(uri, doc, names)
+        self._wanted[uri] = wanted
+        own = {m.name.lower() for m in doc.macros}
+        used = {n: r for n, r in doc.external_roles.items() if n in names.invoked and n not in own}
+        return used != wanted
 
     def included(self, uri: str) -> list[str]:
         """URIs of the files ``uri`` includes, directly or not (cached per parse); [] without
@@ -189,8 +210,7 @@ class WorkspaceIndex:
         for name in changed:
             for user in self._invokers.get(name, ()):
                 doc, names = self._docs.get(user), self._names.get(user)
-                if user != skip and doc is not None and names is not None \
-                        and self._wanted_roles(doc, names) != doc.external_roles:
+                if user != skip and doc is not None and names is not None and self._needs_reparse(user, doc, names):
                     stale.add(user)
         return sorted(stale)
 
@@ -200,13 +220,21 @@ class WorkspaceIndex:
             doc, names = self._docs.get(uri), self._names.get(uri)
             if doc is None or names is None:
                 return
-            roles = self._wanted_roles(doc, names)
+            roles = self._wanted_roles(uri, doc, names)
         fresh = parse("\n".join(doc.lines), roles)
         with self._lock:
             if self._docs.get(uri) is not doc:
                 return  # replaced meanwhile
             vars(doc).update(vars(fresh))
             self._forget(uri)
+            self._wanted[uri] = roles
+            own = macro_roles(doc)
+            if own != self._roles_by_uri.get(uri, {}):  # its own macros may build on the new roles
+                if own:
+                    self._roles_by_uri[uri] = own
+                else:
+                    self._roles_by_uri.pop(uri, None)
+                self._merge_roles()
             names = self.prepare(doc)
             self._docs[uri] = doc
             self._names[uri] = names
@@ -233,6 +261,7 @@ class WorkspaceIndex:
     def _forget(self, uri: str) -> None:
         self._docs.pop(uri, None)
         self._included.pop(uri, None)
+        self._wanted.pop(uri, None)
         self._macro_uris.discard(uri)
         old = self._names.pop(uri, None)
         if old is None:
@@ -418,7 +447,7 @@ def scan_files(
                 if path.stat().st_size > MAX_FILE_BYTES:
                     log.warning("not indexing %s: larger than %d bytes", path, MAX_FILE_BYTES)
                 else:
-                    doc = parse_bounded(read_text(path))
+                    doc = index.parse(read_text(path))
                     if not skip(uri):
                         index.put(uri, doc)
                         done += 1

@@ -15,6 +15,7 @@ export interface ServerSettings {
     path: string;
     adapter: string;
     threads: number;
+    gpuLayers: number;
     contextSize: number;
     cacheDir: string;
     size: "0.5b" | "1.5b";
@@ -29,9 +30,10 @@ export interface ServerSettings {
     candidates: number;
     timeBudgetMs: number;
   };
-  assembler: { path: string; flags: string[]; timeoutMs: number };
+  assembler: { path: string; flags: string[]; timeoutMs: number; includePaths: string[]; defines: string[] };
   diagnostics: { enabled: boolean; debounceMs: number };
   index: { enabled: boolean; embeddings: boolean; maxFiles: number };
+  analysis: { mcaPath: string; cpu: string; mattr: string; mcaOnHover: boolean; timeoutMs: number };
 }
 
 export interface ClientSettings {
@@ -41,20 +43,21 @@ export interface ClientSettings {
 
 export const SERVER_DEFAULTS: ServerSettings = {
   model: {
-    enabled: true, path: "", adapter: "default", threads: 0, contextSize: 2048, cacheDir: "",
+    enabled: true, path: "", adapter: "default", threads: 0, gpuLayers: -1, contextSize: 2048, cacheDir: "",
     size: "0.5b", kvShift: true, coldWindow: false,
   },
   completion: {
     enabled: true,
     mode: "both",
     maxLines: 8,
-    checkWithAssembler: true,
+    checkWithAssembler: false,
     candidates: 3,
     timeBudgetMs: 2000,
   },
-  assembler: { path: "", flags: [], timeoutMs: 5000 },
+  assembler: { path: "", flags: [], timeoutMs: 5000, includePaths: [], defines: [] },
   diagnostics: { enabled: true, debounceMs: 300 },
   index: { enabled: true, embeddings: true, maxFiles: 20000 },
+  analysis: { mcaPath: "", cpu: "neoverse-n1", mattr: "", mcaOnHover: false, timeoutMs: 10000 },
 };
 
 /** Reads one dotted key below `asmLsp` (e.g. "model.threads"); undefined when unset. */
@@ -137,6 +140,7 @@ export function readServerSettings(
       path: filePath(r.str("model.path", d.model.path), ctx),
       adapter: adapterValue(r.str("model.adapter", d.model.adapter), ctx),
       threads: r.int("model.threads", d.model.threads, 0, 256),
+      gpuLayers: r.int("model.gpuLayers", d.model.gpuLayers, -1, 1000),
       contextSize: r.int("model.contextSize", d.model.contextSize, 256, 32768),
       cacheDir: filePath(r.str("model.cacheDir", d.model.cacheDir), ctx),
       size: r.oneOf("model.size", d.model.size, ["0.5b", "1.5b"] as const),
@@ -155,6 +159,8 @@ export function readServerSettings(
       path: filePath(r.str("assembler.path", d.assembler.path), ctx),
       flags: r.strList("assembler.flags", d.assembler.flags),
       timeoutMs: r.int("assembler.timeoutMs", d.assembler.timeoutMs, 100, 120000),
+      includePaths: r.strList("assembler.includePaths", d.assembler.includePaths),
+      defines: r.strList("assembler.defines", d.assembler.defines),
     },
     diagnostics: {
       enabled: r.bool("diagnostics.enabled", d.diagnostics.enabled),
@@ -164,6 +170,13 @@ export function readServerSettings(
       enabled: r.bool("index.enabled", d.index.enabled),
       embeddings: r.bool("index.embeddings", d.index.embeddings),
       maxFiles: r.int("index.maxFiles", d.index.maxFiles, 1, 1000000),
+    },
+    analysis: {
+      mcaPath: filePath(r.str("analysis.mcaPath", d.analysis.mcaPath), ctx),
+      cpu: r.str("analysis.cpu", d.analysis.cpu),
+      mattr: r.str("analysis.mattr", d.analysis.mattr),
+      mcaOnHover: r.bool("analysis.mcaOnHover", d.analysis.mcaOnHover),
+      timeoutMs: r.int("analysis.timeoutMs", d.analysis.timeoutMs, 100, 600000),
     },
   };
   return { settings, problems: r.problems };

@@ -55,3 +55,14 @@ export function modelStatusText(result: unknown): string {
   }
   return result === null || result === undefined ? "(the server returned no status)" : String(result);
 }
+
+/** `asmLsp.analyzeThroughput` answers `{ok, markdown, report | error}`; anything else is not ok. */
+export function analysisAnswer(result: unknown): { ok: boolean; markdown: string } {
+  if (typeof result === "object" && result !== null) {
+    const r = result as Record<string, unknown>;
+    if (r.ok === true && typeof r.markdown === "string") return { ok: true, markdown: r.markdown };
+    const error = typeof r.error === "string" ? r.error : JSON.stringify(result);
+    return { ok: false, markdown: error };
+  }
+  return { ok: false, markdown: "(the server gave no analysis)" };
+}

@@ -1,0 +1,1 @@
+"""Analyses of assembly text by outside tools (llvm-mca). No LSP imports."""
