@@ -28,6 +28,8 @@ def _add_shared(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--cache-dir", default=d(""), help="where the assembled model is kept (default $XDG_CACHE_HOME/asm-lsp)")
     parser.add_argument("--model-size", choices=("0.5b", "1.5b"), default=d(None),
                         help="the packaged model to use (default 0.5b; 1.5b needs the model-1.5b extra)")
+    parser.add_argument("--gpu-layers", type=int, default=d(None),
+                        help="model layers on the GPU: -1 all (default, when llama.cpp has a GPU backend), 0 none")
     parser.add_argument("--no-model", action="store_true", default=d(False), help="run without the code model (classic features only)")
     parser.add_argument("--assembler", default=d(None), help="assembler program for diagnostics (default: aarch64-linux-gnu-as, llvm-mc)")
 
@@ -102,6 +104,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         model["cacheDir"] = args.cache_dir
     if args.model_size:
         model["size"] = args.model_size
+    if args.gpu_layers is not None:
+        model["gpuLayers"] = args.gpu_layers
     if args.no_model:
         model["enabled"] = False
     if model:
