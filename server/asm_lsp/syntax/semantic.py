@@ -195,7 +195,7 @@ class _Tokenizer:
         # Symbols a macro invocation defines (`function f, export=1`): `declaration` there.
         self.definitions_at = {(d.line, d.start) for d in doc.labels if d.defined_by not in _PLAIN_DEFINERS}
         self._symbol_cache: dict[tuple[str, bool], tuple[int, int]] = {}
-        self._recording = False  # line_entry: symbols become keys
+        self._recording = False  # new_line: symbols become keys
         self._keys: list[tuple[str, bool, bool]] = []
 
     # -- lines ------------------------------------------------------------------
