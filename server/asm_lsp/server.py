@@ -173,6 +173,16 @@ class AsmLanguageServer(LanguageServer):
             self._symbols[uri] = (doc, encoded)
         return encoded
 
+    def refresh_semantic_tokens(self) -> None:
+        """The workspace index changed under tokens already sent (a name there may now be a
+        function of another file): forget them and, if the client can, ask it to request again."""
+        if not self.semantic.invalidate():
+            return
+        workspace = self.client_capabilities.workspace
+        tokens = workspace.semantic_tokens if workspace else None
+        if tokens is not None and tokens.refresh_support:
+            self.workspace_semantic_tokens_refresh(None)
+
     async def prepare_semantic_tokens(self, uri: str) -> None:
         """After an edit, make the new parse's semantic tokens before the client asks
         (editors ask a little after typing stops)."""
@@ -293,6 +303,7 @@ class AsmLanguageServer(LanguageServer):
         if supports_progress:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
         self.send_status(indexing=f"{len(self.index)} files")  # open buffers count too
+        self.refresh_semantic_tokens()
         if self.completions is not None:
             self.completions.on_index_ready()
 
