@@ -449,3 +449,21 @@ def test_alternatives_are_longer_runs_of_the_decoded_lines():
     assert _alternatives("a\nb\nc", "a", 2) == ("a\nb", "a\nb\nc")
     assert _alternatives("a\nb", "a", 2) == ("a\nb",)
     assert _alternatives("a", "a", 2) == () and _alternatives("a\nb", "a", 0) == ()
+
+
+def test_model_status_markdown_is_rendered_from_the_json_stats(tmp_path):
+    """asmLsp.modelStatus renders asmLsp.modelStats: a never-loaded engine's dict, and a loaded one's."""
+    from asm_lsp.features.model_completion import render_status
+
+    engine = CompletionEngine(ModelFiles(tmp_path / "m.gguf", 0, "", "test"), threads=2)
+    stats = engine.stats_dict()
+    assert stats["state"] == "not started" and stats["placement"] is None and stats["counters"]["completions"] == 0
+    assert render_status({**stats, "files": None, "similar": None}).startswith("**Model**: not started\n\ncompletions 0, ")
+    loaded = {**stats, "state": "ready", "detail": "m.gguf, n_ctx 2048", "placement": "GPU (24 of 24 layers)",
+              "files": "m.gguf (sha256 …)", "similar": "ready", "last": {"prompt_tokens": 700, "reused_tokens": 690,
+                                                                         "elapsed_ms": 120.4}}
+    text = render_status(loaded)
+    assert text.startswith("**Model**: ready: m.gguf, n_ctx 2048\n\n```\nm.gguf (sha256 …)\n```")
+    assert "runs on GPU (24 of 24 layers), 2 threads" in text and "700 prompt tokens, 690 reused" in text
+    assert text.endswith("**Similar functions**: ready")
+    engine.close()
