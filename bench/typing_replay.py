@@ -83,7 +83,7 @@ from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, b
 from asm_lsp.model.suggest import Hole
 from asm_lsp.syntax import split_functions
 from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
-from bench.lsp_client import LspClient
+from bench.lsp_client import LspClient, LspError
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
 DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
@@ -358,7 +358,10 @@ class Replay:
 
 def model_stats(client: Client) -> dict[str, Any]:
     """``asmLsp.modelStats`` (JSON); {} from a server without it (an older engine)."""
-    stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+    try:
+        stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+    except LspError:  # "Command name 'asmLsp.modelStats' is not defined"
+        return {}
     return stats if isinstance(stats, dict) else {}
 
 
@@ -885,7 +888,7 @@ def main() -> None:
     parser.add_argument("--no-direct", action="store_true", help="skip the direct llama.cpp probes")
     parser.add_argument("--notes", type=Path, help="Markdown appended to the report under Notes (the diagnosis)")
     parser.add_argument("--out", type=Path, default=RESULTS / "typing_replay", help="results path without suffix")
-    parser.add_argument("--open-settings", default="default,old-engine,lifted-cold-window,lifted-full-window",
+    parser.add_argument("--open-settings", default="default,cold-window,old-engine,lifted-cold-window,lifted-full-window",
                         help="variants for open-and-ask (each hole opened and asked at once; \"\": none)")
     parser.add_argument("--open-holes", type=int, default=OPEN_HOLES, help="holes per document for open-and-ask")
     parser.add_argument("--baseline", default="f7309b4", metavar="REV",

@@ -447,6 +447,9 @@ class CompletionEngine:
     def _serve_waiters(self, job: Job, text: str, done: bool) -> None:
         """Answer the requests typed along ``job`` whose lines are decoded (``done``: all of
         them, the rest from the cache or a new job); settle those out of time with None."""
+        if done:
+            with self.jobs.lock:
+                job.finished = True  # from here on a request at this place queues its own job
         if not job.waiters:
             return
         now = time.monotonic()

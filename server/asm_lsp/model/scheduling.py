@@ -64,13 +64,14 @@ class Job:
     cancelled: bool = False
     prefill_seq: int = 0
     answered: bool = False  # the future is settled: the rest of the decoding is background work
+    finished: bool = False  # decoding is over: no more requests may wait on it
     raw: str = ""  # what is decoded so far (uncut), for requests that type along
     waiters: list[Waiter] = field(default_factory=list)
 
     def follows(self, hole: Hole) -> str | None:
         """What was typed if ``hole`` is this job's hole with text typed along its decoding so
         far (or ahead of it, where the decoding may still agree), else None."""
-        if self.kind == "prefill" or hole.suffix != self.hole.suffix or not hole.prefix.startswith(self.hole.prefix):
+        if self.kind == "prefill" or self.finished or hole.suffix != self.hole.suffix or not hole.prefix.startswith(self.hole.prefix):
             return None
         typed = hole.prefix[len(self.hole.prefix):]
         raw = self.raw
@@ -209,7 +210,7 @@ class Scheduler:
 
     def drop(self, job: Job) -> None:
         """``job``'s request and waiters get None (with the lock held)."""
-        job.answered = True
+        job.answered = job.finished = True
         settle(job.future, None)
         for waiter in job.waiters:
             settle(waiter.future, None)
