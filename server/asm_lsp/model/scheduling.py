@@ -15,6 +15,7 @@ with the lock held or by the worker, never twice (``settle``).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -78,6 +79,51 @@ class Job:
         return typed if raw.startswith(typed) or typed.startswith(raw) else None
 
 
+class Deadlines:
+    """One thread that runs callbacks at their deadlines (time budgets): the worker may be inside
+    a prompt chunk that takes seconds on a busy machine, and a request's wait is bounded anyway."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at ``time.monotonic() >= when`` (never raises into anyone)."""
+        if when == float("inf"):
+            return
+        with self._cv:
+            if self._closed:
+                return
+            self._count += 1
+            heapq.heappush(self._heap, (when, self._count, callback))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="asm-lsp-model-deadlines", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._heap.clear()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._closed:
+                    return
+                _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:  # a deadline must never take the thread down
+                pass
+
+
 class Scheduler:
     """The worker's job slots behind one lock (see the module docstring)."""
 
@@ -128,17 +174,18 @@ class Scheduler:
                 self.follow = job
                 self.lock.notify_all()
 
-    def attach(self, hole: Hole, waiter: Callable[[str], Waiter]) -> bool:
-        """Make the running job answer ``hole`` too if it was typed along that job's decoding."""
+    def attach(self, hole: Hole, waiter: Callable[[str], Waiter]) -> Job | None:
+        """Make the running job answer ``hole`` too if it was typed along that job's decoding;
+        that job, or None."""
         with self.lock:
             job = self.running
             if job is None or self.stale(job) or self.pending is not None:
-                return False
+                return None
             typed = job.follows(hole)
             if typed is None:
-                return False
+                return None
             job.waiters.append(waiter(typed))
-            return True
+            return job
 
     def cancel(self, request_id: Hashable) -> None:
         """Cancel a request that is not answered yet: its future gets None and its job stops.
