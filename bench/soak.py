@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 rounds.append({"t_s": round(time.monotonic() - t0, 1), "rss_kb": rss, "requests": len(requests),
                                "pause_points": len(pauses), "timeouts": sum(r.outcome == "timeout" for r in pauses),
                                "suggestions": sum(r.outcome == "suggestion" for r in pauses),
+                               "slowest_status_s": round(replay.STATS_MAX_S, 2),
                                "p50_ms": rounded(percentile(
                                    [r.latency_ms for r in pauses if r.latency_ms is not None], 0.5))})
                 print(f"round {len(rounds)}: {rounds[-1]}", file=sys.stderr)

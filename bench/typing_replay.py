@@ -356,12 +356,19 @@ class Replay:
     similar_status: str = ""  # open-only sessions: the similar-functions status at the end
 
 
+STATS_MAX_S = 0.0  # the slowest asmLsp.modelStats answer seen (a stalled event loop shows here)
+
+
 def model_stats(client: Client) -> dict[str, Any]:
     """``asmLsp.modelStats`` (JSON); {} from a server without it (an older engine)."""
+    global STATS_MAX_S
+    started = time.monotonic()
     try:
-        stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+        stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 120)
     except LspError:  # "Command name 'asmLsp.modelStats' is not defined"
         return {}
+    finally:
+        STATS_MAX_S = max(STATS_MAX_S, time.monotonic() - started)
     return stats if isinstance(stats, dict) else {}
 
 

@@ -406,6 +406,14 @@ class CompletionEngine:
             log.info("this model's KV cache cannot shift positions: kv_shift off")
             self.kv_shift = False
         self._kv = KVCache(llm, numpy, self.batch_size, self.kv_shift, self.stats)
+        kv = self._kv
+
+        def running_went_stale() -> None:  # with the scheduler's lock held
+            job = self.jobs.running
+            if job is not None and self.jobs.stale(job):
+                kv.abort.set(True)
+
+        self.jobs.on_change = running_went_stale
         self._decoder = Decoder(llm, numpy, self.stats, self.prompt_lookup)
         self.placement = llama_loader.placement(llm, self.gpu_layers)
         elapsed = time.monotonic() - t0

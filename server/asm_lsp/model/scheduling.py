@@ -136,6 +136,7 @@ class Scheduler:
         self.follow: Job | None = None
         self.running: Job | None = None
         self.closed = False
+        self.on_change: Callable[[], None] = lambda: None  # after anything that may make the running job stale
 
     # -- producers (any thread) -----------------------------------------------------
     def complete(self, job_for_seq: Callable[[int], Job]) -> Job | None:
@@ -151,6 +152,7 @@ class Scheduler:
             self.pending = job
             self.follow = None
             self.lock.notify_all()
+            self.on_change()
             return job
 
     def warm(self, hole: Hole) -> None:
@@ -161,6 +163,7 @@ class Scheduler:
             self.prefill_seq += 1
             self.prefill = Job("prefill", hole, self.seq, prefill_seq=self.prefill_seq)
             self.lock.notify_all()
+            self.on_change()
 
     def speculate(self, after: Job | None, job: Job) -> None:
         """Queue follow-up ``job`` unless ``after`` went stale or a completion waits
@@ -202,6 +205,7 @@ class Scheduler:
                     settle(waiter.future, None)
             if self.pending is not None and self.pending.cancelled:
                 self.pending = None
+            self.on_change()
 
     def close(self) -> None:
         with self.lock:
@@ -211,6 +215,7 @@ class Scheduler:
                     self.drop(job)
             self.pending = self.prefill = self.follow = None
             self.lock.notify_all()
+            self.on_change()
 
     # -- the worker -------------------------------------------------------------------
     def has_work(self) -> bool:
