@@ -35,7 +35,7 @@ from asm_lsp.model.engine import CompletionEngine, CompletionRequest, physical_c
 from asm_lsp.model.prompt import build_fim_prompt, cut_window
 from asm_lsp.model.store import llama_cpp_version, resolve_model
 from asm_lsp.model.suggest import Hole, accept, cut_suggestion
-from bench.common import GCC, ROOT, compile_case, compiler_version
+from bench.common import GCC, ROOT, compile_case, compiler_version, write_report
 
 HOLES = 5  # 5 holes x ~8 measurements each keeps the run under ~5 min on 2 cores
 CONTEXT = 2048  # the settings default
@@ -266,9 +266,7 @@ def main() -> int:
     if args.no_write:
         print(json.dumps(result, indent=2))
         return 0
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "model_latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "model_latency.md").write_text(markdown(result))
+    write_report(RESULTS / "model_latency", result, markdown(result))
     print(markdown(result))
     return 0
 
