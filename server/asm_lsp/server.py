@@ -178,7 +178,7 @@ class AsmLanguageServer(LanguageServer):
         function of another file): forget them and, if the client can, ask it to request again."""
         if not self.semantic.invalidate():
             return
-        workspace = self.client_capabilities.workspace
+        workspace = getattr(getattr(self.protocol, "client_capabilities", None), "workspace", None)
         tokens = workspace.semantic_tokens if workspace else None
         if tokens is not None and tokens.refresh_support:
             self.workspace_semantic_tokens_refresh(None)
@@ -424,7 +424,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.parses.open(params.text_document.uri)
         ls.document(params.text_document.uri)  # a big one starts parsing on the worker
         ls.schedule_push_diagnostics(params.text_document.uri)
-        caps = ls.client_capabilities.text_document
+        caps = getattr(getattr(ls.protocol, "client_capabilities", None), "text_document", None)
         if caps is not None and caps.semantic_tokens is not None:  # the client will ask for them
             asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
