@@ -274,7 +274,8 @@ def pick_holes(trees: dict[str, tuple[Project, Path, list[Path]]], count: int, s
                         and "\\" not in line_text and line_text.strip() and normalize(line_text)):
                     candidates.append(Hole(package, str(path.relative_to(tree)), number, line_text, path))
     rng = random.Random(seed)
-    return sorted(rng.sample(candidates, min(count, len(candidates))), key=lambda h: (h.package, h.rel, h.line))
+    # In the drawn order: the first k of them are a random sample too (a run cut by --minutes).
+    return rng.sample(candidates, min(count, len(candidates)))
 
 
 def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str | None, float, str | None]:
@@ -306,7 +307,8 @@ def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str
 
 
 def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[Hole], warmup_hole: Hole,
-                   log: Path, timeout: float) -> dict[str, Any]:
+                   log: Path, timeout: float, minutes: float) -> dict[str, Any]:
+    """Ask at each hole in turn; stop when ``minutes`` have passed (the holes asked so far count)."""
     client = start_server(root, settings, log, model=True)
     try:
         warm_started = time.monotonic()  # loading the model is not measured
@@ -317,7 +319,11 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
         ask(client, warmup_hole, 0, timeout)  # the first request's one-time costs, on a file no hole is in
         warmup = time.monotonic() - warm_started
         records = []
+        deadline = time.monotonic() + 60 * minutes
         for n, hole in enumerate(holes, 1):
+            if time.monotonic() > deadline:
+                print(f"  {name}: {minutes:g} minutes passed; {n - 1} of {len(holes)} holes asked", flush=True)
+                break
             text, seconds, error = ask(client, hole, n, timeout)
             first = (text or "").split("\n")[0]
             records.append({"package": hole.package, "file": hole.rel, "line": hole.line + 1,
@@ -330,7 +336,7 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
     finally:
         client.close()
     times = sorted(r["seconds"] for r in records)
-    return {"settings": settings, "warmup_s": round(warmup, 1), "holes": len(records),
+    return {"settings": settings, "warmup_s": round(warmup, 1), "holes": len(records), "minutes": minutes,
             "exact": sum(r["exact"] for r in records), "empty": sum(r["empty"] for r in records),
             "p50_s": round(statistics.median(times), 2), "p95_s": round(percentile(times, 0.95) or 0.0, 2),
             "records": records}
@@ -366,15 +372,24 @@ def write_markdown(report: dict[str, Any]) -> str:
         out += ["", "Examples (severity 1 = error, 3 = information):", ""] + [f"- `{m}`" for m in examples[:6]]
     if report.get("completion"):
         out += ["", "## Completion on removed instruction lines", "",
-                f"{report['holes']} instruction lines removed at random (seed {report['seed']}) from the built files; "
+                f"{report['holes']} instruction lines drawn at random (seed {report['seed']}) from the built files and "
+                "asked in that order until a variant's time (--minutes) ran out; "
                 f"each holed file opened in the unconfigured workspace, {READ_S:.0f} s to read, then one inline "
                 "completion at the empty line. Exact = first line equal with whitespace collapsed.", "",
                 "| settings | exact first line | empty | p50 | p95 | warm-up (not counted) |",
                 "| --- | --- | --- | --- | --- | --- |"]
-        for name, run in report["completion"].items():
+        runs = report["completion"]
+        for name, run in runs.items():
             out.append(f"| {name} | {run['exact']}/{run['holes']} ({pct(run['exact'], run['holes'])}) | "
                        f"{run['empty']}/{run['holes']} ({pct(run['empty'], run['holes'])}) | {run['p50_s']} s | "
                        f"{run['p95_s']} s | {run['warmup_s']} s |")
+        common = min((run["holes"] for run in runs.values()), default=0)
+        if len(runs) > 1 and common:
+            out += ["", f"On the first {common} holes, which every run asked:", ""]
+            for name, run in runs.items():
+                first = run["records"][:common]
+                out.append(f"- {name}: exact {sum(r['exact'] for r in first)}/{common}, "
+                           f"empty {sum(r['empty'] for r in first)}/{common}")
     return "\n".join(out) + "\n"
 
 
@@ -385,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-completion", action="store_true", help="outline and diagnostics only (no model)")
     parser.add_argument("--variants", default="default,lifted",
                         help="completion settings to run: default, lifted, lifted-nocheck (comma-separated)")
-    parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds to wait for one answer")
+    parser.add_argument("--request-timeout", type=float, default=240.0, help="seconds to wait for one answer")
+    parser.add_argument("--minutes", default="60",
+                        help="stop a completion variant after this long (the holes are in random order): "
+                             "minutes for all, or per variant as default=10,lifted=28")
     parser.add_argument("--out", type=Path, default=RESULTS / "handwritten", help="result path without suffix")
     args = parser.parse_args(argv)
     for tool in ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-readelf"):
@@ -454,10 +472,18 @@ def main(argv: list[str] | None = None) -> int:
             settings = {**variants[name], "diagnostics": {"enabled": False}, "index": {"embeddings": False}}
             root = WORK / "src"  # both projects' unconfigured trees
             completion[name] = completion_run(name, settings, root, holes, warmup, logs / f"completion-{name}.log",
-                                              args.request_timeout)
+                                              args.request_timeout, minutes_for(args.minutes, name))
             write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
     write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
     return 0
+
+
+def minutes_for(spec: str, variant: str) -> float:
+    """``--minutes`` for one variant: "30" for all, or "default=10,lifted=28" (others: 60)."""
+    if "=" not in spec:
+        return float(spec)
+    given = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return float(given.get(variant, 60))
 
 
 def write_results(args: argparse.Namespace, argv: list[str] | None, load_before: list[float],

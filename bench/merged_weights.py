@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server: before lla
 
 from asm_lsp.model import lora_merge  # noqa: E402
 from asm_lsp.model.store import llama_cpp_version, packaged_adapter, resolve_model  # noqa: E402
+from bench.common import write_report
 from models import evaluate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -237,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in work.iterdir():
         path.unlink()
     work.rmdir()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -82,7 +82,8 @@ from asm_lsp.model.llama import load_llama, physical_cores
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
 from asm_lsp.model.suggest import Hole
 from asm_lsp.syntax import split_functions
-from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
+from bench.common import (ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded,
+                          write_report)
 from bench.lsp_client import LspClient
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
@@ -1019,9 +1020,7 @@ def main() -> None:
         "replays": [asdict(r) for s in settings for r in replays[s]],
         "notes": [args.notes.read_text()] if args.notes else [],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
 
 
