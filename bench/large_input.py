@@ -50,6 +50,11 @@ def case_text(kind: str) -> str:
     return big_text(20_000) + "\t.word " + ", ".join(f"sym{i}" for i in range(15_000)) + "\n"
 
 
+def timed(client: LspClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
+    reply, seconds = client.timed(method, params, timeout)
+    return reply, round(seconds, 3)
+
+
 class HoverProbe:
     """Hovers on the small document every ``period`` s from a thread; latencies in ms."""
 
@@ -84,12 +89,6 @@ class HoverProbe:
         lat = self.latencies
         return {"n": len(lat), "p50_ms": rounded(percentile(lat, 0.5)), "p95_ms": rounded(percentile(lat, 0.95)),
                 "max_ms": round(max(lat), 1) if lat else None, "failures": self.failures[:5]}
-
-
-def timed(client: LspClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
-    started = time.monotonic()
-    reply = client.exchange(method, params, timeout=timeout)
-    return reply, round(time.monotonic() - started, 3)
 
 
 def wait_for_model(client: LspClient) -> float:

@@ -1,6 +1,6 @@
 """Hover, definition and outline latency on a 3,000-line macro-heavy file, through the server.
 
-    python bench/macro_latency.py          # writes bench/results/macro_latency.{json,md}
+    python -m bench.macro_latency          # writes bench/results/macro_latency.{json,md}
 
 File: dav1d 1.0.0's `src/arm/64/mc.S` (3,310 lines, unmodified; Debian bookworm source,
 fetched by models/corpus/fetch.py into bench/work/handwritten/): 400 `.macro`
@@ -31,23 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT), str(ROOT / "bench" / "exec_completion")]
-
-from lsp_client import LspClient  # noqa: E402
+from bench.common import RESULTS, ROOT, command_line, cpu_seconds, machine, percentile, write_report
+from bench.lsp_client import LspClient
 
 GOAL_MS = 50.0
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (/proc/PID/stat, clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def targets(text: str, macro_names: set[str]) -> dict[str, list[tuple[int, int]]]:
@@ -75,7 +62,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="hover and definition requests each")
     parser.add_argument("--outlines", type=int, default=60, help="documentSymbol requests (each kind)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "macro_latency")
+    parser.add_argument("--out", type=Path, default=RESULTS / "macro_latency")
     args = parser.parse_args()
     from models.corpus.fetch import fetch_package
     from asm_lsp.syntax import parse
@@ -83,8 +70,7 @@ def main() -> int:
     work = ROOT / "bench" / "work" / "handwritten"
     package = fetch_package("dav1d", work / "downloads" / "dav1d", work / "src" / "dav1d")
     rng = random.Random(args.seed)
-    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-                     "command": " ".join(sys.argv), "source": f"dav1d {package.version} src/arm/64/mc.S"}
+    results: dict = {**machine(), "command": command_line(), "source": f"dav1d {package.version} src/arm/64/mc.S"}
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "dav1d"
         shutil.copytree(package.root / "src" / "arm", ws / "src" / "arm")
@@ -97,8 +83,7 @@ def main() -> int:
         results["file"] = {"lines": text.count("\n") + 1, **{k: len(v) for k, v in places.items()}}
         print(f"{results['source']}: {results['file']}", flush=True)
 
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
-        client = LspClient([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model"], Path(tmp) / "server.log", env=env)
+        client = LspClient(stderr_log=Path(tmp) / "server.log", strict=False)
         client.request("initialize", {"processId": os.getpid(), "rootUri": ws.as_uri(),
                                       "workspaceFolders": [{"uri": ws.as_uri(), "name": "dav1d"}],
                                       "capabilities": {"window": {"workDoneProgress": True}}}, timeout=60)
@@ -121,7 +106,7 @@ def main() -> int:
         by_kind: dict[str, list[float]] = {}
         cpu: dict[str, float] = {}
         for method in ("hover", "definition"):
-            cpu_start = server_cpu_seconds(client.proc.pid)
+            cpu_start = cpu_seconds(client.proc.pid)
             for kind, (line, col) in sample:
                 t0 = time.perf_counter()
                 answer = client.request(f"textDocument/{method}", {"textDocument": {"uri": uri},
@@ -130,15 +115,15 @@ def main() -> int:
                 latencies[method].append(ms)
                 by_kind.setdefault(f"{method}: {kind}", []).append(ms)
                 answered[method] += bool(answer)
-            cpu[method] = 1000 * (server_cpu_seconds(client.proc.pid) - cpu_start) / len(sample)
+            cpu[method] = 1000 * (cpu_seconds(client.proc.pid) - cpu_start) / len(sample)
         version = 1
         outline_cpu = edit_cpu = 0.0
         for i in range(args.outlines):
-            c0 = server_cpu_seconds(client.proc.pid)
+            c0 = cpu_seconds(client.proc.pid)
             t0 = time.perf_counter()
             client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}, timeout=30)
             latencies["outline"].append(1000 * (time.perf_counter() - t0))
-            c1 = server_cpu_seconds(client.proc.pid)
+            c1 = cpu_seconds(client.proc.pid)
             outline_cpu += c1 - c0
             version += 1
             edit = {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\n"}
@@ -149,7 +134,7 @@ def main() -> int:
                                                      "contentChanges": [edit]})
             client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}, timeout=30)
             latencies["outline after an edit"].append(1000 * (time.perf_counter() - t0))
-            edit_cpu += server_cpu_seconds(client.proc.pid) - c1
+            edit_cpu += cpu_seconds(client.proc.pid) - c1
         cpu["outline"] = 1000 * outline_cpu / args.outlines
         cpu["outline after an edit"] = 1000 * edit_cpu / args.outlines
         client.request("shutdown", None, timeout=10)
@@ -164,11 +149,10 @@ def main() -> int:
     results["server_cpu_ms_per_request"] = {k: round(v, 2) for k, v in cpu.items()}
     results["goal_ms"] = GOAL_MS
     results["goals_met"] = {k: v["p95"] <= GOAL_MS for k, v in results["latency_ms"].items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     rows = [f"| {k} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} | {cpu[k]:.1f} | {v['n']} "
             f"| {'yes' if results['goals_met'][k] else 'NO'} |" for k, v in results["latency_ms"].items()]
-    md = (f"# Hover, definition and outline on a macro-heavy file\n\n{results['date']}, {results['cpus']} CPUs, "
+    md = (f"# Hover, definition and outline on a macro-heavy file\n\n{results['date']}, {results['cpus']} CPUs, load "
+          f"{results['load']}, "
           f"`{results['command']}`\n\n{results['source']}: {results['file']['lines']:,} lines; targets "
           f"{ {k: v for k, v in results['file'].items() if k != 'lines'} }; the outline lists "
           f"{results['outline_functions']} functions.\n\n"
@@ -177,7 +161,7 @@ def main() -> int:
           + "\n".join(rows) + f"\n\nAnswered (non-empty): hover {answered['hover']}/{len(sample)}, "
           f"definition {answered['definition']}/{len(sample)}.\n\nLoad: `{results['uptime']}` (2 cores shared by "
           "seven people's jobs: wall times include waiting for a core).\n")
-    args.out.with_suffix(".md").write_text(md)
+    write_report(args.out, results, md)
     print(md)
     return 0
 

@@ -17,7 +17,6 @@ at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench import typing_replay as replay
-from bench.common import ROOT, percentile, proc_status, rounded
+from bench.common import ROOT, percentile, proc_status, rounded, write_report
 
 RESULTS = ROOT / "bench" / "results"
 RSS_GROWTH_GOAL = 0.05
@@ -96,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         "engine": stats.get("counters", {}),
     }
     report["ok"] = bool(alive and report["timeouts"] == 0 and growth is not None and growth <= RSS_GROWTH_GOAL)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     md = [f"# Typing soak ({report['minutes']} min, settings `{args.settings}`)", "",
           f"`{report['command']}` — {started}, {report['machine']}; load average {load_start} at start, "
           f"{report['load_avg_end']} at end.", "",
@@ -108,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
           f"growth {report['rss_growth']:.1%} (goal ≤ 5 %); VmHWM {report['vm_hwm_mb']} MB",
           f"- server alive and answering at the end: {alive}; engine counters {report['engine']}",
           f"- verdict: {'met' if report['ok'] else 'MISSED'}", ""]
-    args.out.with_suffix(".md").write_text("\n".join(md))
+    write_report(args.out, report, "\n".join(md))
     print("\n".join(md))
     return 0 if report["ok"] else 1
 

@@ -1,11 +1,14 @@
 """Evaluate code completion on held-out assembly: the base model vs ours, per compiler and -O level.
 
-    PYTHONPATH=server:. nice -n 10 python -m models.evaluate --source cases --holes 10 \\
+    PYTHONPATH=server:. nice -n 10 python -m models.evaluate run --source cases --holes 10 \\
         --out models/results/eval_cases.json --card models/README.md
 
-makes ``--out`` (JSON: config, model files and hashes, every hole with every system's answer,
-metrics per system x compiler x opt level x hole kind, speed) and, with ``--card``, rewrites
-the evaluation section of the model card between ``<!-- eval:NAME:begin -->`` markers.
+Subcommands, each with the same sampling flags (``EvalPlan``: the same flags, the same holes):
+``run`` answers through the server's engine here, ``export-prompts`` and ``import-answers``
+take the large runs to a GPU and back (below). ``run`` and ``import-answers`` make ``--out``
+(JSON: config, model files and hashes, every hole with every system's answer, metrics per
+system x compiler x opt level x hole kind, speed) and, with ``--card``, rewrite the
+evaluation section of the model card between ``<!-- eval:NAME:begin -->`` markers.
 
 Sources (both held out from training):
     cases   bench/exec_completion/cases/*.c (written by us, in no Debian project), compiled here
@@ -34,26 +37,27 @@ run resumes where it stopped.
 Large runs on a GPU (transformers instead of llama.cpp; same holes, prompts and cutting):
 
     # here: the prompts the server's engine would send, one JSON line per hole (no model)
-    PYTHONPATH=server:. python -m models.evaluate --source test --holes 24 --block-holes 8 \
-        --opts O0,O1,O2,O3,Os --export-prompts models/work/eval/prompts-test.jsonl.gz
+    PYTHONPATH=server:. python -m models.evaluate export-prompts --source test --holes 24 --block-holes 8 \
+        --opts O0,O1,O2,O3,Os --out models/work/eval/prompts-test.jsonl.gz
     # there: raw greedy continuations (models/hf_generate.py), e.g. base and base + adapter
     python -m models.hf_generate --base base-hf --prompts prompts-test.jsonl.gz --out base.jsonl
     # here: cut as the server cuts, score, report (same sampling flags as the export)
-    PYTHONPATH=server:. python -m models.evaluate --source test --holes 24 --block-holes 8 \
-        --opts O0,O1,O2,O3,Os --import-answers base=base.jsonl --import-answers ours=ours.jsonl \
+    PYTHONPATH=server:. python -m models.evaluate import-answers --source test --holes 24 --block-holes 8 \
+        --opts O0,O1,O2,O3,Os --answers base=base.jsonl --answers ours=ours.jsonl \
         --out models/results/eval_test_gpu.json
 
-``--export-prompts`` writes {id, kind, compiler, opt, project, max_lines, expected, prompt,
+``export-prompts`` writes {id, kind, compiler, opt, project, max_lines, expected, prompt,
 prompt_tokens, max_new_tokens, multiline, line_after}: ``prompt`` is what
 ``CompletionEngine._prompt_tokens`` makes (run with a tokenizer shim: the Hugging Face
 tokenizer of the same vocabulary), ``max_new_tokens`` the engine's generation limit for the
-hole. ``--import-answers NAME=FILE`` reads {id, text, finished} lines (raw continuation;
+hole. ``import-answers --answers NAME=FILE`` reads {id, text, finished} lines (raw continuation;
 finished: it ended on a special token) and cuts them with ``suggest.cut_suggestion`` exactly as
 the end of ``CompletionEngine._generate`` does.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -70,6 +74,7 @@ from pathlib import Path
 
 from asm_lsp.model.store import sha256_file
 from asm_lsp.syntax import parse
+from bench.common import compile_argv
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_DIR = REPO / "bench" / "exec_completion" / "cases"
@@ -78,11 +83,7 @@ DEFAULT_WORK = REPO / "models" / "work" / "eval"
 COMPILERS = ("gcc", "clang")
 CASE_OPTS = ("O0", "O1", "O2", "O3")
 HOLE_LINES = {"line": 1, "block": 3}
-ASM_FLAGS = ["-S", "-g0", "-w", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-ident"]
-COMPILER_ARGV = {
-    "gcc": ["aarch64-linux-gnu-gcc"],
-    "clang": ["clang", "--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu", "-fno-addrsig"],
-}
+ASM_FLAGS = ["-g0", "-w", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-ident"]
 EXAMPLE_FUNCTION = "add_two_arrays"  # seed 000: zero-shot Code Llama could not complete it
 
 
@@ -254,8 +255,8 @@ def compile_cases(cases: Path, out: Path, opts: tuple[str, ...] = CASE_OPTS,
                 target = out / f"{compiler}-{opt}" / f"{source.stem}.s"
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    argv = [*COMPILER_ARGV[compiler], f"-{opt}", *ASM_FLAGS, str(source), "-o", str(target)]
-                    done = subprocess.run(argv, capture_output=True, text=True)
+                    done = subprocess.run(compile_argv(compiler, opt, source, target, *ASM_FLAGS),
+                                          capture_output=True, text=True)
                     if done.returncode != 0:
                         print(f"skip {source.name} {compiler} -{opt}: {done.stderr.strip()[:200]}", file=sys.stderr)
                         continue
@@ -417,7 +418,7 @@ def read_answers(spec: str) -> tuple[str, Path, dict[str, dict]]:
     path_ = Path(path if sep else spec)
     name = name if sep else path_.name.split(".")[0]
     if not path_.is_file():
-        raise SystemExit(f"--import-answers {spec!r}: {path_} not found")
+        raise SystemExit(f"--answers {spec!r}: {path_} not found")
     with open_text(path_) as handle:
         rows = {r["id"]: r for r in (json.loads(line) for line in handle if line.strip())}
     return name, path_, rows
@@ -551,128 +552,116 @@ def update_card(card: Path, name: str, section: str) -> None:
 
 # --------------------------------------------------------------------------- main
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", choices=("cases", "test"), default="cases", help="held-out files to cut holes in")
-    p.add_argument("--case", action="append", default=None, help="only this case (--source cases; repeatable)")
-    p.add_argument("--examples", action=argparse.BooleanOptionalAction, default=True,
-                   help=f"also answer the {EXAMPLE_FUNCTION} showcase holes (--source cases)")
-    p.add_argument("--shard", default="0/1", help="I/N: answer every Nth hole from the Ith (parallel runs)")
-    p.add_argument("--made-on", default="", help="where the answers are made, logged with each (speed is per place)")
-    p.add_argument("--report-only", action="store_true",
-                   help="no model runs: report on the answers already logged under --work")
-    p.add_argument("--server-code", default="",
-                   help="with --report-only: report answers made by this earlier server code hash")
-    p.add_argument("--answers-only", action="store_true",
-                   help="make and log the answers, no report (scoring needs the AArch64 assembler)")
-    p.add_argument("--corpus", type=Path, default=REPO / "models" / "work" / "corpus", help="corpus directory (--source test)")
-    p.add_argument("--holes", type=int, default=10, help="line holes per compiler x opt level")
-    p.add_argument("--block-holes", type=int, default=None, help="3-line block holes per group (default: --holes / 2)")
-    p.add_argument("--opts", default=",".join(CASE_OPTS), help="opt levels to evaluate, comma-separated")
-    p.add_argument("--seed", type=int, default=0, help="hole sampling seed")
-    p.add_argument("--system", action="append", default=None,
-                   help="base | NAME=adapter:PATH | NAME=model:PATH (repeatable; default: base, and ours = "
-                        "base + the shipped adapter when it exists)")
-    p.add_argument("--base-model", type=Path, default=None,
-                   help="the base GGUF file to use instead of the packaged one (must be the same model)")
-    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads per system")
-    p.add_argument("--context-size", type=int, default=2048, help="n_ctx, the server's default")
-    p.add_argument("--out", type=Path, default=None, help="JSON report to write (required unless --export-prompts)")
-    p.add_argument("--card", type=Path, default=None, help="model card to update (section named after --out)")
-    p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="compiled cases and resumable answers")
-    p.add_argument("--limit-s", type=float, default=0, help="stop sampling new holes after this many seconds (0: none)")
-    p.add_argument("--export-prompts", type=Path, default=None,
-                   help="write the holes' server prompts to this .jsonl[.gz] (for models.hf_generate) and stop")
-    p.add_argument("--tokenizer", type=Path, default=REPO / "models" / "work" / "tokenizer",
-                   help="with --export-prompts: tokenizer dir or base GGUF (counts tokens as the engine does)")
-    p.add_argument("--import-answers", action="append", default=None, metavar="NAME=FILE",
-                   help="score raw continuations from models.hf_generate instead of running llama.cpp (repeatable)")
-    p.add_argument("--decoding", default="greedy, transformers bf16 (dequantized Q4_K_M base [+ PEFT adapter]) on GPU, "
-                                          "same prompts and cutting",
-                   help="with --import-answers: how the answers were made (goes into the report)")
-    args = p.parse_args(argv)
-    if args.out is None and not args.export_prompts:
-        p.error("--out is required (unless --export-prompts)")
-    return args
+# --------------------------------------------------------------------------- the plan
+
+@dataclass
+class EvalPlan:
+    """What is evaluated: the held-out files, the holes sampled in them (and the showcase
+    holes), and how they were chosen. The same sampling flags make the same plan in every
+    subcommand, so prompts exported on one machine and answers imported from another meet
+    the same holes."""
+
+    source: str  # "cases" or "test"
+    description: str
+    files: list[AsmFile]
+    holes: list[EvalHole]
+    examples: list[EvalHole]
+    opts: tuple[str, ...]
+    per_group: dict[str, int]
+    seed: int
+    manifest_hash: str | None = None  # --source test: the corpus build the hole ids name
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EvalPlan:
+        opts = tuple(o.strip() for o in args.opts.split(",") if o.strip())
+        manifest_hash = None
+        if args.source == "cases":
+            files = compile_cases(CASES_DIR, args.work / "cases", opts, set(args.case or []) or None)
+            description = "bench/exec_completion/cases/*.c, gcc and clang"
+        else:
+            manifest_hash = _manifest_hash(args.corpus)  # now: the corpus may be rebuilt while we run
+            files = [f for f in load_test_split(args.corpus) if f.opt in opts]
+            description = "corpus TEST projects: " + ", ".join(sorted({f.project for f in files}))
+        per_group = {"line": args.holes, "block": args.block_holes if args.block_holes is not None else args.holes // 2}
+        plan = cls(args.source, description, files, sample_holes(files, per_group, args.seed),
+                   example_holes(files) if args.source == "cases" and args.examples else [],
+                   opts, per_group, args.seed, manifest_hash)
+        print(f"{len(files):,} files, {len(plan.holes):,} holes ({per_group} per group), "
+              f"{len(plan.examples)} example holes", flush=True)
+        return plan
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, AsmFile]:
+        return {f.id: f for f in self.files}
+
+    def answers_stem(self) -> str:
+        """Name of the answer logs: hole ids name corpus files, so answers on another build of
+        the corpus are other answers."""
+        if self.source == "cases":
+            return f"answers-cases-seed{self.seed}"
+        return f"answers-test-{self.manifest_hash[:12]}-seed{self.seed}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see asm_lsp.model.engine
-    from asm_lsp.assembler import AssemblerNotFound, find_assembler
+@dataclass
+class Answers:
+    """Each system's answer per hole (``by_system[(hole id, system name)]``) and their origin."""
 
-    opts = tuple(o.strip() for o in args.opts.split(",") if o.strip())
-    if args.source == "cases":
-        files = compile_cases(CASES_DIR, args.work / "cases", opts, set(args.case or []) or None)
-        description = "bench/exec_completion/cases/*.c, gcc and clang"
-    else:
-        manifest_hash = _manifest_hash(args.corpus)  # now: the corpus may be rebuilt while we run
-        files = [f for f in load_test_split(args.corpus) if f.opt in opts]
-        description = "corpus TEST projects: " + ", ".join(sorted({f.project for f in files}))
-    per_group = {"line": args.holes, "block": args.block_holes if args.block_holes is not None else args.holes // 2}
-    holes = sample_holes(files, per_group, args.seed)
-    examples = example_holes(files) if args.source == "cases" and args.examples else []
-    by_id = {f.id: f for f in files}
-    print(f"{len(files):,} files, {len(holes):,} holes ({per_group} per group), {len(examples)} example holes", flush=True)
-    if args.export_prompts:
-        return export_prompts(args, examples + holes, by_id)
+    names: list[str]
+    models: dict  # per system: model and adapter files and hashes, or the imported file
+    by_system: dict[tuple[str, str], dict]
+    server_code: str
+    decoding: str = "greedy, server engine, no assembler retry"
+    answers_from: str | None = None
 
-    try:
-        assembler = find_assembler()
-    except AssemblerNotFound:
-        assembler = None
-        print("no AArch64 assembler found: 'assembles' is not measured", file=sys.stderr)
-    if args.import_answers:
-        names, models, by_system = [], {}, {}
-        wanted = {h.id for h in examples + holes}
-        for spec in args.import_answers:
-            name, path, rows = read_answers(spec)
-            stray = sorted(set(rows) - wanted)
-            if stray:
-                raise SystemExit(f"{path}: {len(stray)} answers for holes this sampling does not make (e.g. {stray[0]}); "
-                                 "use the --source/--holes/--block-holes/--opts/--seed of the export")
-            names.append(name)
-            models[name] = {"answers": _rel(path), "answers_sha256": sha256_file(path), "answered": len(rows)}
-            for hole in examples + holes:
-                row = rows.get(hole.id)
-                if row is not None:
-                    text = cut_raw(row["text"], bool(row.get("finished")), hole.document(by_id), hole)
-                    by_system[(hole.id, name)] = {"text": text, "raw": row["text"], "timings": {},
-                                                  "made_on": row.get("made_on", "hf_generate")}
-        code = server_code_hash()
-        return write_report(args, argv, files, holes, examples, by_id, names, models, by_system, assembler, code,
-                            description, opts, per_group, manifest_hash if args.source == "test" else None,
-                            decoding=args.decoding)
 
-    specs = args.system or []
-    systems = [System.parse(s) for s in specs] if specs else default_systems()
+# --------------------------------------------------------------------------- subcommands
 
-    args.work.mkdir(parents=True, exist_ok=True)
-    shard, shards = (int(x) for x in args.shard.split("/"))
-    # hole ids name corpus files: answers on another build of the corpus are other answers
-    stem = f"answers-{args.source}-seed{args.seed}" if args.source == "cases" else \
-        f"answers-test-{manifest_hash[:12]}-seed{args.seed}"
-    answers_path = args.work / (f"{stem}.jsonl" if shards == 1 else f"{stem}-shard{shard}of{shards}.jsonl")
-    answers: dict[tuple[str, str], dict] = {}
-    for path in sorted(args.work.glob(f"{stem}*.jsonl")):
-        for row in path.read_text().splitlines():
-            record = json.loads(row)
-            answers[(record["hole"], record["system_key"])] = record
-
+def run_main(args: argparse.Namespace) -> int:
+    """Answer every hole with every system through the server's engine (llama.cpp), logging
+    each answer as it comes (a stopped run resumes), then score and report."""
+    plan = EvalPlan.from_args(args)
+    systems = [System.parse(s) for s in args.system] if args.system else default_systems()
     if args.base_model:  # e.g. a machine without the chunk packages: same file, same sha256, same answer keys
         systems = [s if s.model else System(s.name, args.base_model, s.adapter) for s in systems]
     runners = [Runner(s, args.threads, args.context_size, load=not args.report_only) for s in systems]
     code = args.server_code or server_code_hash()
     keys = {r.system.name: f"{r.system.name}:{r.identity['model_sha256'][:12]}:{(r.identity['adapter_sha256'] or '')[:12]}:{code}"
             for r in runners}
+    answers = read_answer_logs(args.work, plan.answers_stem())
+    if not args.report_only:
+        shard, shards = (int(x) for x in args.shard.split("/"))
+        log = args.work / (f"{plan.answers_stem()}.jsonl" if shards == 1 else
+                           f"{plan.answers_stem()}-shard{shard}of{shards}.jsonl")
+        todo = (plan.examples + round_robin(plan.holes))[shard::shards]  # a time limit then still covers every group
+        answer_holes(todo, plan.by_id, runners, keys, answers, log, args)
+    for runner in runners:
+        runner.close()
+    if args.answers_only:
+        return 0
+    names = [r.system.name for r in runners]
+    by_system = {(hole_id, name): row for name in names for (hole_id, key), row in answers.items() if key == keys[name]}
+    return write_report(args, plan, Answers(names, {r.system.name: r.identity for r in runners}, by_system, code))
+
+
+def read_answer_logs(work: Path, stem: str) -> dict[tuple[str, str], dict]:
+    """Answers already logged under ``work`` (every shard's), by (hole id, system key)."""
+    answers = {}
+    for path in sorted(work.glob(f"{stem}*.jsonl")):
+        for row in path.read_text().splitlines():
+            record = json.loads(row)
+            answers[(record["hole"], record["system_key"])] = record
+    return answers
+
+
+def answer_holes(todo: list[EvalHole], by_id: dict[str, AsmFile], runners: list[Runner], keys: dict[str, str],
+                 answers: dict[tuple[str, str], dict], log_path: Path, args: argparse.Namespace) -> None:
+    """Ask every runner at every hole not answered yet, interleaved (same machine load)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    todo = examples + round_robin(holes)  # a time limit then still covers every group
-    todo = todo[shard::shards]
     made_on = args.made_on or f"{platform.node()}: {os.cpu_count()} CPUs, {args.threads} threads"
-    with answers_path.open("a") as log:
+    with log_path.open("a") as log:
         for index, hole in enumerate(todo):
-            if args.report_only or args.limit_s and time.monotonic() - started > args.limit_s:
+            if args.limit_s and time.monotonic() - started > args.limit_s:
                 print(f"time limit: stopped after {index} of {len(todo)} holes", flush=True)
                 break
             document = hole.document(by_id)
@@ -689,71 +678,92 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{index + 1}/{len(todo)}] {time.monotonic() - started:.0f} s  {hole.id}  "
                       + "  ".join(f"{r.system.name}={answers.get((hole.id, keys[r.system.name]), {}).get('text', '?')!r}"
                                   for r in runners) + f"  expected={hole.expected!r}", flush=True)
-    for runner in runners:
-        runner.close()
-    if args.answers_only:
-        return 0
-
-    names = [r.system.name for r in runners]
-    by_system = {(hole_id, name): row for name in names for (hole_id, key), row in answers.items() if key == keys[name]}
-    return write_report(args, argv, files, holes, examples, by_id, names, {r.system.name: r.identity for r in runners},
-                        by_system, assembler, code, description, opts, per_group,
-                        manifest_hash if args.source == "test" else None)
 
 
-def export_prompts(args: argparse.Namespace, holes: list[EvalHole], by_id: dict[str, AsmFile]) -> int:
-    """``--export-prompts``: one JSON line per hole (examples first), no model."""
+def export_main(args: argparse.Namespace) -> int:
+    """One JSON line per hole (examples first): the prompt the server's engine would send, for
+    models.hf_generate on a GPU machine. No model runs."""
     from models.dataset import load_tokenizer
 
+    plan = EvalPlan.from_args(args)
     tokenizer = load_tokenizer(args.tokenizer)
     engine = prompt_engine(tokenizer, args.context_size)
     seen: set[str] = set()
-    args.export_prompts.parent.mkdir(parents=True, exist_ok=True)
-    with open_text(args.export_prompts, "wt") as out:
-        for hole in holes:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open_text(args.out, "wt") as out:
+        for hole in plan.examples + plan.holes:
             if hole.id not in seen:
                 seen.add(hole.id)
-                out.write(json.dumps(export_prompt(engine, tokenizer, hole, hole.document(by_id))) + "\n")
-    print(f"{len(seen):,} prompts -> {args.export_prompts} ({args.export_prompts.stat().st_size / 1e6:.1f} MB)")
+                out.write(json.dumps(export_prompt(engine, tokenizer, hole, hole.document(plan.by_id))) + "\n")
+    print(f"{len(seen):,} prompts -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
-def write_report(args: argparse.Namespace, argv: list[str] | None, files: list[AsmFile], holes: list[EvalHole],
-                 examples: list[EvalHole], by_id: dict[str, AsmFile], names: list[str], models: dict,
-                 by_system: dict[tuple[str, str], dict], assembler, code: str, description: str,
-                 opts: tuple[str, ...], per_group: dict[str, int], manifest_hash: str | None,
-                 decoding: str = "greedy, server engine, no assembler retry") -> int:
+def import_main(args: argparse.Namespace) -> int:
+    """Score raw continuations made elsewhere (models.hf_generate), cut as the server cuts."""
+    plan = EvalPlan.from_args(args)
+    names, models, by_system = [], {}, {}
+    wanted = {h.id for h in plan.examples + plan.holes}
+    for spec in args.answers:
+        name, path, rows = read_answers(spec)
+        stray = sorted(set(rows) - wanted)
+        if stray:
+            raise SystemExit(f"{path}: {len(stray)} answers for holes this sampling does not make (e.g. {stray[0]}); "
+                             "use the --source/--holes/--block-holes/--opts/--seed of the export")
+        names.append(name)
+        models[name] = {"answers": _rel(path), "answers_sha256": sha256_file(path), "answered": len(rows)}
+        for hole in plan.examples + plan.holes:
+            row = rows.get(hole.id)
+            if row is not None:
+                text = cut_raw(row["text"], bool(row.get("finished")), hole.document(plan.by_id), hole)
+                by_system[(hole.id, name)] = {"text": text, "raw": row["text"], "timings": {},
+                                              "made_on": row.get("made_on", "hf_generate")}
+    return write_report(args, plan, Answers(names, models, by_system, server_code_hash(), args.decoding,
+                                            answers_from="models.hf_generate"))
+
+
+def find_assembler_or_none():
+    from asm_lsp.assembler import AssemblerNotFound, find_assembler
+
+    try:
+        return find_assembler()
+    except AssemblerNotFound:
+        print("no AArch64 assembler found: 'assembles' is not measured", file=sys.stderr)
+        return None
+
+
+def write_report(args: argparse.Namespace, plan: EvalPlan, answers: Answers) -> int:
     """Score the answers, write ``--out`` and print (and with ``--card`` write) the markdown."""
-    done_holes = [h for h in holes if all((h.id, n) in by_system for n in names)]
+    names, by_system = answers.names, answers.by_system
+    assembler = find_assembler_or_none()
+    done_holes = [h for h in plan.holes if all((h.id, n) in by_system for n in names)]
     # Scored here, not when answered: answers made elsewhere (no assembler) score the same.
-    for hole in done_holes + examples:
-        document = hole.document(by_id)
+    for hole in done_holes + plan.examples:
+        document = hole.document(plan.by_id)
         for name in names:
             if (hole.id, name) in by_system:
                 by_system[(hole.id, name)].update(score(hole, by_system[(hole.id, name)]["text"], document, assembler))
     report = {
-        "config": {"server_code": code, "source": args.source, "description": description, "seed": args.seed, "opts": list(opts),
-                   "holes_per_group": per_group, "threads": args.threads, "context_size": args.context_size,
-                   "decoding": decoding, "out": _rel(args.out),
-                   "command": "python -m models.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)},
+        "config": {"server_code": answers.server_code, "source": plan.source, "description": plan.description,
+                   "seed": plan.seed, "opts": list(plan.opts), "holes_per_group": plan.per_group,
+                   "threads": getattr(args, "threads", None), "context_size": args.context_size,
+                   "decoding": answers.decoding, "out": _rel(args.out), "command": args.command_line,
+                   **({"answers_from": answers.answers_from} if answers.answers_from else {}),
+                   **({"corpus_manifest": plan.manifest_hash} if plan.source == "test" else {})},
         "systems": names,
-        "models": models,
-        "counts": {"files": len(files), "holes": len(done_holes), "holes_planned": len(holes),
+        "models": answers.models,
+        "counts": {"files": len(plan.files), "holes": len(done_holes), "holes_planned": len(plan.holes),
                    "by_kind": {k: sum(h.kind == k for h in done_holes) for k in HOLE_LINES},
                    "by_project": dict(sorted(Counter(h.project for h in done_holes).items()))},
         "metrics": tables(done_holes, by_system, names),
         "speed": {n: {place: speed(rows) for place, rows in _by_place([by_system[(h.id, n)] for h in done_holes]).items()}
                   for n in names},
         "examples": [{**asdict(h), "answers": {n: by_system.get((h.id, n), {}).get("text") for n in names}}
-                     for h in examples],
+                     for h in plan.examples],
         "holes": [{"id": h.id, "function": h.function, "expected": h.expected,
                    "answers": {n: {k: by_system[(h.id, n)][k] for k in ("text", "exact", "edit_sim", "assembles")}
                                for n in names}} for h in done_holes],
     }
-    if args.import_answers:
-        report["config"]["answers_from"] = "models.hf_generate"
-    if args.source == "test":
-        report["config"]["corpus_manifest"] = manifest_hash
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     section = markdown(report)
@@ -761,6 +771,69 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, files: list[A
     if args.card:
         update_card(args.card, args.out.stem, section)
     return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sampling = argparse.ArgumentParser(add_help=False)  # the plan: the same flags make the same holes
+    sampling.add_argument("--source", choices=("cases", "test"), default="cases", help="held-out files to cut holes in")
+    sampling.add_argument("--case", action="append", default=None, help="only this case (--source cases; repeatable)")
+    sampling.add_argument("--examples", action=argparse.BooleanOptionalAction, default=True,
+                          help=f"also answer the {EXAMPLE_FUNCTION} showcase holes (--source cases)")
+    sampling.add_argument("--corpus", type=Path, default=REPO / "models" / "work" / "corpus",
+                          help="corpus directory (--source test)")
+    sampling.add_argument("--holes", type=int, default=10, help="line holes per compiler x opt level")
+    sampling.add_argument("--block-holes", type=int, default=None, help="3-line block holes per group (default: --holes / 2)")
+    sampling.add_argument("--opts", default=",".join(CASE_OPTS), help="opt levels to evaluate, comma-separated")
+    sampling.add_argument("--seed", type=int, default=0, help="hole sampling seed")
+    sampling.add_argument("--work", type=Path, default=DEFAULT_WORK, help="compiled cases and resumable answers")
+    sampling.add_argument("--context-size", type=int, default=2048, help="n_ctx, the server's default")
+    report = argparse.ArgumentParser(add_help=False)
+    report.add_argument("--out", type=Path, required=True, help="JSON report to write")
+    report.add_argument("--card", type=Path, default=None, help="model card to update (section named after --out)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[sampling, report], help="answer with llama.cpp through the server's engine, report")
+    run.add_argument("--system", action="append", default=None,
+                     help="base | NAME=adapter:PATH | NAME=model:PATH (repeatable; default: base, and ours = "
+                          "base + the shipped adapter when it exists)")
+    run.add_argument("--base-model", type=Path, default=None,
+                     help="the base GGUF file to use instead of the packaged one (must be the same model)")
+    run.add_argument("--threads", type=int, default=2, help="llama.cpp threads per system")
+    run.add_argument("--shard", default="0/1", help="I/N: answer every Nth hole from the Ith (parallel runs)")
+    run.add_argument("--made-on", default="", help="where the answers are made, logged with each (speed is per place)")
+    run.add_argument("--limit-s", type=float, default=0, help="stop sampling new holes after this many seconds (0: none)")
+    run.add_argument("--answers-only", action="store_true",
+                     help="make and log the answers, no report (scoring needs the AArch64 assembler)")
+    run.add_argument("--report-only", action="store_true",
+                     help="no model runs: report on the answers already logged under --work")
+    run.add_argument("--server-code", default="",
+                     help="with --report-only: report answers made by this earlier server code hash")
+
+    export = sub.add_parser("export-prompts", parents=[sampling],
+                            help="write the holes' server prompts (.jsonl[.gz]) for models.hf_generate")
+    export.add_argument("--out", type=Path, required=True, help="prompts file to write")
+    export.add_argument("--tokenizer", type=Path, default=REPO / "models" / "work" / "tokenizer",
+                        help="tokenizer dir or base GGUF (counts tokens as the engine does)")
+
+    imported = sub.add_parser("import-answers", parents=[sampling, report],
+                              help="score raw continuations from models.hf_generate, cut as the server cuts")
+    imported.add_argument("--answers", action="append", required=True, metavar="NAME=FILE",
+                          help="a system's raw answers (.jsonl[.gz]; repeatable)")
+    imported.add_argument("--decoding", default="greedy, transformers bf16 (dequantized Q4_K_M base [+ PEFT adapter]) "
+                                                "on GPU, same prompts and cutting",
+                          help="how the answers were made (goes into the report)")
+    args = p.parse_args(argv)
+    args.command_line = "python -m models.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand (``run``, ``export-prompts``, ``import-answers``)."""
+    args = parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see asm_lsp.model.engine
+    return {"run": run_main, "export-prompts": export_main, "import-answers": import_main}[args.command](args)
 
 
 def _by_place(rows: list[dict]) -> dict[str, list[dict]]:

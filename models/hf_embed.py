@@ -103,20 +103,20 @@ def load_backbone(base: Path, adapter: Path | None, device: str):
         from peft import PeftModel
 
         if not (adapter / "adapter_config.json").is_file():
-            raise SystemExit(f"{adapter}: no adapter_config.json; pass the run's adapter/ folder (models/train.py --out RUN)")
+            raise SystemExit(f"{adapter}: no adapter_config.json; pass the run's adapter/ folder (models.train run --out RUN)")
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     return model.model.eval()
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--base", type=Path, required=True, help="models.train --save-base directory (or the base .gguf)")
+    p.add_argument("--base", type=Path, required=True, help="models.train save-base directory (or the base .gguf)")
     p.add_argument("--tokenizer", type=Path, default=None,
                    help="tokenizer directory (models.dataset export or save_tokenizer) or the base .gguf "
                         "(default: as models.hf_generate, .device/data or models/work/tokenizer)")
     p.add_argument("--texts", type=Path, required=True, help="bench/retrieval/run.py --export-texts output")
     p.add_argument("--out", type=Path, required=True, help="npz to write (keys, vectors float16, meta)")
-    p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter folder (models.train --out RUN: RUN/adapter)")
+    p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter folder (models.train run --out RUN: RUN/adapter)")
     p.add_argument("--pooling", choices=("mean", "last"), default="mean", help="mean: as trained; last: last token")
     p.add_argument("--batch-tokens", type=int, default=65536, help="tokens per forward pass, padding included")
     p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="head of each text kept (server default)")

@@ -4,16 +4,16 @@
     python -m models.hf_generate --base base-hf --adapter /tmp/run/adapter \\
         --prompts prompts-test.jsonl.gz --out ours.jsonl
 
-``--prompts``: the .jsonl[.gz] of ``python -m models.evaluate ... --export-prompts`` (the exact
+``--prompts``: the .jsonl[.gz] of ``python -m models.evaluate export-prompts ...`` (the exact
 prompt strings the server's engine sends, and each hole's token limit). ``--base``: the bf16
-directory of ``models.train --save-base`` (or the base GGUF, dequantized on load);
+directory of ``models.train save-base`` (or the base GGUF, dequantized on load);
 ``--adapter``: a PEFT directory (``models.train`` writes RUN/adapter/ with save_pretrained),
 applied unmerged (a bf16 merge would round the LoRA delta away).
 
 Makes ``--out``: one JSON line per prompt, {id, text, finished, generated_tokens}: ``text`` the
 raw greedy continuation up to (without) the first special token (``<|endoftext|>`` etc., the
 engine's stop set), ``finished`` whether it ended on one rather than on the hole's token limit
-(``min(max_new_tokens of the prompt, --max-new-tokens)``). ``models.evaluate --import-answers``
+(``min(max_new_tokens of the prompt, --max-new-tokens)``). ``models.evaluate import-answers``
 cuts and scores them. Batches are prompts sorted by length, left-padded.
 """
 from __future__ import annotations
@@ -74,10 +74,10 @@ def generate(model, prompts: list[list[int]], limits: list[int], stop_ids: set[i
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", type=Path, required=True, help="models.train --save-base directory (or base GGUF)")
+    p.add_argument("--base", type=Path, required=True, help="models.train save-base directory (or base GGUF)")
     p.add_argument("--adapter", type=Path, default=None, help="PEFT adapter directory (RUN/adapter)")
-    p.add_argument("--prompts", type=Path, required=True, help="models.evaluate --export-prompts output (.jsonl[.gz])")
-    p.add_argument("--out", type=Path, required=True, help="answers .jsonl for models.evaluate --import-answers")
+    p.add_argument("--prompts", type=Path, required=True, help="models.evaluate export-prompts output (.jsonl[.gz])")
+    p.add_argument("--out", type=Path, required=True, help="answers .jsonl for models.evaluate import-answers --answers NAME=FILE")
     p.add_argument("--tokenizer", type=Path, default=None, help="tokenizer dir (default: .device/data or models/work/tokenizer)")
     p.add_argument("--batch", type=int, default=64, help="prompts per generate call")
     p.add_argument("--max-new-tokens", type=int, default=64, help="cap on each prompt's own limit (engine: 48 or 20/line)")

@@ -1,9 +1,12 @@
 """Train the LoRA adapter on packed FIM + next-token rows (models/dataset.py output).
 
-    PYTHONPATH=server python -m models.train --data models/work/data --base /tmp/base.gguf \\
+    PYTHONPATH=server:. python -m models.train run --data models/work/data --base /tmp/base.gguf \
         --out models/work/run --preset gpu --set max_steps=1200 --time-budget-s 540
+    torchrun --nproc_per_node 8 -m models.train run ...        # the same run on 8 GPUs
+    python -m models.train speed --data ... --base ... --steps 10 --bench-out speed.jsonl
+    python -m models.train save-base --base /tmp/base.gguf --out /tmp/base-hf
 
-makes under --out:
+``run`` makes under --out:
     adapter/            the PEFT adapter (adapter_model.safetensors + adapter_config.json)
     log.jsonl           one line per log step (loss, lr, grad norm, tokens/s) and per eval
     train_report.json   config, data report hash, steps, tokens, tokens/s, losses, device
@@ -11,7 +14,7 @@ makes under --out:
     ckpt/               adapter + AdamW state (safetensors) + state.json, for --resume
 
 The base model is the Q4_K_M GGUF loaded through transformers (dequantized; needs `gguf`),
-or a directory saved by ``--save-base`` (same weights, loads in a second). bf16 weights with
+or a directory written by ``save-base`` (same weights, loads in a second). bf16 weights with
 fp32 LoRA parameters under autocast on CUDA, fp32 on CPU. Loss: token-mean cross entropy
 over the rows' target tokens; logits are computed only at those positions, a chunk at a
 time, inside one autograd function that also makes the gradient (no [tokens, 151936]
@@ -19,6 +22,14 @@ tensor is ever kept). Optional InfoNCE term (--set contrastive_weight=0.1) over 
 last hidden states of function-variant pairs, the other 2n-2 functions of the batch as
 negatives. A run stopped by --time-budget-s checkpoints and exits with status "paused";
 --resume continues it on the same schedule and data order.
+
+Several processes (``torchrun`` or ``accelerate launch``; NCCL on GPUs, gloo on CPUs) share
+each optimizer step: the step's rows (``micro_batch_rows x grad_accum``, the config's batch
+whatever the process count) are split evenly, the gradients summed, and every process takes
+the same step (see ``Ranks``); rank 0 evaluates and writes everything. So a run, its resume
+and its result are the same on 1 or N processes, only faster; the report lists the rows each
+rank trained. ``speed`` times steps (tokens/s in all and per process); ``save-base`` writes
+the dequantized base once as a transformers directory (loads in a second).
 """
 from __future__ import annotations
 
@@ -28,7 +39,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +64,7 @@ def fix_gguf_config(config) -> None:
 
 
 def load_base(base: Path, dtype: torch.dtype, attn: str):
-    """The base model from the GGUF (dequantized) or from a --save-base directory."""
+    """The base model from the GGUF (dequantized) or from a ``save-base`` directory."""
     from transformers import AutoModelForCausalLM
 
     base = Path(base)
@@ -311,209 +322,333 @@ def lr_at(step: int, tcfg: TrainConfig) -> float:
     return tcfg.lr * (tcfg.min_lr_ratio + (1 - tcfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@torch.no_grad()
-def evaluate(backbone, lm_head, sets: dict[str, np.ndarray], pairs: Pairs | None,
-             tcfg: TrainConfig, device: torch.device, autocast) -> dict:
-    out = {}
-    for name, rows in sets.items():
-        total, count = 0.0, 0
-        for s in range(0, rows.shape[0], tcfg.micro_batch_rows):
-            x = torch.from_numpy(rows[s:s + tcfg.micro_batch_rows].astype(np.int64)).to(device)
-            with autocast():
-                loss, n = lm_loss_sum(backbone, lm_head, x, tcfg)
-            total += float(loss)
-            count += n
-        out[name] = total / max(count, 1)
-    if pairs is not None:
-        ids, lens = pairs.batch(0, 4 * tcfg.contrastive_pairs, device)  # the same pairs every time
-        with autocast():
-            loss, acc = info_nce(backbone, ids, lens, tcfg.contrastive_temperature)
-        out["valid_pairs_nce"], out["valid_pairs_top1"] = float(loss), acc
-    return out
+# --------------------------------------------------------------------------- ranks
+
+@dataclass
+class Ranks:
+    """This process's place among the data-parallel processes that ``torchrun`` or
+    ``accelerate launch`` started (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``); one process
+    alone is rank 0 of 1 and no collective is ever called.
+
+    Every rank holds the same model and optimizer state. A step's rows are split between the
+    ranks; each makes the gradient of its rows (loss summed over them, divided by the step's
+    target tokens on all ranks), the gradients are summed across ranks, and every rank takes
+    the same optimizer step: the same training as one process, only faster.
+    """
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0 evaluates and writes logs, checkpoints, the adapter and the report."""
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, cuda: bool) -> Ranks:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls()
+        import torch.distributed as dist
+
+        rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        if cuda:
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl" if cuda else "gloo")  # gloo: CPU processes (CI)
+        return cls(rank, world, local_rank)
+
+    def device(self, cuda: bool) -> torch.device:
+        return torch.device("cuda", self.local_rank) if cuda else torch.device("cpu")
+
+    def sum_(self, tensors: list[torch.Tensor]) -> None:
+        """Sum ``tensors`` (same shapes on every rank) across ranks, in place, in one call."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        flat = torch.cat([t.reshape(-1).float() for t in tensors])
+        dist.all_reduce(flat)
+        offset = 0
+        for t in tensors:
+            t.copy_(flat[offset:offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is True on any: ranks stop together (a rank that
+        stopped alone would leave the others waiting in a collective)."""
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        t = torch.tensor([float(flag)], device=self.device(dist.get_backend() == "nccl"))
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def broadcast_(self, tensors: list[torch.Tensor]) -> None:
+        """Rank 0's values into ``tensors`` on every rank."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        for t in tensors:
+            dist.broadcast(t.data, 0)
+
+    def gather(self, obj: object) -> list:
+        """Every rank's ``obj``, in rank order (on every rank)."""
+        if self.world == 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
 
 
-def parse_args(argv: list[str] | None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=False, help="models/dataset.py output directory")
-    parser.add_argument("--base", type=Path, default=None,
-                        help="base .gguf or --save-base directory (not needed for --preset tiny)")
-    parser.add_argument("--out", type=Path, required=True, help="run directory (or --save-base target)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="gpu", help="config preset")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override one TrainConfig field (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue from --out/ckpt")
-    parser.add_argument("--time-budget-s", type=float, default=0.0,
-                        help="checkpoint and stop (status paused) before this many seconds pass")
-    parser.add_argument("--stop-after-steps", type=int, default=0, help="pause at this step (tests)")
-    parser.add_argument("--bench-steps", type=int, default=0,
-                        help="speed run: time this many steps after --bench-warmup, save nothing")
-    parser.add_argument("--bench-warmup", type=int, default=3, help="untimed steps before a speed run")
-    parser.add_argument("--bench-out", type=Path, default=None, help="append the speed result (JSONL)")
-    parser.add_argument("--save-base", action="store_true",
-                        help="only save --base (a .gguf) as a transformers directory at --out")
-    return parser.parse_args(argv)
+# --------------------------------------------------------------------------- the trainer
+
+@dataclass
+class Trainer:
+    """One run's model, optimizer and data on this rank; ``step`` is one optimizer step."""
+
+    tcfg: TrainConfig
+    ranks: Ranks
+    device: torch.device
+    dtype: torch.dtype
+    seq_len: int
+    peft_model: object
+    params: dict[str, torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    train_rows: Rows
+    valid_sets: dict[str, np.ndarray]
+    pairs: Pairs | None
+    valid_pairs: Pairs | None
+    rows_trained: list[int] = field(default_factory=list)  # this rank's row indices, in order
+
+    @classmethod
+    def build(cls, data: Path, base: Path | None, tcfg: TrainConfig, ranks: Ranks) -> Trainer:
+        cuda = torch.cuda.is_available()
+        device = ranks.device(cuda)
+        dtype = torch.bfloat16 if (tcfg.dtype == "auto" and cuda) or tcfg.dtype == "bf16" else torch.float32
+        seq_len = json.loads((data / "report.json").read_text())["config"]["seq_len"]
+        torch.backends.cuda.matmul.allow_tf32 = True
+        model = tiny_base(tcfg, seq_len, tcfg.attn_implementation) if tcfg.tiny_model else \
+            load_base(base, dtype, tcfg.attn_implementation)
+        peft_model = add_lora(model.to(device=device, dtype=dtype), tcfg)
+        if tcfg.compile:
+            for layer in parts(peft_model)[0].layers:
+                layer.compile()
+        params = {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
+        ranks.broadcast_(list(params.values()))  # seeded alike already; rank 0's is the truth
+        optimizer = torch.optim.AdamW(list(params.values()), lr=tcfg.lr, betas=tcfg.betas,
+                                      weight_decay=tcfg.weight_decay, **({"fused": True} if cuda else {}))
+        use_pairs = tcfg.contrastive_weight > 0 and (data / "pairs_train.npz").exists()
+        return cls(
+            tcfg=tcfg, ranks=ranks, device=device, dtype=dtype, seq_len=seq_len, peft_model=peft_model,
+            params=params, optimizer=optimizer, train_rows=Rows(data / "train.u32.npy", tcfg.seed),
+            valid_sets={name: np.load(data / f"{name}.u32.npy")[:tcfg.eval_rows]
+                        for name in ("valid_fim", "valid_plain") if (data / f"{name}.u32.npy").exists()},
+            pairs=Pairs(data / "pairs_train.npz", tcfg.seed) if use_pairs else None,
+            valid_pairs=Pairs(data / "pairs_valid.npz", tcfg.seed)
+            if use_pairs and (data / "pairs_valid.npz").exists() else None)
+
+    @property
+    def rows_per_step(self) -> int:
+        """Rows per optimizer step, on all ranks together (the config's batch, whatever N)."""
+        return self.tcfg.micro_batch_rows * self.tcfg.grad_accum
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and self.dtype == torch.bfloat16)
+
+    def shard(self, step: int) -> range:
+        """This rank's positions in the global row order at ``step``: its equal share of the
+        step's rows (one process: all of them)."""
+        per_rank = self.rows_per_step // self.ranks.world
+        first = step * self.rows_per_step + self.ranks.rank * per_rank
+        return range(first, first + per_rank)
+
+    def step(self, step: int) -> dict:
+        """One optimizer step on this rank's shard, gradients summed across ranks. Returns the
+        step's loss over all its rows and the grad norm (tensors: no wait for the device),
+        the learning rate and the target tokens."""
+        tcfg = self.tcfg
+        backbone, lm_head = parts(self.peft_model)
+        n_target = self.train_rows.loss_tokens(step * self.rows_per_step, self.rows_per_step)
+        lr = lr_at(step, tcfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss_total = torch.zeros((), dtype=torch.float32, device=self.device)
+        shard = self.shard(step)
+        for first in range(shard.start, shard.stop, tcfg.micro_batch_rows):
+            count = min(tcfg.micro_batch_rows, shard.stop - first)
+            self.rows_trained += self.train_rows.indices(first, count).tolist()
+            x = self.train_rows.batch(first, count, self.device)
+            with self.autocast():
+                part, _ = lm_loss_sum(backbone, lm_head, x, tcfg)
+                loss = part / max(n_target, 1)
+            loss.backward()
+            loss_total += loss.detach().float()
+        result = {"lr": lr, "n_target": n_target}
+        if self.pairs is not None and self.ranks.main:  # on one rank: all pairs are each other's negatives
+            ids, lens = self.pairs.batch(step, tcfg.contrastive_pairs, self.device)
+            with self.autocast():
+                nce_loss, acc = info_nce(backbone, ids, lens, tcfg.contrastive_temperature)
+            (tcfg.contrastive_weight * nce_loss).backward()
+            result.update(nce=nce_loss.detach(), nce_top1=acc)
+        for p in self.params.values():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        self.ranks.sum_([p.grad for p in self.params.values()] + [loss_total.reshape(1)])
+        grad_norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), tcfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {**result, "loss": loss_total, "grad_norm": grad_norm}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Mean target-token loss of each valid set (the same rows every time)."""
+        backbone, lm_head = parts(self.peft_model)
+        self.peft_model.eval()
+        out = {}
+        for name, rows in self.valid_sets.items():
+            total, count = 0.0, 0
+            for s in range(0, rows.shape[0], self.tcfg.micro_batch_rows):
+                x = torch.from_numpy(rows[s:s + self.tcfg.micro_batch_rows].astype(np.int64)).to(self.device)
+                with self.autocast():
+                    loss, n = lm_loss_sum(backbone, lm_head, x, self.tcfg)
+                total += float(loss)
+                count += n
+            out[name] = total / max(count, 1)
+        if self.valid_pairs is not None:
+            ids, lens = self.valid_pairs.batch(0, 4 * self.tcfg.contrastive_pairs, self.device)  # the same pairs every time
+            with self.autocast():
+                loss, acc = info_nce(backbone, ids, lens, self.tcfg.contrastive_temperature)
+            out["valid_pairs_nce"], out["valid_pairs_top1"] = float(loss), acc
+        self.peft_model.train()
+        return out
+
+    def device_name(self) -> str:
+        return torch.cuda.get_device_name(self.device) if self.cuda else "cpu"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Train (or resume, or time) one run; return the report that is also written to disk."""
-    args = parse_args(argv)
+def config_from(args: argparse.Namespace) -> TrainConfig:
     check_overrides(args.set)
-    tcfg = override(PRESETS[args.preset][1], args.set)
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    dtype = torch.bfloat16 if (tcfg.dtype == "auto" and cuda) or tcfg.dtype == "bf16" else torch.float32
-    if args.save_base:
-        save_hf_base(args.base, args.out, dtype)
-        print(f"base saved to {args.out}")
-        return {"status": "saved"}
-    data_report = json.loads((args.data / "report.json").read_text())
-    seq_len = data_report["config"]["seq_len"]
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    torch.backends.cuda.matmul.allow_tf32 = True
+    return override(PRESETS[args.preset][1], args.set)
+
+
+def start(args: argparse.Namespace) -> tuple[Trainer, float]:
+    """Ranks, config and trainer for ``run`` and ``speed``; also the wall time it started."""
     started = time.time()
+    tcfg = config_from(args)
+    ranks = Ranks.from_env(torch.cuda.is_available())
+    if (tcfg.micro_batch_rows * tcfg.grad_accum) % ranks.world:
+        raise SystemExit(f"{tcfg.micro_batch_rows * tcfg.grad_accum} rows per step (micro_batch_rows x grad_accum) "
+                         f"do not split evenly over {ranks.world} processes")
+    trainer = Trainer.build(args.data, args.base, tcfg, ranks)
+    if ranks.main:
+        print(f"model ready in {time.time() - started:.0f} s: {sum(p.numel() for p in trainer.params.values()):,} "
+              f"trainable params, {len(trainer.train_rows):,} train rows x {trainer.seq_len}, "
+              f"{trainer.rows_per_step * trainer.seq_len:,} tokens/step over {ranks.world} process(es), "
+              f"device {trainer.device_name()}", flush=True)
+    return trainer, started
 
-    model = tiny_base(tcfg, seq_len, tcfg.attn_implementation) if tcfg.tiny_model else \
-        load_base(args.base, dtype, tcfg.attn_implementation)
-    model = model.to(device=device, dtype=dtype)
-    peft_model = add_lora(model, tcfg)
-    backbone, lm_head = parts(peft_model)
-    if tcfg.compile:
-        for layer in backbone.layers:
-            layer.compile()
-    params = {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
-    n_params = sum(p.numel() for p in params.values())
-    optimizer = torch.optim.AdamW(list(params.values()), lr=tcfg.lr, betas=tcfg.betas,
-                                  weight_decay=tcfg.weight_decay, **({"fused": True} if cuda else {}))
 
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and dtype == torch.bfloat16)
+# --------------------------------------------------------------------------- subcommands
 
-    train_rows = Rows(args.data / "train.u32.npy", tcfg.seed)
-    valid_sets = {name: np.load(args.data / f"{name}.u32.npy")[:tcfg.eval_rows]
-                  for name in ("valid_fim", "valid_plain") if (args.data / f"{name}.u32.npy").exists()}
-    use_pairs = tcfg.contrastive_weight > 0 and (args.data / "pairs_train.npz").exists()
-    pairs = Pairs(args.data / "pairs_train.npz", tcfg.seed) if use_pairs else None
-    valid_pairs = Pairs(args.data / "pairs_valid.npz", tcfg.seed) \
-        if use_pairs and (args.data / "pairs_valid.npz").exists() else None
-    rows_per_step = tcfg.micro_batch_rows * tcfg.grad_accum
-
+def run_main(args: argparse.Namespace) -> dict:
+    """Train (or resume) one run; return the report that rank 0 also writes."""
+    trainer, started = start(args)
+    tcfg, ranks, out = trainer.tcfg, trainer.ranks, args.out
+    out.mkdir(parents=True, exist_ok=True)
     state = {"step": 0, "tokens": 0, "loss_tokens": 0, "train_seconds": 0.0, "losses": [], "evals": []}
     if args.resume and (out / "ckpt" / "state.json").exists():
-        state = load_checkpoint(out, peft_model, optimizer, params)
-        print(f"resumed at step {state['step']}", flush=True)
-    log = (out / "log.jsonl").open("a") if not args.bench_steps else None
+        state = load_checkpoint(out, trainer.peft_model, trainer.optimizer, trainer.params)
+        if ranks.main:
+            print(f"resumed at step {state['step']}", flush=True)
+    log = (out / "log.jsonl").open("a") if ranks.main else None
 
     def record(entry: dict) -> None:
-        print(json.dumps(entry), flush=True)
         if log:
+            print(json.dumps(entry), flush=True)
             log.write(json.dumps(entry) + "\n")
             log.flush()
 
-    print(f"model ready in {time.time() - started:.0f} s: {n_params:,} trainable params, "
-          f"{len(train_rows):,} train rows x {seq_len}, {rows_per_step * seq_len:,} tokens/step, "
-          f"device {torch.cuda.get_device_name() if cuda else 'cpu'}", flush=True)
-    if not state["evals"] and not args.bench_steps:
-        peft_model.eval()
-        ev = evaluate(backbone, lm_head, valid_sets, valid_pairs, tcfg, device, autocast)
+    if not state["evals"] and ranks.main:
+        ev = trainer.evaluate()
         state["evals"].append({"step": 0, **ev})
         record({"eval": True, "step": 0, **ev})
-    peft_model.train()
-
-    bench_end = args.bench_warmup + args.bench_steps
-    last_step_s = 0.0
-    status = "done"
-    timed_from = None
+    trainer.peft_model.train()
+    status, last_step_s = "done", 0.0
     window_t, window_tokens = time.time(), 0
-    while state["step"] < (bench_end if args.bench_steps else tcfg.max_steps):
-        step = state["step"]
-        if args.stop_after_steps and step >= args.stop_after_steps:
+    while state["step"] < tcfg.max_steps:
+        if args.stop_after_steps and state["step"] >= args.stop_after_steps:
             status = "paused"
             break
-        if args.time_budget_s and time.time() - started + 1.5 * last_step_s + 30 > args.time_budget_s:
-            status = "paused"
-            break
-        if args.bench_steps and step == args.bench_warmup:
-            if cuda:
-                torch.cuda.synchronize()
-            timed_from = time.time()
         t0 = time.time()
-        first_row = step * rows_per_step
-        n_target = train_rows.loss_tokens(first_row, rows_per_step)
-        lr = lr_at(step, tcfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        total_loss = 0.0
-        for m in range(tcfg.grad_accum):
-            x = train_rows.batch(first_row + m * tcfg.micro_batch_rows, tcfg.micro_batch_rows, device)
-            with autocast():
-                loss_sum, _ = lm_loss_sum(backbone, lm_head, x, tcfg)
-                loss = loss_sum / max(n_target, 1)
-            loss.backward()
-            total_loss += float(loss.detach()) if not args.bench_steps else 0.0
-        nce = acc = None
-        if pairs is not None:
-            ids, lens = pairs.batch(step, tcfg.contrastive_pairs, device)
-            with autocast():
-                nce_loss, acc = info_nce(backbone, ids, lens, tcfg.contrastive_temperature)
-            (tcfg.contrastive_weight * nce_loss).backward()
-            nce = float(nce_loss.detach())
-        grad_norm = torch.nn.utils.clip_grad_norm_(list(params.values()), tcfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        state["step"] = step + 1
-        state["tokens"] += rows_per_step * seq_len
-        state["loss_tokens"] += n_target
-        window_tokens += rows_per_step * seq_len
-        if cuda and (state["step"] % tcfg.log_every == 0 or args.bench_steps):
+        late = bool(args.time_budget_s) and t0 - started + 1.5 * last_step_s + 30 > args.time_budget_s
+        if ranks.any(late):
+            status = "paused"
+            break
+        result = trainer.step(state["step"])
+        loss = float(result["loss"])
+        state["step"] += 1
+        state["tokens"] += trainer.rows_per_step * trainer.seq_len
+        state["loss_tokens"] += result["n_target"]
+        window_tokens += trainer.rows_per_step * trainer.seq_len
+        if trainer.cuda and state["step"] % tcfg.log_every == 0:
             torch.cuda.synchronize()
         last_step_s = time.time() - t0
         state["train_seconds"] += last_step_s
-        if not args.bench_steps:
-            state["losses"].append([state["step"], total_loss])
-        if state["step"] % tcfg.log_every == 0 and not args.bench_steps:
+        state["losses"].append([state["step"], loss])
+        if state["step"] % tcfg.log_every == 0:
             now = time.time()
-            record({"step": state["step"], "loss": round(total_loss, 4), "lr": lr,
-                    "grad_norm": round(float(grad_norm), 4), "tokens": state["tokens"],
+            record({"step": state["step"], "loss": round(loss, 4), "lr": result["lr"],
+                    "grad_norm": round(float(result["grad_norm"]), 4), "tokens": state["tokens"],
                     "tokens_per_s": round(window_tokens / (now - window_t)),
-                    **({"nce": round(nce, 4), "nce_top1": acc} if nce is not None else {})})
+                    **({"nce": round(float(result["nce"]), 4), "nce_top1": result["nce_top1"]} if "nce" in result else {})})
             window_t, window_tokens = now, 0
-        if not args.bench_steps and (state["step"] % tcfg.eval_every == 0 or state["step"] == tcfg.max_steps):
-            peft_model.eval()
-            ev = evaluate(backbone, lm_head, valid_sets, valid_pairs, tcfg, device, autocast)
-            peft_model.train()
+        if ranks.main and (state["step"] % tcfg.eval_every == 0 or state["step"] == tcfg.max_steps):
+            ev = trainer.evaluate()
             state["evals"].append({"step": state["step"], **ev})
             record({"eval": True, "step": state["step"], **ev})
-        if not args.bench_steps and state["step"] % tcfg.ckpt_every == 0:
-            save_checkpoint(out, peft_model, optimizer, params, state)
+        if ranks.main and state["step"] % tcfg.ckpt_every == 0:
+            save_checkpoint(out, trainer.peft_model, trainer.optimizer, trainer.params, state)
+    shards = ranks.gather(trainer.rows_trained)
+    report = {"status": status, "step": state["step"]}
+    if ranks.main:
+        save_checkpoint(out, trainer.peft_model, trainer.optimizer, trainer.params, state)
+        report = write_run_report(args, trainer, state, status, shards)
+        log.close()
+    ranks.close()
+    return report
 
-    if args.bench_steps:
-        if cuda:
-            torch.cuda.synchronize()
-        seconds = time.time() - timed_from
-        result = {"config": {k: v for k, v in asdict(tcfg).items() if k != "tiny_model"},
-                  "seq_len": seq_len, "steps": args.bench_steps, "seconds": round(seconds, 3),
-                  "tokens_per_s": round(args.bench_steps * rows_per_step * seq_len / seconds),
-                  "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
-                  "device": torch.cuda.get_device_name() if cuda else "cpu",
-                  "setup_s": round(timed_from - started, 1)}
-        print(json.dumps(result), flush=True)
-        if args.bench_out:
-            with args.bench_out.open("a") as handle:
-                handle.write(json.dumps(result) + "\n")
-        return result
 
-    save_checkpoint(out, peft_model, optimizer, params, state)
+def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, status: str,
+                     shards: list[list[int]]) -> dict:
+    """train_report.json, and for a finished run the adapter and the probe logits."""
+    out, tcfg = args.out, trainer.tcfg
+    data_report = json.loads((args.data / "report.json").read_text())
     report = {
         "status": status, "step": state["step"], "max_steps": tcfg.max_steps,
         "config": {k: v for k, v in asdict(tcfg).items()},
         "data": {"dir": str(args.data), "report_sha256": sha256_file(args.data / "report.json"),
                  "data_manifest_sha256": data_report.get("data_manifest_sha256"),
-                 "seq_len": seq_len, "train_rows": len(train_rows)},
+                 "seq_len": trainer.seq_len, "train_rows": len(trainer.train_rows)},
         "data_config": data_report["config"],
         "base": str(args.base) if args.base else "tiny random Qwen2",
-        "trainable_params": n_params, "tokens": state["tokens"], "loss_tokens": state["loss_tokens"],
+        "trainable_params": sum(p.numel() for p in trainer.params.values()),
+        "tokens": state["tokens"], "loss_tokens": state["loss_tokens"],
         "train_seconds": round(state["train_seconds"], 1),
         "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9)),
         # median of the logged windows: leaves out compile warm-up and evaluations
@@ -521,15 +656,20 @@ def main(argv: list[str] | None = None) -> dict:
         "train_loss_first": state["losses"][0][1] if state["losses"] else None,
         "train_loss_last": state["losses"][-1][1] if state["losses"] else None,
         "evals": state["evals"],
-        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "device": trainer.device_name(),
+        # the rows each rank trained on in this process (since --resume, if resumed)
+        "processes": {"world_size": trainer.ranks.world,
+                      "ranks": [{"rank": r, "rows": len(rows), "rows_trained": rows if len(rows) <= 4096 else None}
+                                for r, rows in enumerate(shards)]},
         "torch": torch.__version__,
     }
     if status == "done":
-        peft_model.peft_config["default"].base_model_name_or_path = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
-        peft_model.save_pretrained(str(out / "adapter"), safe_serialization=True)
-        peft_model.eval()
-        with torch.no_grad(), autocast():
-            logits = peft_model(input_ids=torch.tensor([PROBE_IDS], device=device)).logits.float().cpu()
+        model = trainer.peft_model
+        model.peft_config["default"].base_model_name_or_path = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
+        model.save_pretrained(str(out / "adapter"), safe_serialization=True)
+        model.eval()
+        with torch.no_grad(), trainer.autocast():
+            logits = model(input_ids=torch.tensor([PROBE_IDS], device=trainer.device)).logits.float().cpu()
         from safetensors.torch import save_file
 
         save_file({"probe_ids": torch.tensor(PROBE_IDS), "logits": logits.contiguous()},
@@ -539,9 +679,82 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{status} at step {state['step']}: {state['tokens']:,} tokens, "
           f"{report['tokens_per_s']:,} tokens/s, loss {report['train_loss_first']} -> "
           f"{report['train_loss_last']}", flush=True)
-    if log:
-        log.close()
     return report
+
+
+def speed_main(args: argparse.Namespace) -> dict:
+    """Time ``--steps`` optimizer steps after ``--warmup`` untimed ones; save nothing."""
+    trainer, started = start(args)
+    for step in range(args.warmup + args.steps):
+        if step == args.warmup:
+            if trainer.cuda:
+                torch.cuda.synchronize()
+            timed_from = time.time()
+        trainer.step(step)
+    if trainer.cuda:
+        torch.cuda.synchronize()
+    seconds = time.time() - timed_from
+    tokens_per_s = args.steps * trainer.rows_per_step * trainer.seq_len / seconds
+    result = {"config": {k: v for k, v in asdict(trainer.tcfg).items() if k != "tiny_model"},
+              "seq_len": trainer.seq_len, "steps": args.steps, "seconds": round(seconds, 3),
+              "tokens_per_s": round(tokens_per_s), "processes": trainer.ranks.world,
+              "tokens_per_s_per_process": round(tokens_per_s / trainer.ranks.world),
+              "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if trainer.cuda else None,
+              "device": trainer.device_name(), "setup_s": round(timed_from - started, 1)}
+    if trainer.ranks.main:
+        print(json.dumps(result), flush=True)
+        if args.bench_out:
+            with args.bench_out.open("a") as handle:
+                handle.write(json.dumps(result) + "\n")
+    trainer.ranks.close()
+    return result
+
+
+def save_base_main(args: argparse.Namespace) -> dict:
+    """Save the base GGUF as a transformers directory (bf16 on CUDA machines), once."""
+    if (args.out / "model.safetensors").exists():
+        print(f"{args.out} already holds the base; nothing to do")
+        return {"status": "saved"}
+    save_hf_base(args.base, args.out, torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+    print(f"base saved to {args.out}")
+    return {"status": "saved"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def training(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--data", type=Path, required=True, help="models/dataset.py output directory")
+        p.add_argument("--base", type=Path, default=None,
+                       help="base .gguf or save-base directory (not needed for --preset tiny)")
+        p.add_argument("--preset", choices=sorted(PRESETS), default="gpu", help="config preset")
+        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override one TrainConfig field (repeatable)")
+        return p
+
+    run = training("run", "train (or resume) a run: adapter, log, report, checkpoints under --out")
+    run.add_argument("--out", type=Path, required=True, help="run directory")
+    run.add_argument("--resume", action="store_true", help="continue from --out/ckpt")
+    run.add_argument("--time-budget-s", type=float, default=0.0,
+                     help="checkpoint and stop (status paused) before this many seconds pass")
+    run.add_argument("--stop-after-steps", type=int, default=0, help="pause at this step (tests)")
+    speed = training("speed", "time optimizer steps; save nothing")
+    speed.add_argument("--steps", type=int, default=10, help="timed steps")
+    speed.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")
+    speed.add_argument("--bench-out", type=Path, default=None, help="append the result here (JSONL)")
+    save_base = sub.add_parser("save-base", help="save the base GGUF as a transformers directory")
+    save_base.add_argument("--base", type=Path, required=True, help="the base .gguf")
+    save_base.add_argument("--out", type=Path, required=True, help="directory to write")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run one subcommand (``run``, ``speed``, ``save-base``); return its report."""
+    args = parse_args(argv)
+    return {"run": run_main, "speed": speed_main, "save-base": save_base_main}[args.command](args)
 
 
 def _steady_rate(log: Path) -> int | None:

@@ -125,7 +125,7 @@ def test_example_holes_pick_the_loop_addition(tmp_path):
 def test_real_evaluation_of_a_few_holes(tmp_path, base_gguf):
     out = tmp_path / "eval_tiny.json"
     card = tmp_path / "README.md"
-    rc = evaluate.main(["--source", "cases", "--case", "add_two_arrays", "--case", "bubble_sort", "--opts", "O2",
+    rc = evaluate.main(["run", "--source", "cases", "--case", "add_two_arrays", "--case", "bubble_sort", "--opts", "O2",
                         "--holes", "1", "--block-holes", "0", "--no-examples", "--system", "base",
                         "--out", str(out), "--card", str(card), "--work", str(tmp_path / "work")])
     assert rc == 0

@@ -1,5 +1,5 @@
-"""The GPU evaluation round trip on CPU: models.evaluate --export-prompts -> models.hf_generate
--> models.evaluate --import-answers.
+"""The GPU evaluation round trip on CPU: models.evaluate export-prompts -> models.hf_generate
+-> models.evaluate import-answers.
 
 Test data: bench/exec_completion/cases/add_two_arrays.c compiled here at -O2 by
 aarch64-linux-gnu-gcc and clang (2 line + 1 block holes per compiler: 6 holes); the real
@@ -46,8 +46,8 @@ def test_export_generate_import_round_trip(tmp_path, base_gguf):
     torch.set_num_threads(1)
     work = tmp_path / "work"
     prompts_path = tmp_path / "prompts.jsonl.gz"
-    assert evaluate.main([*SAMPLING, "--work", str(work), "--tokenizer", str(_tokenizer(tmp_path, base_gguf)),
-                          "--export-prompts", str(prompts_path)]) == 0
+    assert evaluate.main(["export-prompts", *SAMPLING, "--work", str(work),
+                          "--tokenizer", str(_tokenizer(tmp_path, base_gguf)), "--out", str(prompts_path)]) == 0
     with gzip.open(prompts_path, "rt") as handle:
         prompts = [json.loads(line) for line in handle]
 
@@ -87,11 +87,11 @@ def test_export_generate_import_round_trip(tmp_path, base_gguf):
         return f"{name}={path}"
 
     out = tmp_path / "report.json"
-    assert evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out),
-                          "--import-answers", f"base={answers['base']}", "--import-answers", f"ours={answers['ours']}",
-                          "--import-answers", write("oracle", "{expected}\n\tnop\n\tnop\n\tnop\n", False),
-                          "--import-answers", write("eos", "{expected}", True),
-                          "--import-answers", write("cut", "{expected}", False)]) == 0
+    assert evaluate.main(["import-answers", *SAMPLING, "--work", str(work), "--out", str(out),
+                          "--answers", f"base={answers['base']}", "--answers", f"ours={answers['ours']}",
+                          "--answers", write("oracle", "{expected}\n\tnop\n\tnop\n\tnop\n", False),
+                          "--answers", write("eos", "{expected}", True),
+                          "--answers", write("cut", "{expected}", False)]) == 0
     report = json.loads(out.read_text())
     assert report["systems"] == ["base", "ours", "oracle", "eos", "cut"]
     assert report["counts"]["holes"] == 6 and report["counts"]["by_kind"] == {"line": 4, "block": 2}
@@ -114,4 +114,4 @@ def test_export_generate_import_round_trip(tmp_path, base_gguf):
     stray = tmp_path / "stray.jsonl"
     stray.write_text(json.dumps({"id": "cases/x.c/gcc-O2/line@1", "text": "", "finished": True}) + "\n")
     with pytest.raises(SystemExit, match="does not make"):
-        evaluate.main([*SAMPLING, "--work", str(work), "--out", str(out), "--import-answers", f"x={stray}"])
+        evaluate.main(["import-answers", *SAMPLING, "--work", str(work), "--out", str(out), "--answers", f"x={stray}"])

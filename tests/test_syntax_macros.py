@@ -175,8 +175,21 @@ def test_generated_names_missing_args_and_several_functions_per_expansion() -> N
         ("pixel_sum_4x4_neon", 10, 10, 10), ("pixel_sum_fast_8x8_neon", 11, 11, 11),
         ("avg_w4_add_neon", 27, 27, 27), ("avg_w4_sub_neon", 27, 27, 27),
         ("avg_w8_add_neon", 27, 27, 27), ("avg_w8_sub_neon", 27, 27, 27),
+        ("uses_loop", 38, 41, 38),
+        ("plain_entry", 43, 43, 43),  # a label-only macro invoked outside functions makes one
     ]
+    # ... but invoked inside a function it makes a label of that function (dav1d's L(loop_\\ox\\oy):)
+    assert doc.definitions("loop_4") == [LabelDef("loop_4", 39, 11, 12, "symbol", "uses_loop", "LOOP_LABEL")]
+    assert next(m for m in doc.macros if m.name == "LOOP_LABEL").role.kind == "label"
     avg_all = next(m for m in doc.macros if m.name == "AVG_ALL")
     assert [avg_all.role.template, *avg_all.role.more] == [
         "avg_w4_add_neon", "avg_w8_add_neon", "avg_w4_sub_neon", "avg_w8_sub_neon"]
-    assert doc.globals == {"pixel_sum_4x4_neon", "pixel_sum_fast_8x8_neon"}
+    assert doc.globals == {"pixel_sum_4x4_neon", "pixel_sum_fast_8x8_neon", "uses_loop"}
+
+
+def test_an_empty_argument_keeps_its_place() -> None:
+    """dav1d's `warp  , 11`: the first argument is empty, `11` is the second."""
+    text = ".macro warp t, shift\nfunction warp_8x8\\t\\()_neon, export=1\n ret\nendfunc\n.endm\nwarp  , 11\nwarp t, 7\n"
+    doc = parse(text)
+    assert outline(doc) == [("warp_8x8_neon", 5, 5, 5), ("warp_8x8t_neon", 6, 6, 6)]
+    assert doc.definitions("warp_8x8_neon") == [LabelDef("warp_8x8_neon", 5, 0, 4, "global", "warp_8x8_neon", "warp")]

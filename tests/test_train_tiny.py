@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,7 @@ def test_tiny_training_lowers_loss_and_adapter_round_trips(pipeline):
 
     work, tokenizer_dir, data, _ = pipeline
     out = work / "run"
-    report = train.main(["--data", str(data), "--out", str(out), "--preset", "tiny",
+    report = train.main(["run", "--data", str(data), "--out", str(out), "--preset", "tiny",
                          "--set", "max_steps=12", "--set", "contrastive_weight=0.5"])
     assert report["status"] == "done"
     first, last = report["train_loss_first"], report["train_loss_last"]
@@ -144,11 +145,47 @@ def test_tiny_training_lowers_loss_and_adapter_round_trips(pipeline):
 
     # Resume: a run stopped by its time budget continues from the checkpoint to the same end.
     resumed = work / "run_resumed"
-    partial = train.main(["--data", str(data), "--out", str(resumed), "--preset", "tiny",
+    partial = train.main(["run", "--data", str(data), "--out", str(resumed), "--preset", "tiny",
                           "--set", "max_steps=12", "--set", "contrastive_weight=0.5",
                           "--stop-after-steps", "7"])
     assert partial["status"] == "paused" and partial["step"] == 7
-    final = train.main(["--data", str(data), "--out", str(resumed), "--preset", "tiny",
+    final = train.main(["run", "--data", str(data), "--out", str(resumed), "--preset", "tiny",
                         "--set", "max_steps=12", "--set", "contrastive_weight=0.5", "--resume"])
     assert final["status"] == "done" and final["step"] == 12
     assert abs(final["train_loss_last"] - last) < 1e-3
+
+
+def test_two_processes_share_each_step_and_train_as_one(pipeline):
+    """The tiny run under ``torch.distributed.run`` with 2 CPU processes (gloo): each rank
+    trains its own half of every step's rows, and the result is one process's."""
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    from models import train
+
+    work, _, data, _ = pipeline
+    argv = ["run", "--data", str(data), "--preset", "tiny", "--set", "max_steps=6", "--set", "contrastive_weight=0.5"]
+    one = train.main([*argv, "--out", str(work / "run_one")])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "server")]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "models.train", *argv, "--out", str(work / "run_two")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr[-3000:]
+    two = json.loads((work / "run_two" / "train_report.json").read_text())
+    assert two["status"] == "done" and two["step"] == 6
+    rank0, rank1 = two["processes"]["ranks"]
+    assert two["processes"]["world_size"] == 2 and rank0["rows"] == rank1["rows"] == 6  # 2 rows a step, 1 each
+    assert not set(rank0["rows_trained"]) & set(rank1["rows_trained"])  # each its own shard of every step
+    (alone,) = one["processes"]["ranks"]
+    assert sorted(rank0["rows_trained"] + rank1["rows_trained"]) == sorted(alone["rows_trained"])
+    # the same optimizer steps: losses and the adapter agree up to the order of float sums
+    for key in ("train_loss_first", "train_loss_last"):
+        assert two[key] == pytest.approx(one[key], rel=1e-4), key
+    assert two["evals"][-1]["valid_fim"] == pytest.approx(one["evals"][-1]["valid_fim"], rel=1e-4)
+    a = load_file(str(work / "run_one" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(work / "run_two" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5) for k in a)
+    assert any(not torch.allclose(v, torch.zeros_like(v)) for k, v in b.items() if "lora_B" in k)  # it trained

