@@ -406,7 +406,8 @@ async function main() {
       // spaces as U+00A0: the patterns say \s.)
       const output = page.locator(".panel .monaco-editor .view-lines").filter({ hasText: /llvm-mca|Critical\ssequence|warning:\sfound/ }).first();
       await output.waitFor({ state: "visible" });
-      await output.click({ force: true }); // focus the channel's view (a toast may overlap its corner)
+      // Focus the channel's view through its text area (a click did not move the focus there).
+      await page.locator(".panel .monaco-editor textarea").first().focus();
       await page.keyboard.press("Control+Home");
       const view = page.locator(".panel .monaco-editor .view-lines").filter({ hasText: /Pipeline\sanalysis/ }).first();
       await view.waitFor({ state: "visible" });
