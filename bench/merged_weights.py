@@ -85,6 +85,7 @@ def decode_rates(models: dict[str, tuple[Path, Path | None]], prompt: str, round
     try:
         for round_ in range(rounds):
             for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+                llms[name].reset()  # else generate() reuses the cached prompt and evaluates 1 token
                 started = time.perf_counter()
                 stamps = []
                 for _ in llms[name].generate(ids, temp=0.0, top_k=1, reset=True):
