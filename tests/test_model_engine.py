@@ -502,3 +502,18 @@ def test_deadlines_run_in_order_and_not_after_close():
     deadlines.close()
     time.sleep(0.2)
     assert ran == ["early", "late"]
+
+
+def test_stats_are_plain_json_even_after_numpy_counts(tmp_path):
+    """asmLsp.modelStats goes to JSON: a numpy integer (a KV shift's kept run) must not reach it
+    (one did: the server never answered the command again)."""
+    import json
+
+    import numpy as np
+
+    engine = CompletionEngine(ModelFiles(tmp_path / "m.gguf", 0, "", "test"))
+    engine.last_timings = {"reused_tokens": np.int64(700), "prompt_ms": np.float64(1.5)}
+    engine.stats["kv_shifted_tokens"] = np.int64(64)
+    text = json.dumps(engine.stats_dict())
+    assert '"reused_tokens": 700.0' in text and '"kv_shifted_tokens": 64' in text
+    engine.close()

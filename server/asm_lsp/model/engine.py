@@ -212,7 +212,8 @@ class CompletionEngine:
             "adapter": str(files.adapter) if files is not None and files.adapter else None,
             "placement": self.placement or None, "gpu_layers": self.gpu_layers, "threads": self.threads,
             "context_size": self.context_size, "kv_shift": self.kv_shift, "cold_window": self.cold_window,
-            "cached_suggestions": len(self.cache), "counters": dict(self.stats), "last": dict(self.last_timings),
+            "cached_suggestions": len(self.cache), "counters": {k: int(v) for k, v in self.stats.items()},
+            "last": {k: float(v) for k, v in self.last_timings.items()},  # plain numbers for JSON, never numpy's
         }
 
     @property

@@ -163,7 +163,7 @@ class KVCache:
                 best_run, best_at = run, int(at)
         if best_run < KV_SHIFT_MIN_KEEP:
             return -1, 0
-        return best_at, best_run
+        return int(best_at), int(best_run)  # Python ints: they reach JSON (asmLsp.modelStats)
 
 
 class AbortFlag:
