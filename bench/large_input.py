@@ -101,11 +101,12 @@ def wait_for_model(client: LspClient) -> float:
 
 
 def wait_for_idle_model(client: LspClient, timeout: float = 600) -> None:
-    """Until asmLsp.modelStatus says the engine has nothing queued or running."""
+    """Until asmLsp.modelStats says the engine has nothing queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
-        if "; idle" in str(reply.get("result")):
+        reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 60)
+        stats = reply.get("result")
+        if isinstance(stats, dict) and stats.get("state") == "ready" and not stats.get("busy"):
             time.sleep(1.0)  # the embeddings of the small document (1 function) run after it
             return
         time.sleep(0.5)
