@@ -157,8 +157,8 @@ def markdown(report: dict) -> str:
             out.append(f"| {name} | {r['prompt_ms_per_token']} | {r['prompt_vs_first']:.2f}x | {r['decode_ms_per_token']} "
                        f"({r['decode_ms_per_token_p25_p75'][0]}-{r['decode_ms_per_token_p25_p75'][1]}) | "
                        f"{r['decode_vs_first']:.2f}x |")
-        out += ["", "The table above: the engine's own timings on the holes (decode ms/token = all decode time / all "
-                "generated tokens)."]
+        out += ["", "The first table: the engine's own timings on the holes (decode ms/token = all decode time / all "
+                "generated tokens); this one: raw llama.cpp, the cleaner speed figure on a loaded machine."]
     out += ["", "file MB for runtime-adapter: base + adapter. sha256 of each merged file: "
             + ", ".join(f"{n} `{s['sha256']}`" for n, s in report["systems"].items() if s.get("sha256")), ""]
     return "\n".join(out) + "\n"
