@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server: before lla
 
 from asm_lsp.model import lora_merge  # noqa: E402
 from asm_lsp.model.store import llama_cpp_version, packaged_adapter, resolve_model  # noqa: E402
+from bench.common import write_report
 from models import evaluate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,6 +85,7 @@ def decode_rates(models: dict[str, tuple[Path, Path | None]], prompt: str, round
     try:
         for round_ in range(rounds):
             for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+                llms[name].reset()  # else generate() reuses the cached prompt and evaluates 1 token
                 started = time.perf_counter()
                 stamps = []
                 for _ in llms[name].generate(ids, temp=0.0, top_k=1, reset=True):
@@ -155,8 +157,8 @@ def markdown(report: dict) -> str:
             out.append(f"| {name} | {r['prompt_ms_per_token']} | {r['prompt_vs_first']:.2f}x | {r['decode_ms_per_token']} "
                        f"({r['decode_ms_per_token_p25_p75'][0]}-{r['decode_ms_per_token_p25_p75'][1]}) | "
                        f"{r['decode_vs_first']:.2f}x |")
-        out += ["", "The table above: the engine's own timings on the holes (decode ms/token = all decode time / all "
-                "generated tokens)."]
+        out += ["", "The first table: the engine's own timings on the holes (decode ms/token = all decode time / all "
+                "generated tokens); this one: raw llama.cpp, the cleaner speed figure on a loaded machine."]
     out += ["", "file MB for runtime-adapter: base + adapter. sha256 of each merged file: "
             + ", ".join(f"{n} `{s['sha256']}`" for n, s in report["systems"].items() if s.get("sha256")), ""]
     return "\n".join(out) + "\n"
@@ -236,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in work.iterdir():
         path.unlink()
     work.rmdir()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from asm_lsp.model.store import resolve_model
-from bench.common import percentile, rounded
+from bench.common import percentile, rounded, write_report
 from bench.merged_weights import machine, rss_of, summarize
 from models import evaluate
 
@@ -110,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     report["answers"] = [{"hole": h.id, "expected": h.expected, **{n: answers[n][i]["text"] for n in names}}
                          for i, h in enumerate(holes)]
     report["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

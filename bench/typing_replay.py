@@ -82,8 +82,9 @@ from asm_lsp.model.llama import load_llama, physical_cores
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
 from asm_lsp.model.suggest import Hole
 from asm_lsp.syntax import split_functions
-from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
-from bench.lsp_client import LspClient
+from bench.common import (ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded,
+                          write_report)
+from bench.lsp_client import LspClient, LspError
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
 DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
@@ -368,9 +369,19 @@ class Replay:
     similar_status: str = ""  # open-only sessions: the similar-functions status at the end
 
 
+STATS_MAX_S = 0.0  # the slowest asmLsp.modelStats answer seen (a stalled event loop shows here)
+
+
 def model_stats(client: Client) -> dict[str, Any]:
     """``asmLsp.modelStats`` (JSON); {} from a server without it (an older engine)."""
-    stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+    global STATS_MAX_S
+    started = time.monotonic()
+    try:
+        stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 120)
+    except LspError:  # "Command name 'asmLsp.modelStats' is not defined"
+        return {}
+    finally:
+        STATS_MAX_S = max(STATS_MAX_S, time.monotonic() - started)
     return stats if isinstance(stats, dict) else {}
 
 
@@ -897,7 +908,7 @@ def main() -> None:
     parser.add_argument("--no-direct", action="store_true", help="skip the direct llama.cpp probes")
     parser.add_argument("--notes", type=Path, help="Markdown appended to the report under Notes (the diagnosis)")
     parser.add_argument("--out", type=Path, default=RESULTS / "typing_replay", help="results path without suffix")
-    parser.add_argument("--open-settings", default="default,old-engine,lifted-cold-window,lifted-full-window",
+    parser.add_argument("--open-settings", default="default,cold-window,old-engine,lifted-cold-window,lifted-full-window",
                         help="variants for open-and-ask (each hole opened and asked at once; \"\": none)")
     parser.add_argument("--open-holes", type=int, default=OPEN_HOLES, help="holes per document for open-and-ask")
     parser.add_argument("--baseline", default="f7309b4", metavar="REV",
@@ -1019,9 +1030,7 @@ def main() -> None:
         "replays": [asdict(r) for s in settings for r in replays[s]],
         "notes": [args.notes.read_text()] if args.notes else [],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
 
 

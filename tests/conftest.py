@@ -11,6 +11,10 @@ that is installed is a failure, not a skip).
 - ``compilers``: the AArch64 cross gcc, clang, GNU as and nm.
 - ``assembler``: the AArch64 GNU assembler alone.
 - ``qemu``: qemu-aarch64 (user mode), to run what the compilers built.
+- ``emacs``: Emacs with eglot (29+), for tests/editors/test_emacs.py.
+
+Neovim is tried per program (ASM_LSP_TEST_NVIM): ``helpers.nvim_missing`` says why one
+cannot run a configuration.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -73,12 +78,21 @@ def qemu_missing() -> str | None:
     return "qemu-aarch64 not installed (qemu-user)" if shutil.which("qemu-aarch64") is None else None
 
 
+@functools.cache
+def emacs_missing() -> str | None:
+    if shutil.which("emacs") is None:
+        return "emacs not installed"
+    probe = subprocess.run(["emacs", "--batch", "--eval", "(require 'eglot)"], capture_output=True, timeout=60)
+    return None if probe.returncode == 0 else "emacs has no eglot (Emacs 29+)"
+
+
 NEEDS = {
     "model": (model_missing, "needs llama-cpp-python and the base model (the model packages)"),
     "train": (train_missing, "needs the training extras (torch, transformers, peft, gguf, ...)"),
     "compilers": (compilers_missing, "needs the AArch64 cross gcc, clang, as and nm"),
     "assembler": (assembler_missing, "needs the AArch64 GNU assembler"),
     "qemu": (qemu_missing, "needs qemu-aarch64"),
+    "emacs": (emacs_missing, "needs Emacs with eglot"),
 }
 
 

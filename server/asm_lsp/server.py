@@ -178,14 +178,15 @@ class AsmLanguageServer(LanguageServer):
         function of another file): forget them and, if the client can, ask it to request again."""
         if not self.semantic.invalidate():
             return
-        workspace = self.client_capabilities.workspace
+        workspace = getattr(getattr(self.protocol, "client_capabilities", None), "workspace", None)
         tokens = workspace.semantic_tokens if workspace else None
         if tokens is not None and tokens.refresh_support:
             self.workspace_semantic_tokens_refresh(None)
 
     async def prepare_semantic_tokens(self, uri: str) -> None:
-        """After an edit, make the new parse's semantic tokens before the client asks
-        (editors ask a little after typing stops)."""
+        """After an open or an edit, make the parse's semantic tokens before the client asks
+        (editors ask a little later: after attaching, once typing stops); a request that
+        comes meanwhile waits for them instead of making them twice."""
         doc = await self.parsed(uri)
         if doc is not None and uri in self.open_versions and semantic_feature.full_allowed(doc):
             await run_maybe_big(doc, self.semantic.prepare, uri, doc, self.index)
@@ -423,6 +424,9 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.parses.open(params.text_document.uri)
         ls.document(params.text_document.uri)  # a big one starts parsing on the worker
         ls.schedule_push_diagnostics(params.text_document.uri)
+        caps = getattr(getattr(ls.protocol, "client_capabilities", None), "text_document", None)
+        if caps is not None and caps.semantic_tokens is not None:  # the client will ask for them
+            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_open(params.text_document.uri)
 

@@ -20,6 +20,7 @@ import { StatusBar } from "./statusBar";
 
 const LANGUAGE_ID = "aarch64-asm";
 const SECTION = "asmLsp";
+const ANALYSIS_SCHEME = "asm-lsp-analysis";
 
 function isExecutable(file: string): boolean {
   try {
@@ -79,7 +80,9 @@ class AsmLspExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel("asm-lsp");
   private readonly traceOutput = vscode.window.createOutputChannel("asm-lsp trace");
   private readonly modelStatusOutput = vscode.window.createOutputChannel("asm-lsp model status", "markdown");
-  private readonly analysisOutput = vscode.window.createOutputChannel("asm-lsp pipeline analysis", "markdown");
+  /** llvm-mca's answers, shown as read-only Markdown documents (asm-lsp-analysis:…). */
+  private readonly analyses = new Map<string, string>();
+  private readonly analysisChanged = new vscode.EventEmitter<vscode.Uri>();
   private readonly statusBar = new StatusBar();
   private readonly settings = new Settings(this.output);
 
@@ -90,6 +93,10 @@ class AsmLspExtension implements vscode.Disposable {
       vscode.commands.registerCommand("asmLsp.showSimilarFunctions", () => this.showSimilarFunctions()),
       vscode.commands.registerCommand("asmLsp.showModelStatus", () => this.showModelStatus()),
       vscode.commands.registerCommand("asmLsp.showPipelineAnalysis", () => this.showPipelineAnalysis()),
+      vscode.workspace.registerTextDocumentContentProvider(ANALYSIS_SCHEME, {
+        onDidChange: this.analysisChanged.event,
+        provideTextDocumentContent: (uri) => this.analyses.get(uri.toString()) ?? "",
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
     );
   }
@@ -299,9 +306,12 @@ class AsmLspExtension implements vscode.Disposable {
     );
     const answer = analysisAnswer(result);
     if (!answer.ok) return; // the server has said why (window/showMessage)
-    this.analysisOutput.clear();
-    this.analysisOutput.appendLine(answer.markdown);
-    this.analysisOutput.show(true);
+    // A read-only document beside the code, from its top (an output channel shows its end).
+    const uri = vscode.Uri.from({ scheme: ANALYSIS_SCHEME, path: "/pipeline-analysis.md" });
+    this.analyses.set(uri.toString(), answer.markdown);
+    this.analysisChanged.fire(uri);
+    const document = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
   }
 
   dispose(): void {
@@ -310,7 +320,7 @@ class AsmLspExtension implements vscode.Disposable {
     this.output.dispose();
     this.traceOutput.dispose();
     this.modelStatusOutput.dispose();
-    this.analysisOutput.dispose();
+    this.analysisChanged.dispose();
   }
 }
 

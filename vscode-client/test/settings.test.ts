@@ -54,6 +54,13 @@ test("bad values fall back to defaults and are reported", () => {
   ]);
 });
 
+test("model.size is 0.5b or 1.5b", () => {
+  assert.equal(readServerSettings(getter({ "model.size": "1.5b" }), ctx).settings.model.size, "1.5b");
+  const { settings, problems } = readServerSettings(getter({ "model.size": "7b" }), ctx);
+  assert.equal(settings.model.size, "0.5b");
+  assert.deepEqual(problems, ['asmLsp.model.size: "7b" is not one of "0.5b", "1.5b"; using the default']);
+});
+
 test("'default' and 'none' adapters are kept as words", () => {
   assert.equal(readServerSettings(getter({ "model.adapter": "none" }), ctx).settings.model.adapter, "none");
 });

@@ -500,12 +500,12 @@ def _comments(lines: Sequence[str], first: int, last: int,
     look at the lines above ``first`` for a ``/*`` still open."""
     tokens: list[SemanticToken] = []
     masked: dict[int, str] = {}
-    in_block = _block_comment_open_at(lines, first) if scan_back else False
+    in_block = block_comment_open_at(lines, first) if scan_back else False
     for lineno in range(first, last + 1):
         line = lines[lineno]
         if not (in_block or "/" in line or line[:1] == "#"):
             continue
-        spans, in_block = _comment_spans(line, in_block)
+        spans, in_block = comment_spans(line, in_block)
         if not spans:
             continue
         if line[:1] == "#" and spans[0][0] == 0:
@@ -521,17 +521,17 @@ def _comments(lines: Sequence[str], first: int, last: int,
     return tokens, masked
 
 
-def _block_comment_open_at(lines: Sequence[str], line: int) -> bool:
+def block_comment_open_at(lines: Sequence[str], line: int) -> bool:
     """Whether a ``/*`` comment opened on an earlier line is still open at ``line``."""
     in_block = False
     for i in range(min(line, len(lines))):
         text = lines[i]
         if in_block or "/*" in text:
-            _, in_block = _comment_spans(text, in_block)
+            _, in_block = comment_spans(text, in_block)
     return in_block
 
 
-def _comment_spans(line: str, in_block: bool) -> tuple[list[tuple[int, int]], bool]:
+def comment_spans(line: str, in_block: bool) -> tuple[list[tuple[int, int]], bool]:
     """The comment spans of one line and whether a ``/*`` stays open after it.
 
     AArch64 GAS: ``//`` to the end of the line, ``/* */`` (may span lines), ``#`` in

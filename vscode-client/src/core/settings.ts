@@ -44,7 +44,7 @@ export interface ClientSettings {
 export const SERVER_DEFAULTS: ServerSettings = {
   model: {
     enabled: true, path: "", adapter: "default", threads: 0, gpuLayers: -1, contextSize: 2048, cacheDir: "",
-    size: "0.5b", kvShift: true, coldWindow: false,
+    size: "0.5b", kvShift: true, coldWindow: true,
   },
   completion: {
     enabled: true,
