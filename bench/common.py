@@ -98,7 +98,9 @@ def command_line(argv: list[str] | None = None) -> str:
 
 def write_report(out: Path | str, report: dict[str, Any], markdown: str | None = None) -> None:
     """OUT.json (the figures) and, given Markdown, OUT.md beside it (a .json or .md ending of
-    ``out`` is dropped first)."""
+    ``out`` is dropped first). The JSON also says where and under what load it was written
+    (``written_on``: ``machine()``), unless the report already does."""
+    report.setdefault("written_on", machine())
     out = Path(out)
     if out.suffix in (".json", ".md"):
         out = out.with_suffix("")

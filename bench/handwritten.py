@@ -1,7 +1,7 @@
 """Hand-written AArch64 from held-out upstream projects, unmodified, through the server.
 
-    PYTHONPATH=server nice python -m bench.handwritten              # ~15-25 min on 2 cores
-    PYTHONPATH=server python -m bench.handwritten --no-completion   # outline and diagnostics, ~2 min
+    PYTHONPATH=server nice python -m bench.handwritten                  # ~30-90 min on 2 loaded cores
+    PYTHONPATH=server python -m bench.handwritten --no-completion       # outline and diagnostics, ~2 min
     -> bench/results/handwritten.json and bench/results/handwritten.md
 
 Test data: the Debian bookworm source packages in bench/handwritten_sources.json (dav1d and
@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -52,12 +51,11 @@ from typing import Any
 
 from asm_lsp import docs
 from asm_lsp.syntax import parse
-from bench.common import ROOT, command_line
-from bench.lsp_client import LspClient, LspError
+from bench.common import RESULTS, ROOT, command_line, machine, percentile, write_report
+from bench.lsp_client import SERVER_ENV, LspClient, LspError
 from models.corpus.fetch import fetch_package
 
 WORK = ROOT / "bench" / "work" / "handwritten"
-RESULTS = ROOT / "bench" / "results"
 MANIFEST = ROOT / "bench" / "handwritten_sources.json"
 READ_S = 3.0  # "3 s to read" before asking, as in issue 15
 LIFTED_MS = 600_000
@@ -176,10 +174,8 @@ def defined_functions(configured: Path, project: Project, rel: Path) -> list[str
 
 # -- the server ------------------------------------------------------------------------------
 def start_server(root: Path, settings: dict[str, Any], log: Path, model: bool) -> LspClient:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "server"), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "asm_lsp", "--stdio"] + ([] if model else ["--no-model"])
-    client = LspClient(argv, log, env=env, cwd=ROOT, settings=settings, strict=False)
+    client = LspClient(argv, log, env=SERVER_ENV, cwd=ROOT, settings=settings, strict=False)
     client.request("initialize", {
         "processId": os.getpid(), "clientInfo": {"name": "handwritten-bench"},
         "rootUri": root.as_uri(), "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
@@ -191,6 +187,12 @@ def start_server(root: Path, settings: dict[str, Any], log: Path, model: bool) -
     }, timeout=120.0)
     client.notify("initialized", {})
     return client
+
+
+def wait_indexed(client: LspClient, timeout: float = 120.0) -> None:
+    """Until the workspace scan is done (``asmLsp/status`` says how many files are indexed)."""
+    client.wait_for(lambda m: m.get("method") == "asmLsp/status"
+                    and str((m.get("params") or {}).get("indexing", "")).endswith(" files"), timeout)
 
 
 def open_doc(client: LspClient, path: Path, text: str | None = None, uri: str | None = None) -> str:
@@ -222,6 +224,7 @@ def outline_and_diagnostics(tree: Path, files: list[Path], log: Path) -> dict[st
     client = start_server(tree, {"diagnostics": {"debounceMs": 0}}, log, model=False)
     found: dict[str, dict[str, Any]] = {}
     try:
+        wait_indexed(client)  # macros from other files (asm.S, templates) are known once indexed
         for path in files:
             uri = open_doc(client, path)
             symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}, timeout=120)
@@ -271,7 +274,8 @@ def pick_holes(trees: dict[str, tuple[Project, Path, list[Path]]], count: int, s
                         and "\\" not in line_text and line_text.strip() and normalize(line_text)):
                     candidates.append(Hole(package, str(path.relative_to(tree)), number, line_text, path))
     rng = random.Random(seed)
-    return sorted(rng.sample(candidates, min(count, len(candidates))), key=lambda h: (h.package, h.rel, h.line))
+    # In the drawn order: the first k of them are a random sample too (a run cut by --minutes).
+    return rng.sample(candidates, min(count, len(candidates)))
 
 
 def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str | None, float, str | None]:
@@ -302,8 +306,9 @@ def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str
     return text, seconds, error
 
 
-def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[Hole], log: Path,
-                   timeout: float) -> dict[str, Any]:
+def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[Hole], warmup_hole: Hole,
+                   log: Path, timeout: float, minutes: float) -> dict[str, Any]:
+    """Ask at each hole in turn; stop when ``minutes`` have passed (the holes asked so far count)."""
     client = start_server(root, settings, log, model=True)
     try:
         warm_started = time.monotonic()  # loading the model is not measured
@@ -311,10 +316,14 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
                 n.get("method") == "asmLsp/status" and (n.get("params") or {}).get("model") in ("ready", "unavailable")
                 for n in client.notifications):
             time.sleep(0.5)
-        ask(client, holes[0], 0, timeout)  # the first request's one-time costs
+        ask(client, warmup_hole, 0, timeout)  # the first request's one-time costs, on a file no hole is in
         warmup = time.monotonic() - warm_started
         records = []
+        deadline = time.monotonic() + 60 * minutes
         for n, hole in enumerate(holes, 1):
+            if time.monotonic() > deadline:
+                print(f"  {name}: {minutes:g} minutes passed; {n - 1} of {len(holes)} holes asked", flush=True)
+                break
             text, seconds, error = ask(client, hole, n, timeout)
             first = (text or "").split("\n")[0]
             records.append({"package": hole.package, "file": hole.rel, "line": hole.line + 1,
@@ -327,9 +336,9 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
     finally:
         client.close()
     times = sorted(r["seconds"] for r in records)
-    return {"settings": settings, "warmup_s": round(warmup, 1), "holes": len(records),
+    return {"settings": settings, "warmup_s": round(warmup, 1), "holes": len(records), "minutes": minutes,
             "exact": sum(r["exact"] for r in records), "empty": sum(r["empty"] for r in records),
-            "p50_s": round(statistics.median(times), 2), "p95_s": round(times[int(0.95 * (len(times) - 1))], 2),
+            "p50_s": round(statistics.median(times), 2), "p95_s": round(percentile(times, 0.95) or 0.0, 2),
             "records": records}
 
 
@@ -340,8 +349,9 @@ def pct(a: int, b: int) -> str:
 
 def write_markdown(report: dict[str, Any]) -> str:
     out = ["# Hand-written AArch64 from held-out upstream projects", "",
-           f"Command: `{report['command']}`  ", f"When: {report['when']}; machine: {report['machine']}; "
-           f"load before: `{report['load_before']}`, after: `{report['load_after']}`", "",
+           f"Command: `{report['command']}`  ", f"When: {report['machine']['date']}; machine: "
+           f"{report['machine']['machine']}, {report['machine']['cpus']} CPUs; load (1/5/15 min) before: "
+           f"`{report['load_before']}`, after: `{report['machine']['load']}`", "",
            "Sources (Debian bookworm, unmodified; bench/handwritten_sources.json): " +
            ", ".join(f"{s['package']} {s['version']}" for s in report["sources"]), "",
            "## Outline coverage", "",
@@ -362,15 +372,24 @@ def write_markdown(report: dict[str, Any]) -> str:
         out += ["", "Examples (severity 1 = error, 3 = information):", ""] + [f"- `{m}`" for m in examples[:6]]
     if report.get("completion"):
         out += ["", "## Completion on removed instruction lines", "",
-                f"{report['holes']} instruction lines removed at random (seed {report['seed']}) from the built files; "
+                f"{report['holes']} instruction lines drawn at random (seed {report['seed']}) from the built files and "
+                "asked in that order until a variant's time (--minutes) ran out; "
                 f"each holed file opened in the unconfigured workspace, {READ_S:.0f} s to read, then one inline "
                 "completion at the empty line. Exact = first line equal with whitespace collapsed.", "",
                 "| settings | exact first line | empty | p50 | p95 | warm-up (not counted) |",
                 "| --- | --- | --- | --- | --- | --- |"]
-        for name, run in report["completion"].items():
+        runs = report["completion"]
+        for name, run in runs.items():
             out.append(f"| {name} | {run['exact']}/{run['holes']} ({pct(run['exact'], run['holes'])}) | "
                        f"{run['empty']}/{run['holes']} ({pct(run['empty'], run['holes'])}) | {run['p50_s']} s | "
                        f"{run['p95_s']} s | {run['warmup_s']} s |")
+        common = min((run["holes"] for run in runs.values()), default=0)
+        if len(runs) > 1 and common:
+            out += ["", f"On the first {common} holes, which every run asked:", ""]
+            for name, run in runs.items():
+                first = run["records"][:common]
+                out.append(f"- {name}: exact {sum(r['exact'] for r in first)}/{common}, "
+                           f"empty {sum(r['empty'] for r in first)}/{common}")
     return "\n".join(out) + "\n"
 
 
@@ -381,13 +400,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-completion", action="store_true", help="outline and diagnostics only (no model)")
     parser.add_argument("--variants", default="default,lifted",
                         help="completion settings to run: default, lifted, lifted-nocheck (comma-separated)")
-    parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds to wait for one answer")
+    parser.add_argument("--request-timeout", type=float, default=240.0, help="seconds to wait for one answer")
+    parser.add_argument("--minutes", default="60",
+                        help="stop a completion variant after this long (the holes are in random order): "
+                             "minutes for all, or per variant as default=10,lifted=28")
     parser.add_argument("--out", type=Path, default=RESULTS / "handwritten", help="result path without suffix")
     args = parser.parse_args(argv)
     for tool in ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-readelf"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found; install gcc-aarch64-linux-gnu and binutils-aarch64-linux-gnu")
-    load_before = os.getloadavg()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     sources, trees = [], {}
@@ -440,36 +462,40 @@ def main(argv: list[str] | None = None) -> int:
     holes: list[Hole] = []
     if not args.no_completion:
         holes = pick_holes(trees, args.holes, args.seed)
+        project, tree, built = next(iter(trees.values()))
+        included = next(p for p in asm_files(tree, project) if p not in built)  # e.g. dav1d's src/arm/asm.S
+        warmup = Hole(project.package, str(included.relative_to(tree)), 0, "", included)
         variants = {"default": {},
                     "lifted": {"completion": {"timeBudgetMs": LIFTED_MS}},
                     "lifted-nocheck": {"completion": {"timeBudgetMs": LIFTED_MS, "checkWithAssembler": False}}}
         for name in args.variants.split(","):
             settings = {**variants[name], "diagnostics": {"enabled": False}, "index": {"embeddings": False}}
             root = WORK / "src"  # both projects' unconfigured trees
-            completion[name] = completion_run(name, settings, root, holes, logs / f"completion-{name}.log",
-                                              args.request_timeout)
-            write_report(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
-    write_report(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
+            completion[name] = completion_run(name, settings, root, holes, warmup, logs / f"completion-{name}.log",
+                                              args.request_timeout, minutes_for(args.minutes, name))
+            write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
+    write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
     return 0
 
 
-def write_report(args: argparse.Namespace, argv: list[str] | None, load_before: tuple[float, ...],
-                 sources: list[dict[str, Any]], holes: list[Hole], outline: dict[str, Any],
-                 diagnostics: dict[str, Any], per_file: dict[str, Any], completion: dict[str, Any]) -> None:
+def minutes_for(spec: str, variant: str) -> float:
+    """``--minutes`` for one variant: "30" for all, or "default=10,lifted=28" (others: 60)."""
+    if "=" not in spec:
+        return float(spec)
+    given = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return float(given.get(variant, 60))
+
+
+def write_results(args: argparse.Namespace, argv: list[str] | None, load_before: list[float],
+                  sources: list[dict[str, Any]], holes: list[Hole], outline: dict[str, Any],
+                  diagnostics: dict[str, Any], per_file: dict[str, Any], completion: dict[str, Any]) -> None:
     """Write the JSON and Markdown results (after each completion variant, so a long run keeps its part)."""
-    report = {
-        "command": command_line(argv),
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "load_before": " ".join(f"{x:.2f}" for x in load_before),
-        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "sources": sources, "seed": args.seed, "holes": len(holes),
-        "outline": outline, "diagnostics": diagnostics, "per_file": per_file, "completion": completion,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(write_markdown(report))
-    print(write_markdown(report), flush=True)
+    report = {"command": command_line(argv), "machine": machine(), "load_before": load_before,
+              "sources": sources, "seed": args.seed, "holes": len(holes), "outline": outline,
+              "diagnostics": diagnostics, "per_file": per_file, "completion": completion}
+    markdown = write_markdown(report)
+    write_report(args.out, report, markdown)
+    print(markdown, flush=True)
 
 
 if __name__ == "__main__":

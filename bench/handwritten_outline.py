@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import ROOT, write_report
 
 WORK = ROOT / "bench" / "work" / "handwritten"
 RESULTS = ROOT / "bench" / "results"
@@ -192,8 +192,6 @@ def main() -> None:
         before = sum(p["baseline_listed"] for p in assembled)
         report["total"]["baseline_listed"] = before
         report["baseline"] = str(args.baseline)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Outline coverage on hand-written AArch64 projects", "",
              f"`python -m bench.handwritten_outline` — {report['uptime']}", "",
              "| project | files | functions defined | listed in the outline | coverage | baseline listed | truth | outline extra |",
@@ -218,7 +216,7 @@ def main() -> None:
         if p["not_assembled"]:
             lines += ["", f"{p['project']}, files that do not assemble alone ({len(p['not_assembled'])}): "
                           + ", ".join(f"`{f}`" for f in p["not_assembled"][:12])]
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, report, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

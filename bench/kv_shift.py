@@ -17,7 +17,6 @@ Writes OUT.json and OUT.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,7 +31,7 @@ from asm_lsp.model.engine import CompletionEngine, CompletionRequest
 from asm_lsp.model.prompt import cut_window
 from asm_lsp.model.store import resolve_model
 from asm_lsp.model.suggest import Hole, SuggestionCache
-from bench.common import ROOT
+from bench.common import ROOT, write_report
 from bench.typing_replay import Document, build_documents, pause_kind
 
 
@@ -137,9 +136,7 @@ def main() -> None:
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_avg_start": load_start,
               "load_avg_end": [round(x, 2) for x in os.getloadavg()],
               "adapter": files.adapter.name if files.adapter else "none", "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
 
 

@@ -50,6 +50,11 @@ def case_text(kind: str) -> str:
     return big_text(20_000) + "\t.word " + ", ".join(f"sym{i}" for i in range(15_000)) + "\n"
 
 
+def timed(client: LspClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
+    reply, seconds = client.timed(method, params, timeout)
+    return reply, round(seconds, 3)
+
+
 class HoverProbe:
     """Hovers on the small document every ``period`` s from a thread; latencies in ms."""
 
@@ -86,12 +91,6 @@ class HoverProbe:
                 "max_ms": round(max(lat), 1) if lat else None, "failures": self.failures[:5]}
 
 
-def timed(client: LspClient, method: str, params: dict, timeout: float = 600) -> tuple[dict, float]:
-    started = time.monotonic()
-    reply = client.exchange(method, params, timeout=timeout)
-    return reply, round(time.monotonic() - started, 3)
-
-
 def wait_for_model(client: LspClient) -> float:
     """Seconds until the server says the model is loaded (fails if it is not)."""
     started = time.monotonic()
@@ -102,11 +101,12 @@ def wait_for_model(client: LspClient) -> float:
 
 
 def wait_for_idle_model(client: LspClient, timeout: float = 600) -> None:
-    """Until asmLsp.modelStatus says the engine has nothing queued or running."""
+    """Until asmLsp.modelStats says the engine has nothing queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
-        if "; idle" in str(reply.get("result")):
+        reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 60)
+        stats = reply.get("result")
+        if isinstance(stats, dict) and stats.get("state") == "ready" and not stats.get("busy"):
             time.sleep(1.0)  # the embeddings of the small document (1 function) run after it
             return
         time.sleep(0.5)

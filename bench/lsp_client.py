@@ -126,6 +126,12 @@ class LspClient:
         """Send a request and return the whole response message (result or error)."""
         return self.response(self.send_request(method, params), timeout)
 
+    def timed(self, method: str, params: Any = None, timeout: float = 120.0) -> tuple[dict[str, Any], float]:
+        """``exchange``, and the seconds until the answer came."""
+        started = time.monotonic()
+        reply = self.exchange(method, params, timeout)
+        return reply, time.monotonic() - started
+
     # -- receiving -----------------------------------------------------------------------
     def _read_message(self) -> dict[str, Any] | None:
         """The next message; None at the end of the stream, {} for a frame that is not one."""
@@ -222,6 +228,20 @@ class LspClient:
                 if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
                     raise TimeoutError(f"no matching message in {timeout} s (server rc={self.proc.poll()})")
                 self._cond.wait(min(left, 0.5))
+
+    def shown(self) -> list[str]:
+        """The texts of the ``window/showMessage`` notifications so far."""
+        with self._cond:
+            return [m["params"]["message"] for m in self.messages if m.get("method") == "window/showMessage"]
+
+    def wait_shown(self, needle: str, timeout: float) -> list[str]:
+        """``shown()`` once a message containing ``needle`` is among them, or at ``timeout``."""
+        try:
+            self.wait_for(lambda m: m.get("method") == "window/showMessage" and needle in m["params"]["message"],
+                          timeout)
+        except TimeoutError:
+            pass
+        return self.shown()
 
     def response(self, request_id: Any, timeout: float = 10.0) -> dict[str, Any]:
         return self.wait_for(lambda m: m.get("id") == request_id and "method" not in m, timeout)

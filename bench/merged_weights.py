@@ -32,9 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from asm_lsp.model import lora_merge
-from asm_lsp.model.store import llama_cpp_version, packaged_adapter, resolve_model
-from models import evaluate
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the server: before llama_cpp loads libgomp
+
+from asm_lsp.model import lora_merge  # noqa: E402
+from asm_lsp.model.store import llama_cpp_version, packaged_adapter, resolve_model  # noqa: E402
+from bench.common import write_report
+from models import evaluate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -66,6 +69,44 @@ def rss_child(system: str, hole: dict, threads: int) -> int:
     runner.close()
     print(json.dumps({"rss_mb": fields.get("VmRSS"), "peak_rss_mb": fields.get("VmHWM")}))
     return 0
+
+
+def decode_rates(models: dict[str, tuple[Path, Path | None]], prompt: str, rounds: int, tokens: int,
+                 threads: int) -> dict:
+    """Raw llama.cpp, one Llama per system: each round evaluates ``prompt`` and decodes ``tokens``
+    greedy tokens with every system in turn (the order rotates), so a change in the machine's
+    load falls on all of them. Medians over rounds of prompt ms/token and decode ms/token."""
+    from models.merge import load
+
+    llms = {name: load(model, lora, n_ctx=1024, threads=threads) for name, (model, lora) in models.items()}
+    ids = next(iter(llms.values())).tokenize(prompt.encode(), add_bos=False, special=True)
+    times: dict[str, dict[str, list[float]]] = {name: {"prompt": [], "decode": []} for name in llms}
+    names = list(llms)
+    try:
+        for round_ in range(rounds):
+            for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+                llms[name].reset()  # else generate() reuses the cached prompt and evaluates 1 token
+                started = time.perf_counter()
+                stamps = []
+                for _ in llms[name].generate(ids, temp=0.0, top_k=1, reset=True):
+                    stamps.append(time.perf_counter())
+                    if len(stamps) > tokens:
+                        break
+                times[name]["prompt"].append((stamps[0] - started) * 1000 / len(ids))
+                times[name]["decode"].append((stamps[-1] - stamps[0]) * 1000 / (len(stamps) - 1))
+    finally:
+        for llm in llms.values():
+            llm.close()
+    out = {name: {"prompt_ms_per_token": round(statistics.median(t["prompt"]), 3),
+                  "decode_ms_per_token": round(statistics.median(t["decode"]), 2),
+                  "decode_ms_per_token_p25_p75": [round(statistics.quantiles(t["decode"], n=4)[0], 2),
+                                                  round(statistics.quantiles(t["decode"], n=4)[2], 2)]}
+           for name, t in times.items()}
+    reference = out[names[0]]
+    for name in names:
+        out[name]["decode_vs_first"] = round(out[name]["decode_ms_per_token"] / reference["decode_ms_per_token"], 3)
+        out[name]["prompt_vs_first"] = round(out[name]["prompt_ms_per_token"] / reference["prompt_ms_per_token"], 3)
+    return {"rounds": rounds, "prompt_tokens": len(ids), "decode_tokens": tokens, "systems": out}
 
 
 def summarize(rows: list[dict], reference: list[dict]) -> dict:
@@ -106,6 +147,18 @@ def markdown(report: dict) -> str:
                    f"{s['prompt_tok_s']} | {s['agreement_with_runtime_adapter_pct']} | {s['exact_pct']} "
                    f"({s['exact_line_pct']} / {s['exact_block_pct']}) | {rss.get('rss_mb', '-')} "
                    f"({rss.get('peak_rss_mb', '-')}) |")
+    raw = report.get("raw_llama_cpp")
+    if raw:
+        out += ["", f"Raw llama.cpp ({raw['rounds']} rounds, systems in rotating order each round; "
+                f"{raw['prompt_tokens']}-token prompt, {raw['decode_tokens']} greedy tokens; medians):", "",
+                "| system | prompt ms/token | vs runtime | decode ms/token (p25-p75) | vs runtime |",
+                "| --- | --- | --- | --- | --- |"]
+        for name, r in raw["systems"].items():
+            out.append(f"| {name} | {r['prompt_ms_per_token']} | {r['prompt_vs_first']:.2f}x | {r['decode_ms_per_token']} "
+                       f"({r['decode_ms_per_token_p25_p75'][0]}-{r['decode_ms_per_token_p25_p75'][1]}) | "
+                       f"{r['decode_vs_first']:.2f}x |")
+        out += ["", "The first table: the engine's own timings on the holes (decode ms/token = all decode time / all "
+                "generated tokens); this one: raw llama.cpp, the cleaner speed figure on a loaded machine."]
     out += ["", "file MB for runtime-adapter: base + adapter. sha256 of each merged file: "
             + ", ".join(f"{n} `{s['sha256']}`" for n, s in report["systems"].items() if s.get("sha256")), ""]
     return "\n".join(out) + "\n"
@@ -116,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holes", type=int, default=3, help="line holes per compiler x opt (and half as many blocks)")
     p.add_argument("--opts", default="O0,O2", help="opt levels of the holes")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    p.add_argument("--decode-rounds", type=int, default=10, help="rounds of the raw llama.cpp decode measurement")
+    p.add_argument("--decode-tokens", type=int, default=32, help="greedy tokens decoded per round")
     p.add_argument("--out", type=Path, default=RESULTS / "merged_weights", help="report path without suffix")
     p.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
     p.add_argument("--rss-hole", default="", help=argparse.SUPPRESS)
@@ -140,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     files = evaluate.compile_cases(evaluate.CASES_DIR, evaluate.DEFAULT_WORK / "cases", opts)
     holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
     by_id = {f.id: f for f in files}
+
+    # Raw speed first: the prompt is the first hole's document up to the hole (~the server's prefix).
+    first = holes[0]
+    document = first.document(by_id).split("\n")
+    prompt = "<|fim_prefix|>" + "\n".join(document[max(0, first.line - 40):first.line]) + "\n" + first.indent
+    raw = {"runtime-adapter": (base, lora), **{f"merged-{t}": (Path(systems[f"merged-{t}"]["spec"].split("model:", 1)[1]), None)
+                                              for t in TARGETS}}
+    report["raw_llama_cpp"] = decode_rates(raw, prompt, args.decode_rounds, args.decode_tokens, args.threads)
+    print(json.dumps(report["raw_llama_cpp"], indent=1), flush=True)
     report["holes"] = len(holes)
     report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
 
@@ -174,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in work.iterdir():
         path.unlink()
     work.rmdir()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -26,7 +26,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from asm_lsp.model.engine import CompletionEngine, CompletionRequest, physical_c
 from asm_lsp.model.prompt import build_fim_prompt, cut_window
 from asm_lsp.model.store import llama_cpp_version, resolve_model
 from asm_lsp.model.suggest import Hole, accept, cut_suggestion
-from bench.common import ROOT
+from bench.common import GCC, ROOT, compile_case, compiler_version, write_report
 
 HOLES = 5  # 5 holes x ~8 measurements each keeps the run under ~5 min on 2 cores
 CONTEXT = 2048  # the settings default
@@ -46,19 +45,17 @@ RESULTS = ROOT / "bench" / "results"
 
 def assembly() -> tuple[str, str]:
     """The benchmark document and where it came from."""
-    gcc = shutil.which("aarch64-linux-gnu-gcc")
-    if gcc is None:
+    if shutil.which(GCC) is None:
         from bench.samples import FACT
 
-        return FACT, "embedded FACT (no aarch64-linux-gnu-gcc)"
+        return FACT, f"embedded FACT (no {GCC})"
     parts = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in SOURCES:
             out = Path(tmp) / (name + ".s")
-            subprocess.run([gcc, "-O2", "-S", "-o", str(out), str(ROOT / "tests/fixtures/docs_c" / name)], check=True)
+            compile_case("gcc", "O2", ROOT / "tests/fixtures/docs_c" / name, out)
             parts.append(out.read_text())
-    version = subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    return "\n".join(parts), f"{', '.join(SOURCES)} via {version} -O2 -S"
+    return "\n".join(parts), f"{', '.join(SOURCES)} via {compiler_version('gcc')} -O2 -S"
 
 
 def pick_holes(text: str) -> list[tuple[int, str, str]]:
@@ -269,9 +266,7 @@ def main() -> int:
     if args.no_write:
         print(json.dumps(result, indent=2))
         return 0
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "model_latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "model_latency.md").write_text(markdown(result))
+    write_report(RESULTS / "model_latency", result, markdown(result))
     print(markdown(result))
     return 0
 

@@ -21,18 +21,12 @@ import time
 from pathlib import Path
 
 from asm_lsp.model.store import resolve_model
+from bench.common import percentile, rounded, write_report
 from bench.merged_weights import machine, rss_of, summarize
 from models import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
 
 
 def markdown(report: dict) -> str:
@@ -101,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = answers[name]
         elapsed = [r["timings"].get("elapsed_ms", 0.0) for r in rows]
         system.update({k: v for k, v in summarize(rows, rows).items() if k != "agreement_with_runtime_adapter_pct"})
-        system["answer_ms_p50"] = percentile(elapsed, 0.5)
-        system["answer_ms_p95"] = percentile(elapsed, 0.95)
+        system["answer_ms_p50"] = rounded(percentile(elapsed, 0.5))
+        system["answer_ms_p95"] = rounded(percentile(elapsed, 0.95))
         system["answer_ms_mean"] = round(statistics.fmean(elapsed), 1) if elapsed else None
         system["rss"] = rss_of(system.pop("spec"), hole_json, args.threads)
     small_s, large_s = (systems[n] for n in names)
@@ -116,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     report["answers"] = [{"hole": h.id, "expected": h.expected, **{n: answers[n][i]["text"] for n in names}}
                          for i, h in enumerate(holes)]
     report["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -120,6 +120,13 @@ def start(model: bool, embeddings: bool, docs: dict[str, str], log: Path | None,
     return client, time.monotonic() - started
 
 
+def model_stats(client: LspClient) -> dict[str, Any] | None:
+    """``asmLsp.modelStats`` (JSON), or None from a server without it (an older --server-root)."""
+    reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 60)
+    result = reply.get("result")
+    return result if isinstance(result, dict) and "state" in result else None
+
+
 def model_status(client: LspClient) -> str:
     reply = client.exchange("workspace/executeCommand", {"command": "asmLsp.modelStatus", "arguments": []}, 60)
     return str(reply.get("result"))
@@ -230,6 +237,7 @@ def run(requests: int = 1000, seconds: float = 10.0, cancel: float = 0.8, hover_
     final = client.hover(util_uri, *HOVER_AT)
     alive = client.alive() and final.get("result") is not None
     status = model_status(client) if model and client.alive() else None
+    stats = model_stats(client) if model and client.alive() else None
     rc = client.close()
 
     during_send = storm[:storm_hovers]
@@ -257,11 +265,16 @@ def run(requests: int = 1000, seconds: float = 10.0, cancel: float = 0.8, hover_
     if model:
         report["model_load_s"] = round(load_s, 1)
         report["model_status_after"] = status
-        counters = re.search(r"completions (\d+), cache hits (\d+), follow-ups (\d+)(?:; (?:busy|idle))?"
-                             r"(?:; last computed: (\d+) prompt tokens, (\d+) reused)?", status or "")
-        report["engine_counters"] = {k: int(v) for k, v in zip(
-            ("completions", "cache_hits", "follow_ups", "last_prompt_tokens", "last_reused_tokens"),
-            counters.groups()) if v is not None} if counters else None
+        if stats is not None:
+            last = stats.get("last") or {}
+            report["engine_counters"] = {**stats["counters"], **({"last_prompt_tokens": int(last["prompt_tokens"]),
+                                         "last_reused_tokens": int(last["reused_tokens"])} if last else {})}
+        else:  # an older server: its Markdown status
+            counters = re.search(r"completions (\d+), cache hits (\d+), follow-ups (\d+)(?:; (?:busy|idle))?"
+                                 r"(?:; last computed: (\d+) prompt tokens, (\d+) reused)?", status or "")
+            report["engine_counters"] = {k: int(v) for k, v in zip(
+                ("completions", "cache_hits", "follow_ups", "last_prompt_tokens", "last_reused_tokens"),
+                counters.groups()) if v is not None} if counters else None
         report["last_completion"] = check_last(replies[ids[-1]], docs, embeddings, LAST_URI, log, failures, server_root)
     report["failures"] = failures[:20]
     return report

@@ -82,8 +82,9 @@ from asm_lsp.model.llama import load_llama, physical_cores
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET, build_fim_prompt, cut_window
 from asm_lsp.model.suggest import Hole
 from asm_lsp.syntax import split_functions
-from bench.common import ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded
-from bench.lsp_client import LspClient
+from bench.common import (ROOT, compile_argv, compiler_version, cpu_ticks, percentile, proc_status, rounded,
+                          write_report)
+from bench.lsp_client import LspClient, LspError
 
 KEY_MS = 60  # a steady typist: ~170 characters a minute... per the brief, 60 ms between keys
 DEBOUNCE_MS = 50  # VS Code's inline-completion debounce
@@ -192,7 +193,10 @@ def cut_document(name: str, source: str, text: str) -> Document | None:
     return Document(f"{name}:{functions[target].name}", source, doc_lines, start, end)
 
 
-def build_documents(names: list[str], work: Path) -> list[Document]:
+def build_documents(names: list[str], work: Path, keep: Path | None = None) -> list[Document]:
+    """Compile the cases into one document per compiler in ``names``. With ``keep``, each compiled
+    document is also kept there, and read from there where the compiler is missing (the GPU
+    machine has no AArch64 cross compiler: models/device/gpu_serving.sh carries them)."""
     sources = sorted(p for p in CASES.glob("*.c") if not p.name.endswith("_test.c"))
     unit = work / "cases_all.c"
     unit.write_text("\n".join(p.read_text() for p in sources))
@@ -200,12 +204,21 @@ def build_documents(names: list[str], work: Path) -> list[Document]:
     for name in names:
         out = work / f"{name}.s"
         argv = compile_argv(*COMPILERS[name], unit, out)
-        if shutil.which(argv[0]) is None:
+        kept = keep / f"{name}.s" if keep else None
+        if shutil.which(argv[0]) is not None:
+            subprocess.run(argv, check=True)
+            origin = f"{len(sources)} cases via {compiler_version(COMPILERS[name][0])} {' '.join(argv[1:-3])}"
+            if kept:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(out.read_text())
+                kept.with_suffix(".origin").write_text(origin)
+        elif kept and kept.exists():
+            out.write_text(kept.read_text())
+            origin = kept.with_suffix(".origin").read_text() + f" (compiled elsewhere, read from {kept})"
+        else:
             print(f"skip {name}: {argv[0]} not found", file=sys.stderr)
             continue
-        subprocess.run(argv, check=True)
-        version = compiler_version(COMPILERS[name][0])
-        doc = cut_document(name, f"{len(sources)} cases via {version} {' '.join(argv[1:-3])}", out.read_text())
+        doc = cut_document(name, origin, out.read_text())
         if doc is not None:
             docs.append(doc)
     return docs
@@ -356,9 +369,19 @@ class Replay:
     similar_status: str = ""  # open-only sessions: the similar-functions status at the end
 
 
+STATS_MAX_S = 0.0  # the slowest asmLsp.modelStats answer seen (a stalled event loop shows here)
+
+
 def model_stats(client: Client) -> dict[str, Any]:
     """``asmLsp.modelStats`` (JSON); {} from a server without it (an older engine)."""
-    stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 30)
+    global STATS_MAX_S
+    started = time.monotonic()
+    try:
+        stats = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, 120)
+    except LspError:  # "Command name 'asmLsp.modelStats' is not defined"
+        return {}
+    finally:
+        STATS_MAX_S = max(STATS_MAX_S, time.monotonic() - started)
     return stats if isinstance(stats, dict) else {}
 
 
@@ -885,11 +908,13 @@ def main() -> None:
     parser.add_argument("--no-direct", action="store_true", help="skip the direct llama.cpp probes")
     parser.add_argument("--notes", type=Path, help="Markdown appended to the report under Notes (the diagnosis)")
     parser.add_argument("--out", type=Path, default=RESULTS / "typing_replay", help="results path without suffix")
-    parser.add_argument("--open-settings", default="default,old-engine,lifted-cold-window,lifted-full-window",
+    parser.add_argument("--open-settings", default="default,cold-window,old-engine,lifted-cold-window,lifted-full-window",
                         help="variants for open-and-ask (each hole opened and asked at once; \"\": none)")
     parser.add_argument("--open-holes", type=int, default=OPEN_HOLES, help="holes per document for open-and-ask")
     parser.add_argument("--baseline", default="f7309b4", metavar="REV",
                         help="git revision whose server runs as the `old-engine` variant (e.g. f7309b4, before the split)")
+    parser.add_argument("--keep-docs", type=Path, default=None,
+                        help="keep the compiled documents in this folder; read them from it where the compiler is missing")
     parser.add_argument("--quick", action="store_true",
                         help="one document (gcc-O2), 12 typed lines, 6 open-and-ask holes, no memory run: ~5 min quiet")
     parser.add_argument("--render", action="store_true",
@@ -921,7 +946,7 @@ def main() -> None:
             raise SystemExit("the old-engine variant needs --baseline REV")
         docs = corpus_documents(len(args.docs.split(","))) if args.corpus else []
         if not docs:
-            docs = build_documents([d for d in args.docs.split(",") if d], work)
+            docs = build_documents([d for d in args.docs.split(",") if d], work, args.keep_docs)
         if args.typed_lines:
             for doc in docs:
                 doc.end = min(doc.end, doc.start + args.typed_lines - 1)
@@ -1005,9 +1030,7 @@ def main() -> None:
         "replays": [asdict(r) for s in settings for r in replays[s]],
         "notes": [args.notes.read_text()] if args.notes else [],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
 
 

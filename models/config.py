@@ -71,7 +71,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # global norm clip
     micro_batch_rows: int = 8  # rows of seq_len per forward; 8 x 4096 = 32k tokens: 43 GB peak on an H100
     # (64k tokens per forward ran out of its 80 GB without activation checkpointing)
-    grad_accum: int = 2  # micro-batches per optimizer step -> 64k tokens per step
+    grad_accum: int = 2  # micro-batches per optimizer step -> 64k tokens per step. On N processes
+    # (torchrun) the step's micro_batch_rows x grad_accum rows are split over them: the same batch
     max_steps: int = 1000  # the cosine schedule's length; set from the measured tokens/s and the time budget
     eval_every: int = 100  # steps between valid-loss evaluations
     eval_rows: int = 64  # rows of each valid set per evaluation (fixed, same rows every time)

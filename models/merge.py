@@ -222,12 +222,17 @@ def quantize(source: Path, out: Path, quant: str, threads: int = 2) -> Path:
     return out
 
 
+def load(model: Path, lora: Path | None = None, n_ctx: int = 256, threads: int = 2):
+    """A ``llama_cpp.Llama`` of ``model`` (+ runtime ``lora``), loaded as the server loads it."""
+    from asm_lsp.model.llama import load_llama
+
+    return load_llama(model, lora, n_ctx=n_ctx, threads=threads)
+
+
 def greedy_tokens(model: Path, prompt: str | list[int], n: int = 8, lora: Path | None = None,
                   threads: int = 2) -> list[int]:
     """Greedy continuation of ``prompt`` (text, or token ids) in llama.cpp: the load check."""
-    from asm_lsp.model.llama import load_llama
-
-    llm = load_llama(model, lora, n_ctx=256, threads=threads)  # as the server loads it
+    llm = load(model, lora, threads=threads)
     try:
         tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True) if isinstance(prompt, str) else prompt
         out = []

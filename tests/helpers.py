@@ -79,6 +79,19 @@ def nvim_missing(nvim: str, config: str, oldest: tuple[int, int]) -> str | None:
     return None
 
 
+def nvim_workspace(nvim: str, config: str, oldest: tuple[int, int], tmp_path: Path) -> tuple[tuple[int, int], Path]:
+    """Skip unless ``nvim`` can run ``config``; else its version and a copy of the fixture
+    workspace with an empty `.git` (so both configurations find the same root)."""
+    import pytest
+
+    if reason := nvim_missing(nvim, config, oldest):
+        pytest.skip(reason)
+    workspace = tmp_path / "project"
+    shutil.copytree(FIXTURE_WORKSPACE, workspace)
+    (workspace / ".git").mkdir()
+    return nvim_version(nvim), workspace
+
+
 def run_nvim_check(nvim: str, script: Path, config: str, workspace: Path, tmp_path: Path, timeout: float) -> dict:
     """Run a tests/editors/nvim/check_*.lua script headless in ``workspace`` against this
     checkout's server (no model); return the JSON it wrote."""

@@ -14,10 +14,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "add_two_arrays.s"
 
 
-def shown(client: LspClient) -> list[str]:
-    return [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
-
-
 def session(client: LspClient, needle: str) -> None:
     """Diagnostics twice, hover, symbols; the message about the assembler exactly once."""
     uri = EXAMPLE.as_uri()
@@ -30,8 +26,8 @@ def session(client: LspClient, needle: str) -> None:
     assert "STR" in hover["result"]["contents"]["value"].upper()
     symbols = client.exchange("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
     assert [s["name"] for s in symbols["result"]][:1] == ["add_two_arrays"]
-    about = [m for m in shown(client) if needle in m]
-    assert len(about) == 1, shown(client)
+    about = [m for m in client.shown() if needle in m]
+    assert len(about) == 1, client.shown()
     assert client.framing_errors == []
 
 

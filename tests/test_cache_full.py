@@ -207,11 +207,7 @@ def test_server_with_a_full_cache_says_so_once_and_keeps_the_classic_features(tm
         client.initialize(options={"model": {"cacheDir": str(cache)}, "index": {"embeddings": False}})
         uri = EXAMPLE.as_uri()
         client.open(uri, EXAMPLE.read_text())
-        deadline = time.monotonic() + 120
-        shown: list[str] = []
-        while time.monotonic() < deadline and not any("model" in m for m in shown):
-            time.sleep(0.2)
-            shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
+        shown = client.wait_shown("model", 120)
         about_model = [m for m in shown if "model" in m]
         assert len(about_model) == 1, shown
         assert "cannot write the model" in about_model[0] and "File too large" in about_model[0]
@@ -225,7 +221,7 @@ def test_server_with_a_full_cache_says_so_once_and_keeps_the_classic_features(tm
             "textDocument": {"uri": uri}, "position": {"line": 29, "character": 0}, "context": {"triggerKind": 1}})
         assert inline["result"] is None
         time.sleep(0.5)
-        shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
+        shown = client.shown()
         assert len([m for m in shown if "model" in m]) == 1  # once, not per request
         assert client.framing_errors == []
     finally:
@@ -255,11 +251,7 @@ def test_server_whose_embeddings_cache_cannot_grow_says_so_once_and_keeps_workin
         client.initialize(work, options={"model": {"cacheDir": str(cache)}})
         uri = (work / "f3.s").as_uri()
         client.open(uri, (work / "f3.s").read_text())
-        deadline = time.monotonic() + 300
-        shown: list[str] = []
-        while time.monotonic() < deadline and not any("embedding cache" in m for m in shown):
-            time.sleep(0.5)
-            shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
+        shown = client.wait_shown("embedding cache", 300)
         about_cache = [m for m in shown if "embedding cache" in m]
         assert len(about_cache) == 1, shown
         assert str(cache / "embeddings.sqlite") in about_cache[0]
@@ -270,7 +262,7 @@ def test_server_whose_embeddings_cache_cannot_grow_says_so_once_and_keeps_workin
                                                               "arguments": [uri, {"line": 4, "character": 0}]}, 60)
         assert "result" in similar
         time.sleep(1.0)
-        shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
+        shown = client.shown()
         assert len([m for m in shown if "embedding cache" in m]) == 1, shown
         assert client.framing_errors == []
     finally:

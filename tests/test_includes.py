@@ -199,3 +199,41 @@ def test_cli_check_uses_the_include_search(project: Path):
     configured(project)
     second = run()
     assert (second.returncode, second.stdout) == (0, "")
+
+
+def test_check_options_for_the_engine(project: Path):
+    """features.includes.check_options: what the completion glue passes to the check."""
+    from asm_lsp.features.includes import check_options
+
+    configured(project)
+    dsp = project / DSP
+    text = dsp.read_text()
+    options = check_options(IncludeResolver([project]), dsp.as_uri(), text)
+    assert options["preprocess"] is True and f"-I{project / 'build'}" in options["cpp_args"]
+    asm = find_assembler()
+    assert not insertion_assembles(asm, text, 7, 0, "\tmovrel  x1\n", 10, **options)
+    assert insertion_assembles(asm, text, 7, 0, "\tmovrel  x1, foo_table\n", 10, **options)
+    assert check_options(IncludeResolver([project]), "untitled:Untitled-1", text) == {}
+
+
+def test_a_hostile_compile_database_runs_nothing(project: Path, tmp_path: Path):
+    """The database names a compiler, a -B folder with an `as`, a wrapper and specs that would
+    each leave a marker: assembling the file with its plan leaves none."""
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    for name in ("cc", "as", "wrap"):
+        (evil / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (evil / name).chmod(0o755)
+    (evil / "x.specs").write_text(f"*self_spec:\n+ %<touch {marker}\n")
+    configured(project)
+    db = project / "build" / "compile_commands.json"
+    entry = json.loads(db.read_text())[0]
+    entry["arguments"] = [str(evil / "cc"), f"-B{evil}", "-wrapper", str(evil / "wrap"), f"-specs={evil / 'x.specs'}",
+                          "-I.", "-I..", "-c", entry["file"]]
+    db.write_text(json.dumps([entry]))
+    dsp = project / DSP
+    plan = IncludeResolver([project]).plan(dsp, dsp.read_text())
+    assert not any(str(evil) in arg for arg in plan.cpp_args + plan.as_args)
+    assert assemble(find_assembler(), dsp.read_text(), True, dsp.parent, 10, plan.cpp_args, plan.as_args) == AssembleResult()
+    assert not marker.exists()

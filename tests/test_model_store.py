@@ -217,12 +217,13 @@ def test_real_packaged_model_resolves(tmp_path):
 # with alpha 8 on the two adapted matrices: the real formats, small enough for milliseconds.
 
 def _tiny_base(path: Path) -> None:
-    gguf = pytest.importorskip("gguf")
+    import gguf
     import numpy as np
 
     rng = np.random.default_rng(0)
     writer = gguf.GGUFWriter(str(path), "qwen2")
     writer.add_string("general.name", "tiny")
+    writer.add_uint32("qwen2.block_count", 24)
     writer.add_array("tokenizer.ggml.tokens", ["a", "b", "c"])
     for name, shape, qtype in (("blk.0.attn_q.weight", (48, 64), "Q8_0"), ("blk.0.ffn_up.weight", (40, 96), "Q5_0"),
                                ("blk.0.attn_k.weight", (16, 64), "Q8_0")):
@@ -237,7 +238,7 @@ def _tiny_base(path: Path) -> None:
 
 
 def _tiny_lora(path: Path, shapes: dict[str, tuple[int, int]] | None = None) -> None:
-    gguf = pytest.importorskip("gguf")
+    import gguf
     import numpy as np
 
     rng = np.random.default_rng(1)
@@ -254,8 +255,9 @@ def _tiny_lora(path: Path, shapes: dict[str, tuple[int, int]] | None = None) -> 
     writer.close()
 
 
+@pytest.mark.model
 def test_merge_adds_scaled_lora_and_keeps_the_rest(tmp_path):
-    gguf = pytest.importorskip("gguf")
+    import gguf
     import numpy as np
 
     from asm_lsp.model import lora_merge
@@ -288,8 +290,9 @@ def test_merge_adds_scaled_lora_and_keeps_the_rest(tmp_path):
     assert again.sha256 == result.sha256 == hashlib.sha256((tmp_path / "merged.gguf").read_bytes()).hexdigest()
 
 
+@pytest.mark.model
 def test_merge_same_keeps_numpy_quantizable_types(tmp_path):
-    gguf = pytest.importorskip("gguf")
+    import gguf
     from asm_lsp.model import lora_merge
 
     _tiny_base(tmp_path / "base.gguf")
@@ -299,6 +302,7 @@ def test_merge_same_keeps_numpy_quantizable_types(tmp_path):
     assert types["blk.0.ffn_up.weight"] == "Q5_0" and types["blk.0.attn_q.weight"] == "Q8_0"
 
 
+@pytest.mark.model
 def test_merge_refuses_a_lora_that_does_not_fit(tmp_path):
     from asm_lsp.model import lora_merge
 
@@ -346,6 +350,7 @@ def mergeable(tmp_path, monkeypatch):
     return spec, pkgdata / "asm-lora.json"
 
 
+@pytest.mark.model  # the gguf package writes the tiny model
 def test_packaged_adapter_is_merged_once_and_verified(mergeable, tmp_path, monkeypatch):
     from asm_lsp.model import lora_merge
 
@@ -371,6 +376,7 @@ def test_packaged_adapter_is_merged_once_and_verified(mergeable, tmp_path, monke
     assert f"merged from base: {files.base}" in report and f"adapter sha256: {record['sha256']}" in report
 
 
+@pytest.mark.model  # the gguf package writes the tiny model
 def test_corrupt_merged_cache_is_rebuilt(mergeable, tmp_path):
     files = resolve_model(cache_dir=str(tmp_path))
     good = files.model.read_bytes()
@@ -383,6 +389,7 @@ def test_corrupt_merged_cache_is_rebuilt(mergeable, tmp_path):
     assert again.weights == "merged" and again.model.read_bytes() == good
 
 
+@pytest.mark.model  # the gguf package writes the tiny model
 def test_merge_with_other_bytes_falls_back_to_the_runtime_adapter_once(mergeable, tmp_path, monkeypatch):
     from asm_lsp.model import lora_merge
 
@@ -399,6 +406,7 @@ def test_merge_with_other_bytes_falls_back_to_the_runtime_adapter_once(mergeable
     assert "an earlier merge on this machine gave other bytes" in resolve_model(cache_dir=str(tmp_path)).notes[0]
 
 
+@pytest.mark.model  # the gguf package writes the tiny model
 def test_runtime_adapter_when_asked_or_when_it_is_the_users(mergeable, tmp_path):
     _, record_path = mergeable
     assert resolve_model(cache_dir=str(tmp_path), merge=False).weights == "runtime adapter"
@@ -428,3 +436,17 @@ def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packag
     files = resolve_model(cache_dir=str(tmp_path), size="1.5b")
     assert (files.weights, files.adapter, files.adapter_source) == \
         ("base", None, "none (asm-lsp has no adapter for the 1.5b model yet)")
+
+
+@pytest.mark.model
+def test_model_status_says_where_the_model_runs(tmp_path, monkeypatch):
+    import llama_cpp
+    from asm_lsp.model.commands import placement
+
+    _tiny_base(tmp_path / "base.gguf")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: False)
+    assert placement(tmp_path / "base.gguf").startswith("CPU (this llama-cpp-python has no GPU backend")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    assert placement(tmp_path / "base.gguf") == "GPU (all of 24 layers offloaded)"
+    assert placement(tmp_path / "base.gguf", 10) == "GPU and CPU (10 of 24 layers offloaded)"
+    assert placement(tmp_path / "base.gguf", 0).startswith("CPU (asmLsp.model.gpuLayers is 0")

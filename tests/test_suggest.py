@@ -204,6 +204,7 @@ def test_situations_for_how_many_lines_to_show():
     empty = "\t.global\tf\n\t.type\tf, %function\nf:\n\t.cfi_startproc\n\t\n\t.cfi_endproc\n\t.size\tf, .-f\n"
     assert situation(Hole.at(empty, 4, 1)) == "empty-function"
     assert situation(Hole.at("f:\n\t", 1, 1)) == "empty-function"  # nothing after it yet
+    assert situation(Hole.at("f:\n\t\n\t.p2align 2\ng:\n\tret", 1, 1)) == "empty-function"  # the next function follows
     for hole in (blank_at(MUL)[1], Hole.at(empty, 4, 1)):
         assert show_lines(hole, 8) == 1 and show_lines(hole, 1) == 1
 

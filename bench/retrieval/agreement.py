@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import write_report
+
 
 def cached_vectors(path: Path) -> dict[str, dict[str, np.ndarray]]:
     """{model identity: {text sha: unit vector}} from an EmbeddingStore file (read only)."""
@@ -71,10 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"cache": str(args.cache), "npz": str(args.npz), "by_model_identity": {}}
     for identity, vectors in cached_vectors(args.cache).items():
         report["by_model_identity"][identity] = compare(vectors, gpu)
-    text = json.dumps(report, indent=1)
-    print(text)
+    print(json.dumps(report, indent=1))
     if args.out:
-        args.out.write_text(text + "\n")
+        write_report(args.out, report)
     return 0 if report["by_model_identity"] else 1
 
 

@@ -28,6 +28,8 @@ def _add_shared(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--cache-dir", default=d(""), help="where the assembled model is kept (default $XDG_CACHE_HOME/asm-lsp)")
     parser.add_argument("--model-size", choices=("0.5b", "1.5b"), default=d(None),
                         help="the packaged model to use (default 0.5b; 1.5b needs the model-1.5b extra)")
+    parser.add_argument("--gpu-layers", type=int, default=d(None),
+                        help="model layers on the GPU: -1 all (default, when llama.cpp has a GPU backend), 0 none")
     parser.add_argument("--no-model", action="store_true", default=d(False), help="run without the code model (classic features only)")
     parser.add_argument("--assembler", default=d(None), help="assembler program for diagnostics (default: aarch64-linux-gnu-as, llvm-mc)")
 
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--json", action="store_true", help="print a JSON object with timings")
     complete.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
     model = sub.add_parser("model", parents=[shared], help="model commands")
-    model.add_argument("action", choices=["status", "fetch"], help="status: what is used, sizes, hashes; fetch: assemble the base model now")
+    model.add_argument("action", choices=["status", "fetch"], help="status: where it runs, which weights, sizes, hashes; fetch: assemble (and merge) the model now")
     symbols = sub.add_parser("symbols", parents=[shared], help="list the functions and labels of assembly files")
     symbols.add_argument("files", nargs="+", type=Path)
     check = sub.add_parser("check", parents=[shared], help="assemble files and print diagnostics like a compiler")
@@ -102,6 +104,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         model["cacheDir"] = args.cache_dir
     if args.model_size:
         model["size"] = args.model_size
+    if args.gpu_layers is not None:
+        model["gpuLayers"] = args.gpu_layers
     if args.no_model:
         model["enabled"] = False
     if model:

@@ -173,9 +173,20 @@ class AsmLanguageServer(LanguageServer):
             self._symbols[uri] = (doc, encoded)
         return encoded
 
+    def refresh_semantic_tokens(self) -> None:
+        """The workspace index changed under tokens already sent (a name there may now be a
+        function of another file): forget them and, if the client can, ask it to request again."""
+        if not self.semantic.invalidate():
+            return
+        workspace = getattr(getattr(self.protocol, "client_capabilities", None), "workspace", None)
+        tokens = workspace.semantic_tokens if workspace else None
+        if tokens is not None and tokens.refresh_support:
+            self.workspace_semantic_tokens_refresh(None)
+
     async def prepare_semantic_tokens(self, uri: str) -> None:
-        """After an edit, make the new parse's semantic tokens before the client asks
-        (editors ask a little after typing stops)."""
+        """After an open or an edit, make the parse's semantic tokens before the client asks
+        (editors ask a little later: after attaching, once typing stops); a request that
+        comes meanwhile waits for them instead of making them twice."""
         doc = await self.parsed(uri)
         if doc is not None and uri in self.open_versions and semantic_feature.full_allowed(doc):
             await run_maybe_big(doc, self.semantic.prepare, uri, doc, self.index)
@@ -293,6 +304,7 @@ class AsmLanguageServer(LanguageServer):
         if supports_progress:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
         self.send_status(indexing=f"{len(self.index)} files")  # open buffers count too
+        self.refresh_semantic_tokens()
         if self.completions is not None:
             self.completions.on_index_ready()
 
@@ -412,6 +424,9 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.parses.open(params.text_document.uri)
         ls.document(params.text_document.uri)  # a big one starts parsing on the worker
         ls.schedule_push_diagnostics(params.text_document.uri)
+        caps = getattr(getattr(ls.protocol, "client_capabilities", None), "text_document", None)
+        if caps is not None and caps.semantic_tokens is not None:  # the client will ask for them
+            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_open(params.text_document.uri)
 

@@ -37,11 +37,14 @@ class ModelSettings:
     their positions) instead of evaluating them again: faster, close to but not exactly the same. On by default:
     at the window moves of a replay it took 0.12-0.17 s instead of 2.2-4.2 s, and its suggestions
     matched what was typed as often (37 vs 35 exact first lines; bench/results/kv_shift.md)."""
-    cold_window: bool = False
+    cold_window: bool = True
     """When nothing of the prompt is cached (the first request in a file, a jump elsewhere), answer
     from a short window (~200 tokens: ~1.2 s instead of ~4.5 s on 2 cores) and evaluate the full
-    one in the background for the requests that follow. Off by default: the short-window answer
-    is less often right, and one-shot callers (benchmarks, `asm-lsp complete`) get only that one."""
+    one in the background for the requests that follow. On by default: within the 2 s budget a
+    cold full window (~720 tokens) is never answered on 2 cores, and side by side with the budget
+    lifted the short window's first lines were right as often (bench/results/typing_replay_quick.md,
+    open and ask: 2 of 5 exact vs 0 of 5, 0 vs 1 empty; a small sample on a loaded machine).
+    `asm-lsp complete` (one shot) keeps the full window."""
 
 
 @dataclass

@@ -27,6 +27,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def answer_semantic_tokens_refresh(lsp_client: LanguageClient) -> None:
+    """Answer workspace/semanticTokens/refresh as VS Code does (it asks for tokens again;
+    a test asks itself), counting the requests."""
+    lsp_client.semantic_tokens_refreshes = 0
+
+    @lsp_client.feature(types.WORKSPACE_SEMANTIC_TOKENS_REFRESH)
+    def refresh(client: LanguageClient, params: None) -> None:
+        client.semantic_tokens_refreshes += 1
+
+
 def server_command(*extra: str) -> list[str]:
     return [sys.executable, "-m", "asm_lsp", "--stdio", "--no-model", *extra]
 
@@ -39,6 +49,7 @@ async def client(lsp_client: LanguageClient, workspace: Path):
         root_uri=workspace.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
     )
+    answer_semantic_tokens_refresh(lsp_client)
     lsp_client.init_result = await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()

@@ -26,17 +26,9 @@ CONFIG = ROOT / "tests" / "editors" / "emacs" / "asm-lsp.el"
 
 
 
-def has_eglot() -> bool:
-    if shutil.which("emacs") is None:
-        return False
-    probe = subprocess.run(["emacs", "--batch", "--eval", "(require 'eglot)"], capture_output=True, timeout=60)
-    return probe.returncode == 0
-
-
 @pytest.mark.assembler
+@pytest.mark.emacs
 def test_emacs_eglot_client(tmp_path: Path):
-    if not has_eglot():
-        pytest.skip("emacs with eglot not installed")
     workspace = tmp_path / "project"
     shutil.copytree(FIXTURE_WORKSPACE, workspace)
     (workspace / ".git").mkdir()

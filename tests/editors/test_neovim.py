@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURE_WORKSPACE, NVIMS, ROOT, nvim_missing, nvim_version, run_nvim_check
+from helpers import NVIMS, ROOT, nvim_workspace, run_nvim_check
 
 CHECK_SCRIPT = ROOT / "tests" / "editors" / "nvim" / "check_lsp.lua"
 
@@ -28,12 +28,7 @@ CHECK_SCRIPT = ROOT / "tests" / "editors" / "nvim" / "check_lsp.lua"
     ("asm_lsp.lua", "asm-lsp", (0, 7)), ("asm_lsp_0_11.lua", "aarch64_asm", (0, 11))])
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_neovim_client(nvim: str, config: str, client_name: str, oldest: tuple[int, int], tmp_path: Path):
-    if reason := nvim_missing(nvim, config, oldest):
-        pytest.skip(reason)
-    version = nvim_version(nvim)
-    workspace = tmp_path / "project"
-    shutil.copytree(FIXTURE_WORKSPACE, workspace)
-    (workspace / ".git").mkdir()
+    version, workspace = nvim_workspace(nvim, config, oldest, tmp_path)
     shutil.copy(workspace / "main.s", workspace / "broken.s")
 
     result = run_nvim_check(nvim, CHECK_SCRIPT, config, workspace, tmp_path, timeout=90)

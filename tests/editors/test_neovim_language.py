@@ -12,12 +12,11 @@ ASM_LSP_TEST_NVIM lists the Neovim programs to try, as for tests/editors/test_ne
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURE_WORKSPACE, NVIMS, ROOT, nvim_missing, nvim_version, run_nvim_check
+from helpers import NVIMS, ROOT, nvim_workspace, run_nvim_check
 
 CHECK_SCRIPT = ROOT / "tests" / "editors" / "nvim" / "check_language.lua"
 
@@ -29,12 +28,7 @@ def token(kind: str, start: int, end: int, *modifiers: str) -> dict:
 @pytest.mark.parametrize(("config", "oldest"), [("asm_lsp.lua", (0, 7)), ("asm_lsp_0_11.lua", (0, 11))])
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_neovim_language_features(nvim: str, config: str, oldest: tuple[int, int], tmp_path: Path):
-    if reason := nvim_missing(nvim, config, oldest):
-        pytest.skip(reason)
-    version = nvim_version(nvim)
-    workspace = tmp_path / "project"
-    shutil.copytree(FIXTURE_WORKSPACE, workspace)
-    (workspace / ".git").mkdir()
+    version, workspace = nvim_workspace(nvim, config, oldest, tmp_path)
 
     result = run_nvim_check(nvim, CHECK_SCRIPT, config, workspace, tmp_path, timeout=120)
 

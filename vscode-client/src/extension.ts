@@ -10,15 +10,17 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
+import { inlineContextForServer } from "./core/inline";
 import { probeVersion, selectServer } from "./core/probe";
 import { describeCommand, serverCandidates } from "./core/serverCommand";
-import { ServerSettings, readClientSettings, readServerSettings } from "./core/settings";
+import { PROGRAM_KEYS, ServerSettings, readClientSettings, readServerSettings, workspaceLayer } from "./core/settings";
 import { analysisAnswer, modelStatusText, parseServerStatus } from "./core/status";
 import { selectedPythonInterpreter } from "./python";
 import { StatusBar } from "./statusBar";
 
 const LANGUAGE_ID = "aarch64-asm";
 const SECTION = "asmLsp";
+const ANALYSIS_SCHEME = "asm-lsp-analysis";
 
 function isExecutable(file: string): boolean {
   try {
@@ -48,6 +50,15 @@ class Settings {
     return settings;
   }
 
+  /** What workspace/configuration and didChangeConfiguration carry (core/settings.ts workspaceLayer). */
+  workspace(scope?: vscode.Uri): Record<string, unknown> {
+    const config = vscode.workspace.getConfiguration(SECTION, scope);
+    return workspaceLayer(this.server(scope), (key) => {
+      const found = config.inspect(key);
+      return found?.workspaceValue !== undefined || found?.workspaceFolderValue !== undefined;
+    });
+  }
+
   client(): { serverPath: string; serverExtraArgs: string[] } {
     const config = vscode.workspace.getConfiguration(SECTION);
     const { settings, problems } = readClientSettings((key) => config.get(key));
@@ -69,7 +80,9 @@ class AsmLspExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel("asm-lsp");
   private readonly traceOutput = vscode.window.createOutputChannel("asm-lsp trace");
   private readonly modelStatusOutput = vscode.window.createOutputChannel("asm-lsp model status", "markdown");
-  private readonly analysisOutput = vscode.window.createOutputChannel("asm-lsp pipeline analysis", "markdown");
+  /** llvm-mca's answers, shown as read-only Markdown documents (asm-lsp-analysis:…). */
+  private readonly analyses = new Map<string, string>();
+  private readonly analysisChanged = new vscode.EventEmitter<vscode.Uri>();
   private readonly statusBar = new StatusBar();
   private readonly settings = new Settings(this.output);
 
@@ -80,6 +93,10 @@ class AsmLspExtension implements vscode.Disposable {
       vscode.commands.registerCommand("asmLsp.showSimilarFunctions", () => this.showSimilarFunctions()),
       vscode.commands.registerCommand("asmLsp.showModelStatus", () => this.showModelStatus()),
       vscode.commands.registerCommand("asmLsp.showPipelineAnalysis", () => this.showPipelineAnalysis()),
+      vscode.workspace.registerTextDocumentContentProvider(ANALYSIS_SCHEME, {
+        onDidChange: this.analysisChanged.event,
+        provideTextDocumentContent: (uri) => this.analyses.get(uri.toString()) ?? "",
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
     );
   }
@@ -133,6 +150,8 @@ class AsmLspExtension implements vscode.Disposable {
       outputChannel: this.output,
       traceOutputChannel: this.traceOutput,
       middleware: {
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          next(document, position, inlineContextForServer(context), token),
         workspace: {
           // Answer workspace/configuration for our section with the typed, defaulted,
           // path-expanded object (the same one initializationOptions carries).
@@ -142,7 +161,7 @@ class AsmLspExtension implements vscode.Disposable {
             return params.items.map((item, i) => {
               if (item.section === SECTION) {
                 const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
-                return this.settings.server(scope);
+                return this.settings.workspace(scope);
               }
               return fallback[i];
             });
@@ -200,9 +219,16 @@ class AsmLspExtension implements vscode.Disposable {
       void this.restart();
       return;
     }
+    const program = PROGRAM_KEYS.find((key) => e.affectsConfiguration(`${SECTION}.${key}`));
+    if (program !== undefined && this.client?.isRunning()) {
+      // Programs and files come only from initializationOptions: start again with the new value.
+      this.output.appendLine(`asmLsp.${program} changed; restarting the server`);
+      void this.restart();
+      return;
+    }
     if (e.affectsConfiguration(SECTION) && this.client?.isRunning()) {
       void this.client.sendNotification(DidChangeConfigurationNotification.type, {
-        settings: { [SECTION]: this.settings.server() },
+        settings: { [SECTION]: this.settings.workspace() },
       });
     }
   }
@@ -280,9 +306,12 @@ class AsmLspExtension implements vscode.Disposable {
     );
     const answer = analysisAnswer(result);
     if (!answer.ok) return; // the server has said why (window/showMessage)
-    this.analysisOutput.clear();
-    this.analysisOutput.appendLine(answer.markdown);
-    this.analysisOutput.show(true);
+    // A read-only document beside the code, from its top (an output channel shows its end).
+    const uri = vscode.Uri.from({ scheme: ANALYSIS_SCHEME, path: "/pipeline-analysis.md" });
+    this.analyses.set(uri.toString(), answer.markdown);
+    this.analysisChanged.fire(uri);
+    const document = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
   }
 
   dispose(): void {
@@ -291,7 +320,7 @@ class AsmLspExtension implements vscode.Disposable {
     this.output.dispose();
     this.traceOutput.dispose();
     this.modelStatusOutput.dispose();
-    this.analysisOutput.dispose();
+    this.analysisChanged.dispose();
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SERVER_DEFAULTS, readClientSettings, readServerSettings } from "../src/core/settings";
+import { SERVER_DEFAULTS, readClientSettings, readServerSettings, workspaceLayer } from "../src/core/settings";
 
 const ctx = { homeDir: "/home/u", workspaceFolder: "/ws" };
 
@@ -54,6 +54,13 @@ test("bad values fall back to defaults and are reported", () => {
   ]);
 });
 
+test("model.size is 0.5b or 1.5b", () => {
+  assert.equal(readServerSettings(getter({ "model.size": "1.5b" }), ctx).settings.model.size, "1.5b");
+  const { settings, problems } = readServerSettings(getter({ "model.size": "7b" }), ctx);
+  assert.equal(settings.model.size, "0.5b");
+  assert.deepEqual(problems, ['asmLsp.model.size: "7b" is not one of "0.5b", "1.5b"; using the default']);
+});
+
 test("'default' and 'none' adapters are kept as words", () => {
   assert.equal(readServerSettings(getter({ "model.adapter": "none" }), ctx).settings.model.adapter, "none");
 });
@@ -63,4 +70,18 @@ test("client settings: server path and extra args", () => {
     settings: { serverPath: "/x/asm-lsp", serverExtraArgs: ["--log-level", "debug"] },
     problems: [],
   });
+});
+
+test("the workspace layer leaves out the user's program settings and keeps the workspace's", () => {
+  const { settings } = readServerSettings(
+    getter({ "model.cacheDir": "/cache", "assembler.path": "/ws/evil-as", "model.threads": 2 }),
+    ctx,
+  );
+  const layer = workspaceLayer(settings, (key) => key === "assembler.path");
+  const model = layer.model as Record<string, unknown>;
+  assert.equal("cacheDir" in model, false);
+  assert.equal("path" in model, false);
+  assert.equal((layer.assembler as Record<string, unknown>).path, "/ws/evil-as");
+  assert.equal(model.threads, 2);
+  assert.equal(settings.model.cacheDir, "/cache"); // the settings themselves are untouched
 });

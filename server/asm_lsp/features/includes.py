@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 from lsprotocol import types
@@ -51,3 +52,15 @@ def hover(resolver: IncludeResolver, uri: str, lines: Sequence[str], line: int, 
         text = f"**{directive.name}** — `{path}`{size}"
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
                        range=lsp_range(lines, line, directive.start, directive.end))
+
+
+def check_options(resolver: IncludeResolver, uri: str, text: str) -> dict[str, Any]:
+    """Keyword arguments for ``assembler.insertion_assembles`` on the document ``uri`` with the
+    buffer ``text``: the preprocessor for ``.S`` and the include search, so that the whole file
+    can be checked where its includes are found. Reads files: call it off the event loop
+    (the engine's worker, where the check runs)."""
+    path = to_fs_path(uri)
+    if not path:
+        return {}
+    plan = resolver.plan(Path(path), text)
+    return {"preprocess": Path(path).suffix in (".S", ".sx"), "cpp_args": plan.cpp_args, "as_args": plan.as_args}

@@ -110,7 +110,7 @@ def _common_prefix(old: list[int], new: list[int], limit: int, chunk: int = 4096
 class _Sent:
     result_id: str
     data: list[int]
-    doc: ParsedDocument
+    doc: ParsedDocument | None  # None once invalidated: the next request makes them again
     encoded: Encoded | None = None  # made when a full request asks for it
 
 
@@ -124,11 +124,22 @@ class TokenResults:
         self._sent: dict[str, _Sent] = {}
         self._ready: dict[str, tuple[ParsedDocument, list[int]]] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._all = threading.Lock()
         self._ids = itertools.count(1)
 
     def forget(self, uri: str) -> None:
         self._sent.pop(uri, None)
         self._ready.pop(uri, None)
+
+    def invalidate(self) -> bool:
+        """Forget the tokens made (the workspace changed how names classify); the results
+        sent stay, as the base of the next delta. True if any were sent."""
+        with self._all:
+            self._ready.clear()
+            for sent in self._sent.values():
+                sent.doc = None
+                sent.encoded = None
+        return bool(self._sent)
 
     def wanted(self, uri: str) -> bool:
         """Whether the client has asked for this document's tokens (so edits may prepare them)."""

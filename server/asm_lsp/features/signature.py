@@ -11,7 +11,7 @@ from asm_lsp.docs.forms import form_operand_class, form_operands, operand_class
 from asm_lsp.features.positions import to_utf16
 from asm_lsp.syntax import Macro
 from asm_lsp.syntax.operands import operand_context
-from asm_lsp.syntax.semantic import _block_comment_open_at
+from asm_lsp.syntax.semantic import block_comment_open_at
 
 #: Documents up to this many lines are scanned from the top for a `/*` still open.
 BLOCK_SCAN_LINES = 200_000
@@ -26,7 +26,7 @@ def signature_help(lines: Sequence[str], line: int, col: int,
         return None
     text = lines[line]
     # A `/*` left open above makes the line (or its start) a comment; huge files skip the scan.
-    in_block = _block_comment_open_at(lines, line) if len(lines) <= BLOCK_SCAN_LINES else False
+    in_block = block_comment_open_at(lines, line) if len(lines) <= BLOCK_SCAN_LINES else False
     context = operand_context(text, col, in_block)
     if context is None:
         return None

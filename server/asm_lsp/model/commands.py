@@ -31,13 +31,13 @@ def placement(model: Path | None, gpu_layers: int = -1) -> str:
     ``gpu_layers`` is ``model.gpuLayers``: -1 = auto (every layer when this llama.cpp build has a
     GPU backend), 0 = CPU only, N = the first N layers.
     """
-    try:
-        import llama_cpp
+    from .llama import gpu_offload_supported, import_llama_cpp
 
-        gpu = bool(llama_cpp.llama_supports_gpu_offload())
-    except (ImportError, AttributeError):
+    try:
+        import_llama_cpp()
+    except ModelError:
         return "nowhere yet (llama-cpp-python is not installed)"
-    if not gpu:
+    if not gpu_offload_supported():
         return "CPU (this llama-cpp-python has no GPU backend; see the README to build it with CUDA or Metal)"
     if gpu_layers == 0:
         return "CPU (asmLsp.model.gpuLayers is 0; this llama-cpp-python could use the GPU)"

@@ -36,7 +36,7 @@ from .decoding import CANDIDATE_TEMPERATURE, Decoder
 from .fitting import ONE_LINE_MAX_TOKENS, TOKENS_PER_LINE, fit_prompt  # noqa: F401  (re-exported)
 from .kvcache import KVCache
 from .llama import adapter_refused, check_adapter_applied, physical_cores, route_llama_logs  # noqa: F401
-from .scheduling import Interrupted, Job, Scheduler, Waiter, settle
+from .scheduling import Deadlines, Interrupted, Job, Scheduler, Waiter, settle
 from .shared import SharedModel
 from .store import ModelError, ModelFiles
 from .suggest import Hole, SuggestionCache, accept, cut_suggestion, first_lines, show_lines
@@ -139,6 +139,7 @@ class CompletionEngine:
         self.placement = ""  # "CPU" / "GPU (N of M layers)" once loaded
         self.cache = SuggestionCache(cache_size)
         self.jobs = Scheduler()
+        self.deadlines = Deadlines()  # time budgets, kept while the worker is busy inside a chunk
         self._state = "not started"
         self._detail = ""
         self._thread: threading.Thread | None = None
@@ -211,7 +212,8 @@ class CompletionEngine:
             "adapter": str(files.adapter) if files is not None and files.adapter else None,
             "placement": self.placement or None, "gpu_layers": self.gpu_layers, "threads": self.threads,
             "context_size": self.context_size, "kv_shift": self.kv_shift, "cold_window": self.cold_window,
-            "cached_suggestions": len(self.cache), "counters": dict(self.stats), "last": dict(self.last_timings),
+            "cached_suggestions": len(self.cache), "counters": {k: int(v) for k, v in self.stats.items()},
+            "last": {k: float(v) for k, v in self.last_timings.items()},  # plain numbers for JSON, never numpy's
         }
 
     @property
@@ -250,6 +252,7 @@ class CompletionEngine:
     def close(self) -> None:
         """Stop the worker and free the model (once no borrower holds it); pending futures get None."""
         self.jobs.close()
+        self.deadlines.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
@@ -299,10 +302,19 @@ class CompletionEngine:
 
     def _enqueue(self, future: Future, hole: Hole, request: CompletionRequest, t0: float) -> None:
         deadline = t0 + request.time_budget_ms / 1000.0
-        if self.ready and request.validate is None and self.jobs.attach(
-                hole, lambda typed: Waiter(future, request, hole, typed, t0, deadline)):
+        waiters: list[Waiter] = []
+
+        def wait_on(typed: str) -> Waiter:
+            waiters.append(Waiter(future, request, hole, typed, t0, deadline))
+            return waiters[0]
+
+        running = self.jobs.attach(hole, wait_on) if self.ready and request.validate is None else None
+        if running is not None:
+            self.deadlines.add(deadline, lambda: self._expire_waiter(running, waiters[0]))
             return  # typed along the running decoding: it answers this request too
         job = self.jobs.complete(lambda seq: Job("complete", hole, seq, request, future, deadline, t0))
+        if job is not None:
+            self.deadlines.add(deadline, lambda: self._expire(job))
         if job is None:
             settle(future, None)
         elif not self.ready:
@@ -312,6 +324,22 @@ class CompletionEngine:
                     self.jobs.pending = None
                     settle(future, None)
             self.jobs.warm(hole)
+
+    def _expire(self, job: Job) -> None:
+        """The time budget ran out before the first line: None now, the decoding goes on."""
+        with self.jobs.lock:
+            if job.answered:
+                return
+            self.stats["completions"] += 1
+            self.stats["over_budget"] += 1
+            job.answered = True
+            settle(job.future, None)
+
+    def _expire_waiter(self, job: Job, waiter: Waiter) -> None:
+        with self.jobs.lock:
+            if waiter in job.waiters:
+                job.waiters.remove(waiter)
+                settle(waiter.future, None)
 
     # ------------------------------------------------------------ worker
 
@@ -379,6 +407,14 @@ class CompletionEngine:
             log.info("this model's KV cache cannot shift positions: kv_shift off")
             self.kv_shift = False
         self._kv = KVCache(llm, numpy, self.batch_size, self.kv_shift, self.stats)
+        kv = self._kv
+
+        def running_went_stale() -> None:  # with the scheduler's lock held
+            job = self.jobs.running
+            if job is not None and self.jobs.stale(job):
+                kv.abort.set(True)
+
+        self.jobs.on_change = running_went_stale
         self._decoder = Decoder(llm, numpy, self.stats, self.prompt_lookup)
         self.placement = llama_loader.placement(llm, self.gpu_layers)
         elapsed = time.monotonic() - t0
@@ -440,13 +476,17 @@ class CompletionEngine:
 
     def _settle(self, job: Job, suggestion: Suggestion | None) -> None:
         """Answer ``job``'s request from the model (counted once, when answered)."""
-        if not job.answered:
-            self.stats["completions"] += 1
-        self.jobs.answer(job, suggestion)
+        with self.jobs.lock:
+            if not job.answered:
+                self.stats["completions"] += 1
+            self.jobs.answer(job, suggestion)
 
     def _serve_waiters(self, job: Job, text: str, done: bool) -> None:
         """Answer the requests typed along ``job`` whose lines are decoded (``done``: all of
         them, the rest from the cache or a new job); settle those out of time with None."""
+        if done:
+            with self.jobs.lock:
+                job.finished = True  # from here on a request at this place queues its own job
         if not job.waiters:
             return
         now = time.monotonic()

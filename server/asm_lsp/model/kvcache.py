@@ -8,6 +8,7 @@ lines still in view, shifted to their new positions. Only the engine's worker th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ class KVCache:
         self.batch_size = batch_size  # prompt chunk: also how often stale prompt work is checked
         self.kv_shift = kv_shift
         self.stats = stats
+        self.abort = AbortFlag()  # set (from any thread) when the job being evaluated goes stale
 
     def common_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` the KV cache holds (never the last: its logits are needed)."""
@@ -77,23 +79,25 @@ class KVCache:
 
     @contextlib.contextmanager
     def _abortable(self, stale: Callable[[], bool]) -> Iterator[None]:
-        """llama.cpp asks ``stale`` between graph nodes (~560 times a chunk) while prompts are
-        evaluated; not while decoding single tokens, which are short and where it would cost."""
+        """While prompts are evaluated, llama.cpp asks ``abort`` between graph nodes (~560 times a
+        chunk); not while single tokens are decoded, which are short.
+
+        The callback must not enter Python: a ctypes callback takes the GIL ~560 times a chunk,
+        and on a busy server each take may wait a switch interval (5 ms). So llama.cpp calls
+        libc's ``strlen`` on a two-byte flag instead ("\\1\\0": length 1, true; "\\0": false),
+        which ``AbortFlag.set`` (the scheduler, when the job goes stale) writes from Python.
+        """
         import llama_cpp
 
-        @llama_cpp.ggml_abort_callback
-        def callback(_data: Any) -> bool:
-            try:
-                return bool(stale())
-            except Exception:  # a C callback must never raise
-                return False
-
+        flag = self.abort
+        flag.set(stale())
         ctx = self.llm._ctx.ctx
-        llama_cpp.llama_set_abort_callback(ctx, callback, None)
+        llama_cpp.llama_set_abort_callback(ctx, flag.callback, flag.pointer)
         try:
             yield
         finally:
             llama_cpp.llama_set_abort_callback(ctx, llama_cpp.ggml_abort_callback(), None)
+            flag.set(False)
 
     def rewind(self, tokens: list[int]) -> None:
         """Back to the evaluated prompt ``tokens`` (after a generation), its last logits fresh."""
@@ -159,4 +163,21 @@ class KVCache:
                 best_run, best_at = run, int(at)
         if best_run < KV_SHIFT_MIN_KEEP:
             return -1, 0
-        return best_at, best_run
+        return int(best_at), int(best_run)  # Python ints: they reach JSON (asmLsp.modelStats)
+
+
+class AbortFlag:
+    """A byte llama.cpp's abort callback reads without Python (see ``KVCache._abortable``)."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        self._buffer = ctypes.create_string_buffer(2)  # [flag, NUL]
+        self.pointer = ctypes.cast(self._buffer, ctypes.c_void_p)
+        self.callback = ctypes.cast(ctypes.CDLL(None).strlen, llama_cpp.ggml_abort_callback)
+
+    def set(self, value: bool) -> None:
+        self._buffer[0] = 1 if value else 0
+
+    def __bool__(self) -> bool:
+        return self._buffer[0] != b"\x00"

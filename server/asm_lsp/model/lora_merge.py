@@ -13,8 +13,10 @@ Python + numpy; no torch, no llama.cpp):
 * the metadata is the base model's, key for key, plus ``asm_lsp.merge.*`` keys that say what
   was merged (so a merged file names its own origin).
 
-The arithmetic is elementwise IEEE in a fixed order, so the same inputs give the same bytes on
-every machine: the store records the expected sha256 and rebuilds a cache file that differs.
+The arithmetic is IEEE float32/float64 in a fixed order, and the one sum whose order a BLAS
+library may choose (B·A over r=16 f16 products) is exact in float64, so the same inputs give
+the same bytes on any machine (checked here with 1 and 2 threads). The store still
+checks the result against the sha256 asm-lora.json records; a different result is not used.
 
     python -m asm_lsp.model.lora_merge BASE.gguf LORA.gguf OUT.gguf [--target q8_0]
 
@@ -35,12 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .store import Progress
+
 #: Bump when the merge arithmetic or the file layout changes: it is part of the cache key and
 #: of the recorded expected hash.
 RECIPE_VERSION = 1
 DEFAULT_TARGET = "q8_0"
-
-Progress = Callable[[str, "float | None"], None]
 
 
 class MergeError(Exception):

@@ -15,6 +15,7 @@ with the lock held or by the worker, never twice (``settle``).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -64,17 +65,63 @@ class Job:
     cancelled: bool = False
     prefill_seq: int = 0
     answered: bool = False  # the future is settled: the rest of the decoding is background work
+    finished: bool = False  # decoding is over: no more requests may wait on it
     raw: str = ""  # what is decoded so far (uncut), for requests that type along
     waiters: list[Waiter] = field(default_factory=list)
 
     def follows(self, hole: Hole) -> str | None:
         """What was typed if ``hole`` is this job's hole with text typed along its decoding so
         far (or ahead of it, where the decoding may still agree), else None."""
-        if self.kind == "prefill" or hole.suffix != self.hole.suffix or not hole.prefix.startswith(self.hole.prefix):
+        if self.kind == "prefill" or self.finished or hole.suffix != self.hole.suffix or not hole.prefix.startswith(self.hole.prefix):
             return None
         typed = hole.prefix[len(self.hole.prefix):]
         raw = self.raw
         return typed if raw.startswith(typed) or typed.startswith(raw) else None
+
+
+class Deadlines:
+    """One thread that runs callbacks at their deadlines (time budgets): the worker may be inside
+    a prompt chunk that takes seconds on a busy machine, and a request's wait is bounded anyway."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at ``time.monotonic() >= when`` (never raises into anyone)."""
+        if when == float("inf"):
+            return
+        with self._cv:
+            if self._closed:
+                return
+            self._count += 1
+            heapq.heappush(self._heap, (when, self._count, callback))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="asm-lsp-model-deadlines", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._heap.clear()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._closed:
+                    return
+                _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:  # a deadline must never take the thread down
+                pass
 
 
 class Scheduler:
@@ -89,6 +136,7 @@ class Scheduler:
         self.follow: Job | None = None
         self.running: Job | None = None
         self.closed = False
+        self.on_change: Callable[[], None] = lambda: None  # after anything that may make the running job stale
 
     # -- producers (any thread) -----------------------------------------------------
     def complete(self, job_for_seq: Callable[[int], Job]) -> Job | None:
@@ -104,6 +152,7 @@ class Scheduler:
             self.pending = job
             self.follow = None
             self.lock.notify_all()
+            self.on_change()
             return job
 
     def warm(self, hole: Hole) -> None:
@@ -114,6 +163,7 @@ class Scheduler:
             self.prefill_seq += 1
             self.prefill = Job("prefill", hole, self.seq, prefill_seq=self.prefill_seq)
             self.lock.notify_all()
+            self.on_change()
 
     def speculate(self, after: Job | None, job: Job) -> None:
         """Queue follow-up ``job`` unless ``after`` went stale or a completion waits
@@ -127,17 +177,18 @@ class Scheduler:
                 self.follow = job
                 self.lock.notify_all()
 
-    def attach(self, hole: Hole, waiter: Callable[[str], Waiter]) -> bool:
-        """Make the running job answer ``hole`` too if it was typed along that job's decoding."""
+    def attach(self, hole: Hole, waiter: Callable[[str], Waiter]) -> Job | None:
+        """Make the running job answer ``hole`` too if it was typed along that job's decoding;
+        that job, or None."""
         with self.lock:
             job = self.running
             if job is None or self.stale(job) or self.pending is not None:
-                return False
+                return None
             typed = job.follows(hole)
             if typed is None:
-                return False
+                return None
             job.waiters.append(waiter(typed))
-            return True
+            return job
 
     def cancel(self, request_id: Hashable) -> None:
         """Cancel a request that is not answered yet: its future gets None and its job stops.
@@ -154,6 +205,7 @@ class Scheduler:
                     settle(waiter.future, None)
             if self.pending is not None and self.pending.cancelled:
                 self.pending = None
+            self.on_change()
 
     def close(self) -> None:
         with self.lock:
@@ -163,6 +215,7 @@ class Scheduler:
                     self.drop(job)
             self.pending = self.prefill = self.follow = None
             self.lock.notify_all()
+            self.on_change()
 
     # -- the worker -------------------------------------------------------------------
     def has_work(self) -> bool:
@@ -209,7 +262,7 @@ class Scheduler:
 
     def drop(self, job: Job) -> None:
         """``job``'s request and waiters get None (with the lock held)."""
-        job.answered = True
+        job.answered = job.finished = True
         settle(job.future, None)
         for waiter in job.waiters:
             settle(waiter.future, None)

@@ -204,9 +204,10 @@ _FUNCTION_OPENER = re.compile(r"^\s*(\.cfi_startproc|\.p2align|\.align|\.balign|
 
 #: Lines shown at once per situation (the engine decodes on up to ``completion.maxLines``
 #: into the suggestion cache behind the answer, so accepting a line serves the next from the
-#: cache). One line everywhere: it is what gets accepted between existing instructions, and
-#: every further line waits ~8 decode tokens before anything is shown
-#: (bench/results/typing_replay.md, "lines shown").
+#: cache). One line everywhere, from bench/results/show_lines.md (the replay's two documents,
+#: 48 holes, shipped adapter): where the first line was right, the second was right 3 of 10
+#: times between instructions and 0 of 1 at a block's end, and each line costs ~10 decode
+#: tokens (~0.3-0.6 s on 2 quiet cores) before anything could be shown.
 SHOW_LINES = {"line": 1, "between": 1, "block-end": 1, "empty-function": 1}
 
 
@@ -226,7 +227,7 @@ def situation(hole: Hole) -> str:
         if not stripped or stripped.startswith(("//", "#", "/*", ".cfi_def_cfa", ".loc", ".file")):
             continue
         if _starts_new_function(piece) or _FUNCTION_OPENER.match(piece):
-            if not after or _ENDS_FUNCTION.match(after):
+            if not after or _ENDS_FUNCTION.match(after) or _starts_new_function(after) or _FUNCTION_OPENER.match(after):
                 return "empty-function"
         break
     if after and not _BLOCK_START.match(after) and not _ENDS_FUNCTION.match(after) and not after.startswith("."):

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from .parser import parse
-from .semantic import _comment_spans
+from .semantic import comment_spans
 
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"?')
 
@@ -42,7 +42,7 @@ def operand_context(line_text: str, col: int, in_block_comment: bool = False) ->
 def _operand_context(line: str, col: int, in_block: bool) -> OperandContext | None:
     if not isinstance(line, str) or col < 0 or col > len(line):
         return None
-    spans, _ = _comment_spans(line, in_block)
+    spans, _ = comment_spans(line, in_block)
     if any(a < col <= b and not (b == col and line[a:b].endswith("*/")) for a, b in spans if a < col):
         return None
     code = line

@@ -113,7 +113,9 @@ _RECORDED = -2  # a token type that stands for "a symbol, see the key"
 _MODAL_MNEMONICS = BRANCH_MNEMONICS | NO_SYMBOL_MNEMONICS  # their operands are read differently
 # LabelDef.defined_by of definitions written as such (others: a macro invocation's argument).
 _PLAIN_DEFINERS = frozenset((":", "=", ".macro", "#define")) | SYMBOL_DEFINING_DIRECTIVES
-# line text -> its tokens (start, end, type, modifiers, symbol key or None); see line_entry
+# line text -> its tokens (start, end, type, modifiers, symbol key or None); see new_line.
+# ~400 bytes a line: the bound keeps it under ~40 MB (a 20k-line gcc file has ~9,000 distinct lines).
+LINE_CACHE_LINES = 100_000
 _LINE_CACHE: dict[str, tuple] = {}
 
 
@@ -193,7 +195,7 @@ class _Tokenizer:
         # Symbols a macro invocation defines (`function f, export=1`): `declaration` there.
         self.definitions_at = {(d.line, d.start) for d in doc.labels if d.defined_by not in _PLAIN_DEFINERS}
         self._symbol_cache: dict[tuple[str, bool], tuple[int, int]] = {}
-        self._recording = False  # line_entry: symbols become keys
+        self._recording = False  # new_line: symbols become keys
         self._keys: list[tuple[str, bool, bool]] = []
 
     # -- lines ------------------------------------------------------------------
@@ -253,7 +255,7 @@ class _Tokenizer:
         finally:
             self._recording = False
         keys = self._keys
-        if len(_LINE_CACHE) > 200_000:  # bounded: random text must not grow it forever
+        if len(_LINE_CACHE) > LINE_CACHE_LINES:  # bounded: random text must not grow it forever
             _LINE_CACHE.clear()
         _LINE_CACHE[text] = tuple((a, b, t, m, keys[m] if t == _RECORDED else None) for _, a, b, t, m in out[start:])
         if keys:
@@ -498,12 +500,12 @@ def _comments(lines: Sequence[str], first: int, last: int,
     look at the lines above ``first`` for a ``/*`` still open."""
     tokens: list[SemanticToken] = []
     masked: dict[int, str] = {}
-    in_block = _block_comment_open_at(lines, first) if scan_back else False
+    in_block = block_comment_open_at(lines, first) if scan_back else False
     for lineno in range(first, last + 1):
         line = lines[lineno]
         if not (in_block or "/" in line or line[:1] == "#"):
             continue
-        spans, in_block = _comment_spans(line, in_block)
+        spans, in_block = comment_spans(line, in_block)
         if not spans:
             continue
         if line[:1] == "#" and spans[0][0] == 0:
@@ -519,17 +521,17 @@ def _comments(lines: Sequence[str], first: int, last: int,
     return tokens, masked
 
 
-def _block_comment_open_at(lines: Sequence[str], line: int) -> bool:
+def block_comment_open_at(lines: Sequence[str], line: int) -> bool:
     """Whether a ``/*`` comment opened on an earlier line is still open at ``line``."""
     in_block = False
     for i in range(min(line, len(lines))):
         text = lines[i]
         if in_block or "/*" in text:
-            _, in_block = _comment_spans(text, in_block)
+            _, in_block = comment_spans(text, in_block)
     return in_block
 
 
-def _comment_spans(line: str, in_block: bool) -> tuple[list[tuple[int, int]], bool]:
+def comment_spans(line: str, in_block: bool) -> tuple[list[tuple[int, int]], bool]:
     """The comment spans of one line and whether a ``/*`` stays open after it.
 
     AArch64 GAS: ``//`` to the end of the line, ``/* */`` (may span lines), ``#`` in

@@ -37,7 +37,7 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "ve
 MAX_WALK_FILES = 200_000  # the workspace name map stops here (a kernel tree has ~80,000 files)
 MAX_SCAN_BYTES = 2 * 1024 * 1024  # included files bigger than this are not scanned for their includes
 MAX_SCAN_FILES = 200  # included files scanned per document, transitively
-WALK_REFRESH_S = 30.0  # a miss rebuilds the name map at most this often
+WALK_REFRESH_S = 120.0  # a miss rebuilds the name map at most this often (a kernel tree: ~1 s)
 DATABASE_REFRESH_S = 2.0  # look for new compile databases (a build just configured) this often
 
 

@@ -44,7 +44,7 @@ export interface ClientSettings {
 export const SERVER_DEFAULTS: ServerSettings = {
   model: {
     enabled: true, path: "", adapter: "default", threads: 0, gpuLayers: -1, contextSize: 2048, cacheDir: "",
-    size: "0.5b", kvShift: true, coldWindow: false,
+    size: "0.5b", kvShift: true, coldWindow: true,
   },
   completion: {
     enabled: true,
@@ -189,4 +189,26 @@ export function readClientSettings(get: SettingGetter): { settings: ClientSettin
     serverExtraArgs: r.strList("server.extraArgs", []),
   };
   return { settings, problems: r.problems };
+}
+
+/** Settings that name programs or files: the server takes them only from initializationOptions
+ * (the user's settings) and warns when the workspace layer carries them. */
+export const PROGRAM_KEYS = ["assembler.path", "model.path", "model.cacheDir", "model.adapter", "analysis.mcaPath"] as const;
+
+/**
+ * The answer to workspace/configuration: `settings` without the program keys whose value does
+ * not come from the workspace (`fromWorkspace(key)`). The user's own values already went in
+ * initializationOptions; repeating them in the workspace layer made the server warn that
+ * the workspace may not set them. A value the workspace does set is kept, so the server
+ * refuses it and says so.
+ */
+export function workspaceLayer(settings: ServerSettings, fromWorkspace: (key: string) => boolean): Record<string, unknown> {
+  const layer: Record<string, Record<string, unknown>> = {};
+  for (const [section, values] of Object.entries(settings)) layer[section] = { ...(values as Record<string, unknown>) };
+  for (const key of PROGRAM_KEYS) {
+    const [section = "", name = ""] = key.split(".");
+    const values = layer[section];
+    if (values !== undefined && !fromWorkspace(key)) delete values[name];
+  }
+  return layer;
 }
