@@ -417,7 +417,9 @@ class Session:
         self.path = folder / "typed.s"
         self.path.write_text(doc.opened)
         self.uri = self.path.as_uri()
-        env = dict(os.environ, PYTHONPATH=str(BASELINE_SERVER if settings_name == "old-engine" else ROOT / "server"))
+        server_dir = BASELINE_SERVER if settings_name == "old-engine" else ROOT / "server"
+        # keep the caller's PYTHONPATH behind ours (the GPU machine's llama-cpp-python and pygls live there)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(server_dir), os.environ.get("PYTHONPATH", "")) if p))
         argv = [sys.executable, "-m", "asm_lsp", "--stdio", "--adapter", adapter]
         if fresh_cache:
             from asm_lsp.model.store import resolve_model

@@ -5,7 +5,7 @@
 set -u
 uptime
 # llama.cpp's own rates and merged weights vs the runtime adapter, every layer on the GPU
-python3 -m bench.merged_weights --holes 2 --out $OUT/merged_weights_gpu 2>&1 | tail -25
+[ -z "${SKIP_MERGED:-}" ] && python3 -m bench.merged_weights --holes 2 --out $OUT/merged_weights_gpu 2>&1 | tail -25
 # The typing replay and open-and-ask, default settings (model.gpuLayers auto = every layer)
 python3 -m bench.typing_replay --docs gcc-O2,clang-O0 --settings default --memory-settings "" --typed-lines 24 \
     --open-settings default --open-holes 8 --keep-docs .device/docs --out $OUT/typing_replay_gpu 2>&1 | tail -40

@@ -49,6 +49,6 @@ measure)
   python3 -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__, 'gpu offload', llama_cpp.llama_supports_gpu_offload())"
   python3 -m asm_lsp model status 2>&1 | tail -8
   nproc; uptime
-  bash models/device/gpu_measure.sh ;;
+  SKIP_MERGED=${SKIP_MERGED:-} bash models/device/gpu_measure.sh ;;
 *) echo "unknown phase $phase"; exit 2 ;;
 esac
