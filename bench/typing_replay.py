@@ -958,7 +958,8 @@ def main() -> None:
         from asm_lsp.model.store import resolve_model
 
         adapter_files = resolve_model("", args.adapter, "")
-        adapter = str(adapter_files.adapter.name) if adapter_files.adapter else f"none ({args.adapter!r} resolves to the base model)"
+        adapter = (str(adapter_files.adapter.name) if adapter_files.adapter
+                   else f"none at run time: {adapter_files.weights or 'base'} weights {adapter_files.model.name}")
         settings = [s for s in args.settings.split(",") if s]
         replays: dict[str, list[Replay]] = {s: [] for s in settings}
         for doc in docs:
