@@ -49,6 +49,27 @@ def machine() -> dict:
             "cpus": os.cpu_count(), "python": platform.python_version(), "llama_cpp_python": llama_cpp_version()}
 
 
+
+def answer_rotating(runners: dict, holes: list, by_id: dict, show) -> dict[str, list[dict]]:
+    """Each hole answered by every runner, who goes first rotating hole by hole, so the systems'
+    speeds are measured under the same machine load; the runners are closed at the end.
+    ``show(row)`` is what the progress line prints of each answer."""
+    answers: dict[str, list[dict]] = {name: [] for name in runners}
+    names = list(runners)
+    try:
+        for index, hole in enumerate(holes):
+            document = hole.document(by_id)
+            for name in names[index % len(names):] + names[:index % len(names)]:
+                text, timings = runners[name].answer(document, hole.line, hole.col, hole.n_lines)
+                answers[name].append({"text": text, "timings": timings, "kind": hole.kind,
+                                      "exact": evaluate.exact_match(text, hole.expected)})
+            print(f"hole {index + 1}/{len(holes)} {hole.id}: "
+                  + " | ".join(f"{n}: {show(answers[n][-1])}" for n in names), flush=True)
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return answers
+
 def rss_of(system: str, hole_json: str, threads: int) -> dict:
     """VmRSS / VmHWM (MB) of a fresh process that loaded ``system`` and answered one hole."""
     done = subprocess.run([sys.executable, "-m", "bench.merged_weights", "--rss-child", system,
@@ -208,21 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
 
     runners = {name: evaluate.Runner(evaluate.System.parse(s["spec"]), args.threads, 2048) for name, s in systems.items()}
-    answers: dict[str, list[dict]] = {name: [] for name in runners}
-    names = list(runners)
-    try:
-        for index, hole in enumerate(holes):
-            document = hole.document(by_id)
-            order = names[index % len(names):] + names[:index % len(names)]  # who goes first rotates
-            for name in order:
-                text, timings = runners[name].answer(document, hole.line, hole.col, hole.n_lines)
-                answers[name].append({"text": text, "timings": timings, "kind": hole.kind,
-                                      "exact": evaluate.exact_match(text, hole.expected)})
-            print(f"hole {index + 1}/{len(holes)} {hole.id}: "
-                  + " | ".join(f"{n}: {answers[n][-1]['text'][:30]!r}" for n in names), flush=True)
-    finally:
-        for runner in runners.values():
-            runner.close()
+    answers = answer_rotating(runners, holes, by_id, lambda row: repr(row["text"][:30]))
 
     first = holes[0]
     hole_json = json.dumps({"document": first.document(by_id), "line": first.line, "col": first.col,

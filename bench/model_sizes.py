@@ -22,7 +22,7 @@ from pathlib import Path
 
 from asm_lsp.model.store import resolve_model
 from bench.common import percentile, rounded, write_report
-from bench.merged_weights import machine, rss_of, summarize
+from bench.merged_weights import answer_rotating, machine, rss_of, summarize
 from models import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,19 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         runners[name] = evaluate.Runner(evaluate.System.parse(system["spec"]), args.threads, 2048)
         system["load_s"] = round(time.monotonic() - started, 1)
     names = list(runners)
-    answers: dict[str, list[dict]] = {name: [] for name in names}
-    try:
-        for index, hole in enumerate(holes):
-            document = hole.document(by_id)
-            for name in names[index % 2:] + names[:index % 2]:
-                text, timings = runners[name].answer(document, hole.line, hole.col, hole.n_lines)
-                answers[name].append({"text": text, "timings": timings, "kind": hole.kind,
-                                      "exact": evaluate.exact_match(text, hole.expected)})
-            print(f"hole {index + 1}/{len(holes)} {hole.id}: "
-                  + " | ".join(f"{n}: {answers[n][-1]['timings'].get('elapsed_ms', 0):.0f} ms" for n in names), flush=True)
-    finally:
-        for runner in runners.values():
-            runner.close()
+    answers = answer_rotating(runners, holes, by_id, lambda row: f"{row['timings'].get('elapsed_ms', 0):.0f} ms")
     first = holes[0]
     hole_json = json.dumps({"document": first.document(by_id), "line": first.line, "col": first.col,
                             "max_lines": first.n_lines})
