@@ -119,16 +119,7 @@ class WorkspaceIndex:
             names = self.prepare(doc)
         with self._lock:
             self._forget(uri)
-            self._docs[uri] = doc
-            self._names[uri] = names
-            for name, defs in names.shared.items():
-                self._defs.setdefault(name, {})[uri] = defs
-            for name in names.refs:
-                self._ref_uris.setdefault(name, set()).add(uri)
-            for name in names.invoked:
-                self._invokers.setdefault(name, set()).add(uri)
-            if doc.macros:
-                self._macro_uris.add(uri)
+            self._record(uri, doc, names)
             own = macro_roles(doc)
             stale = [uri] if self._needs_reparse(uri, doc, names) else []
             if own != self._roles_by_uri.get(uri, {}):
@@ -236,16 +227,7 @@ class WorkspaceIndex:
                     self._roles_by_uri.pop(uri, None)
                 self._merge_roles()
             names = self.prepare(doc)
-            self._docs[uri] = doc
-            self._names[uri] = names
-            for name, defs in names.shared.items():
-                self._defs.setdefault(name, {})[uri] = defs
-            for name in names.refs:
-                self._ref_uris.setdefault(name, set()).add(uri)
-            for name in names.invoked:
-                self._invokers.setdefault(name, set()).add(uri)
-            if doc.macros:
-                self._macro_uris.add(uri)
+            self._record(uri, doc, names)
 
     def remove(self, uri: str) -> None:
         with self._lock:
@@ -257,6 +239,19 @@ class WorkspaceIndex:
                 stale = self._stale_users(set(gone), skip=uri)
         for stale_uri in stale:
             self._reparse(stale_uri)
+
+    def _record(self, uri: str, doc: ParsedDocument, names: DocumentNames) -> None:
+        """File ``uri``'s parse and names in the maps (the inverse of :meth:`_forget`; lock held)."""
+        self._docs[uri] = doc
+        self._names[uri] = names
+        for name, defs in names.shared.items():
+            self._defs.setdefault(name, {})[uri] = defs
+        for name in names.refs:
+            self._ref_uris.setdefault(name, set()).add(uri)
+        for name in names.invoked:
+            self._invokers.setdefault(name, set()).add(uri)
+        if doc.macros:
+            self._macro_uris.add(uri)
 
     def _forget(self, uri: str) -> None:
         self._docs.pop(uri, None)
