@@ -330,6 +330,18 @@ def _edit_end(changes: Any) -> types.Position | None:
     return types.Position(line=start.line + len(inserted) - 1, character=last)
 
 
+def in_background(make: Callable[[], Any]) -> None:
+    """Run the coroutine ``make()`` as a task on the running loop. Outside one (a handler called
+    directly, as the fuzz harness does) there is no loop to run it on: ``ensure_future`` would take
+    whatever loop the thread has set, or raise when it has none, so the work is left to the
+    request that needs it instead."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    loop.create_task(make())
+
+
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
@@ -426,7 +438,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.schedule_push_diagnostics(params.text_document.uri)
         caps = getattr(getattr(ls.protocol, "client_capabilities", None), "text_document", None)
         if caps is not None and caps.semantic_tokens is not None:  # the client will ask for them
-            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
+            in_background(lambda: guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_open(params.text_document.uri)
 
@@ -437,7 +449,7 @@ def create_server(overrides: dict[str, Any] | None = None) -> AsmLanguageServer:
         ls.parses.prefetch(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         ls.schedule_push_diagnostics(params.text_document.uri)
         if ls.semantic.wanted(params.text_document.uri):
-            asyncio.ensure_future(guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
+            in_background(lambda: guarded()(ls.prepare_semantic_tokens)(params.text_document.uri))
         if ls.completions is not None:
             ls.completions.on_change(params.text_document.uri, _edit_end(params.content_changes))
 
