@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         system["rss"] = rss_of(system.pop("spec"), hole_json, args.threads)
     report["systems"] = systems
     report["disagreements"] = [
-        {"hole": h.id, "expected": h.expected, **{n: answers[n][i]["text"] for n in names}}
-        for i, h in enumerate(holes) if len({answers[n][i]["text"] for n in names}) > 1]
+        {"hole": h.id, "expected": h.expected, **{n: answers[n][i]["text"] for n in answers}}
+        for i, h in enumerate(holes) if len({answers[n][i]["text"] for n in answers}) > 1]
     report["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     for path in work.iterdir():
         path.unlink()
