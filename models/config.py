@@ -108,7 +108,10 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
     # expected on one H200 against the 0.5B's 105k), FIM middles weighted up (plain_loss_weight),
     # 32k-token steps (more, smaller steps for the few minutes one GPU session holds), no
     # contrastive term (the embeddings stay the 0.5B's; round two's A/B, bench/results/retrieval_ab.md).
-    "gpu15": (DataConfig(), TrainConfig(max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
+    # r=8 (alpha 16: the same scale 2): the f16 GGUF LoRA is then ~18.5 MB, inside the 20 MB
+    # that one shipped adapter may take in the wheel (r=16 would be ~37 MB; its B matrices, 16
+    # wide, cannot be Q8_0 blocks of 32).
+    "gpu15": (DataConfig(), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
                                         eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
                                         contrastive_weight=0.0)),
     "tiny": (
