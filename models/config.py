@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET
 
-BASE_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-BASE_GGUF_BYTES = 491_400_064
 
 
 @dataclass(frozen=True)
