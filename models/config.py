@@ -94,6 +94,9 @@ class TrainConfig:
     compile: bool = True  # torch.compile each decoder layer: fuses RMSNorm/SiLU/rotary (+65% measured)
     loss_impl: str = "chunked"  # "chunked": logits only at target positions (below); "full": every position
     ce_chunk_tokens: int = 8192  # logits are made only at loss positions, this many at a time (151,936-wide rows)
+    plain_loss_weight: float = 1.0  # weight of plain-function-text targets against FIM middles (1).
+    # Round two (1.0): plain text held 13.2M of the 16.8M targets, so FIM middles - what the server
+    # asks for - were 21 % of the loss. Round three: 0.25 makes them about half.
     contrastive_weight: float = 0.0  # weight of the InfoNCE term on function-variant pairs; 0 = off
     contrastive_pairs: int = 16  # pairs per optimizer step (in-batch negatives: 2*pairs-2 per anchor);
     # 16 x 2 x <=384 tokens adds ~10% to a 64k-token step
@@ -106,6 +109,16 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
     # The real run (round two): ~1,700 steps x 64k tokens = 111M tokens, ~19 min at ~100k tokens/s
     # (three 10-min calls, the first one also building the data).
     "gpu": (DataConfig(), TrainConfig(max_steps=1700, contrastive_weight=0.1)),
+    # Round three: Qwen2.5-Coder-1.5B (3.7x the 0.5B's non-embedding weights: ~28k tokens/s
+    # expected on one H200 against the 0.5B's 105k), FIM middles weighted up (plain_loss_weight),
+    # 32k-token steps (more, smaller steps for the few minutes one GPU session holds), no
+    # contrastive term (the embeddings stay the 0.5B's; round two's A/B, bench/results/retrieval_ab.md).
+    # r=8 (alpha 16: the same scale 2): the f16 GGUF LoRA is then ~18.5 MB, inside the 20 MB
+    # that one shipped adapter may take in the wheel (r=16 would be ~37 MB; its B matrices, 16
+    # wide, cannot be Q8_0 blocks of 32).
+    "gpu15": (DataConfig(), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
+                                        eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
+                                        contrastive_weight=0.0)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),
