@@ -26,7 +26,7 @@ Examples (all built with asm_lsp.model.prompt, exactly as the server builds prom
   middle and <|endoftext|>). Loss only on the middle and <|endoftext|>.
 - Context (a share ``context_fraction`` of the FIM examples): the repo-level block of
   asm_lsp.model.repo_context before the window, as the server sends it with
-  ``completion.repoContext``: the definitions of the symbols the visible window uses and the
+  ``completion.repoContext``: the definitions of the symbols the hole's function uses and the
   most similar function (MinHash over normalised instructions), both taken from the same
   project's OTHER files built by the same compiler at the same level (``prepare_contexts``).
 - Plain: a function's text + <|endoftext|>, loss on every token.
@@ -231,22 +231,20 @@ def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
             window = cut_window(prefix, suffix, prefix_budget, suffix_budget)
             context = ""
             if ctx is not None and ctx_rng.random() < cfg.context_fraction:
-                context = hole_context(ctx, fn["id"], window, prefix, middle, cfg.context_budget)
+                context = hole_context(ctx, fn, prefix, middle, cfg.context_budget)
             out.append((build_fim_example(window.prefix, middle, window.suffix, context), kind))
     return out
 
 
-def hole_context(ctx: FileContext, function_id: str, window, prefix: str, middle: str,
-                 budget: int) -> str:
-    """The repo-level block for one hole, as the server builds it for the same window: the
-    symbols the visible window uses (never the middle's) and the function's similar one."""
+def hole_context(ctx: FileContext, fn: dict, prefix: str, middle: str, budget: int) -> str:
+    """The repo-level block for one hole, as the server builds it for the same function: the
+    symbols the function uses outside the hole's middle, and its similar function."""
     line = prefix.count("\n")
     cursor = (line, len(prefix) - prefix.rfind("\n") - 1)
-    last_middle = line + middle.count("\n")
-    names = window_symbols(ctx.refs, ctx.labels, (window.prefix_first_line, 0), cursor, (last_middle + 1, 0),
-                           last_middle + window.suffix.count("\n"), MAX_CALLEES)
+    names = window_symbols(ctx.refs, ctx.labels, (fn["start_line"], 0), cursor,
+                           (line + middle.count("\n") + 1, 0), fn["end_line"], MAX_CALLEES)
     callees = [ctx.defs[name] for name in names if name in ctx.defs]
-    similar = [ctx.similar[function_id]] if function_id in ctx.similar else []
+    similar = [ctx.similar[fn["id"]]] if fn["id"] in ctx.similar else []
     return repo_context(ctx.repo, ctx.path, similar, callees, budget)
 
 

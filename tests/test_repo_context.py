@@ -169,18 +169,21 @@ def test_definition_excerpt_is_the_label_and_its_prologue():
     assert ".cfi" not in head and ".type" not in head and head.startswith("scale_add:")
 
 
-def test_window_symbols_are_the_visible_ones_nearest_first():
+def test_window_symbols_are_the_visible_ones_in_order_of_use():
     refs, defs = symbol_positions(parse(MAIN))
     lines = MAIN.split("\n")
     at = lines.index("\tbl\tclamp")
     end = len(lines) - 1
     # The server's window: everything visible, the cursor at the start of `bl clamp`.
-    # compute and total are defined in the window; table is one line away, scale_add three.
-    assert window_symbols(refs, defs, (0, 0), (at, 0), (at, 0), end) == ["clamp", "table", "scale_add"]
+    # compute and total are defined in the span; the others in order of first use.
+    assert window_symbols(refs, defs, (0, 0), (at, 0), (at, 0), end) == ["scale_add", "clamp", "table"]
     # A training hole over `bl clamp`: the middle's symbol is not in the context.
     names = window_symbols(refs, defs, (0, 0), (at, 0), (at + 1, 0), end)
-    assert names == ["table", "scale_add"]
-    assert window_symbols(refs, defs, (0, 0), (at, 4), (at, 4), at) == ["clamp", "scale_add"]  # the cursor line's rest
+    assert names == ["scale_add", "table"]
+    assert window_symbols(refs, defs, (0, 0), (at, 4), (at, 4), at) == ["scale_add", "clamp"]  # the cursor line's rest
+    # The function `total` alone: it defines nothing it uses but `table`.
+    first = lines.index("total:")
+    assert window_symbols(refs, defs, (first, 0), (first + 3, 1), (first + 3, 1), end) == ["table"]
     assert window_symbols(refs, defs, (0, 0), (at, 0), (at + 1, 0), end, limit=1) == names[:1]
 
 

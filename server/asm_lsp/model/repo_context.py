@@ -11,9 +11,9 @@ Qwen2.5-Coder was pretrained with repository-level prompts of this shape:
 The block holds (in this order, under one token budget, ``CONTEXT_BUDGET``):
 
 - the workspace's most similar function to the one around the cursor (its head), and
-- the definitions of the symbols the window calls or loads (``bl foo``, ``adrp x0, tbl``)
-  that the window does not define itself, each cut to its first lines (the label and the
-  prologue: which argument registers it reads, what it saves).
+- the definitions of the symbols the function around the cursor calls or loads (``bl foo``,
+  ``adrp x0, tbl``) that it does not define itself, each cut to its first lines (the label
+  and the prologue: which argument registers it reads, what it saves).
 
 It goes before the window (``prompt.build_fim_prompt``'s ``context``): while it does not
 change between keystrokes it stays in llama.cpp's KV-cache prefix and costs nothing per
@@ -40,7 +40,7 @@ REPO_TOKEN_IDS = {REPO_NAME: 151663, FILE_SEP: 151664}
 CONTEXT_BUDGET = 224
 SIMILAR_BUDGET = 120  # the similar function's head: ~12 instructions, its prologue and first block
 CALLEE_LINES = 6  # label + 5 lines: the prologue shows the argument registers read and the frame
-MAX_CALLEES = 4  # nearest the cursor first; more rarely fit the budget anyway
+MAX_CALLEES = 4  # the function's first four; more rarely fit the budget anyway
 MIN_LINES = 2  # a chunk cut to fewer lines than this (the label alone) is left out
 
 _NOISE_PREFIXES = (".cfi_", ".loc", ".file", ".p2align", ".align", ".balign", ".type", ".size",
@@ -101,25 +101,26 @@ def symbol_positions(doc: ParsedDocument) -> tuple[list[Position], list[Position
 def window_symbols(refs: Iterable[Position], defs: Iterable[Position], start: tuple[int, int],
                    cursor: tuple[int, int], resume: tuple[int, int], end_line: int,
                    limit: int = MAX_CALLEES) -> list[str]:
-    """Symbols the visible window uses but does not define, nearest the cursor first.
+    """Symbols a span of the document uses but does not define, in order of first use.
 
-    ``refs``/``defs``: ``symbol_positions`` of the document. The window is its text from
+    ``refs``/``defs``: ``symbol_positions`` of the document. The span is its text from
     ``start`` to ``cursor`` and from ``resume`` to the end of ``end_line`` ((line, column),
-    0-based). The server's window resumes at the cursor; a training hole's resumes after its
-    middle, so the answer's own symbols never leak into the context.
+    0-based): the function around the cursor. The server's span resumes at the cursor; a
+    training hole's resumes after its middle, so the answer's own symbols never leak into
+    the context. Order of first use, not distance to the cursor: the block then stays the
+    same while the cursor moves inside the function (its KV cache survives).
     """
     def visible(line: int, col: int) -> bool:
         return start <= (line, col) < cursor or (resume <= (line, col) and line <= end_line)
 
     defined = {name for name, line, col in defs if visible(line, col)}
-    best: dict[str, int] = {}
+    first: dict[str, tuple[int, int]] = {}
     for name, line, col in refs:
         if name in defined or not visible(line, col):
             continue
-        distance = abs(line - cursor[0])
-        if distance < best.get(name, 1 << 30):
-            best[name] = distance
-    return sorted(best, key=lambda name: (best[name], name))[:limit]
+        if (line, col) < first.get(name, (1 << 62, 0)):
+            first[name] = (line, col)
+    return sorted(first, key=lambda name: first[name])[:limit]
 
 
 def display_path(path: str) -> str:
