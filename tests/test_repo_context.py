@@ -294,3 +294,99 @@ def test_tiny_build_packs_context_examples_with_the_real_tokenizer(tmp_path, bas
             elif doc[0] == FIM_TOKEN_IDS[FIM_SUFFIX]:
                 without += 1
     assert with_block > 5 and without > 5
+
+
+# --------------------------------------------------------------------------- server
+
+def workspace(tmp_path):
+    """A WorkspaceIndex of util.s, data.s and main.s under tmp_path, and their URIs."""
+    from asm_lsp.workspace.index import WorkspaceIndex
+
+    index = WorkspaceIndex()
+    uris = {}
+    for name, text in (("util.s", UTIL), ("data.s", DATA), ("main.s", MAIN)):
+        uris[name] = (tmp_path / "demo" / name).as_uri()
+        index.update(uris[name], text)
+    return index, uris
+
+
+def test_server_block_holds_the_functions_callees_and_stays_put_while_typing(tmp_path):
+    from asm_lsp.features.repo_context import RepoContext
+
+    index, uris = workspace(tmp_path)
+    repo = RepoContext(index.get, index, roots=lambda: [tmp_path / "demo"])
+    lines = MAIN.split("\n")
+    at = lines.index("\tbl\tclamp")
+    block = repo.block(uris["main.s"], at, 1)
+    assert block.startswith(f"{REPO_NAME}demo\n") and block.endswith(f"{FILE_SEP}main.s\n")
+    assert f"{FILE_SEP}util.s\nscale_add:\n\tstp\tx29, x30, [sp, -32]!" in block
+    assert "\n\nclamp:\n\tcmp\tw0, w1" in block  # the second util.s excerpt, under the same header
+    assert f"{FILE_SEP}data.s\ntable:\n\t.word\t1" in block
+    # Anywhere in `compute` the block is the same (the KV cache keeps it); in `total` its own.
+    assert all(repo.block(uris["main.s"], line, 0) == block for line in range(lines.index("compute:"), at + 4))
+    total = repo.block(uris["main.s"], lines.index("total:") + 2, 1)
+    assert total != block and "table:" in total and "scale_add" not in total
+    assert repo.block(uris["main.s"], 0, 0) == ""  # `.text` before any function
+
+
+def test_server_block_takes_the_similar_function_from_the_embeddings_index(tmp_path):
+    from asm_lsp.embed.index import FunctionIndex, extract_functions
+    from asm_lsp.features.repo_context import RepoContext
+
+    index, uris = workspace(tmp_path)
+    functions = FunctionIndex()
+    vectors = {}
+    for name, text in (("util.s", UTIL), ("data.s", DATA), ("main.s", MAIN)):
+        entries = extract_functions(uris[name], text)
+        functions.set_document(uris[name], entries)
+        for entry in entries:  # `total` and `sum_table` point the same way, the rest apart
+            axis = {"total": 0, "sum_table": 0}.get(entry.name, 1 + len(vectors))
+            vectors[entry.sha] = np.eye(8, dtype=np.float32)[axis] + 0.01
+    functions.set_vectors(vectors)
+    repo = RepoContext(index.get, index, lambda: functions, roots=lambda: [tmp_path / "demo"])
+    lines = MAIN.split("\n")
+    block = repo.block(uris["main.s"], lines.index("total:") + 3, 1)
+    assert block.index(f"{FILE_SEP}data.s\nsum_table:\n\tadrp\tx1, table") < block.index("table:\n\t.word")
+    compute = repo.block(uris["main.s"], lines.index("compute:") + 2, 1)
+    assert "sum_table" not in compute  # its nearest is below SIMILAR_MIN_SCORE
+
+
+def test_server_block_costs_well_under_5_ms_in_a_big_file(tmp_path):
+    import time
+
+    from asm_lsp.features.repo_context import RepoContext
+
+    index, uris = workspace(tmp_path)
+    body = "".join(f"\t.global\tf{k}\n\t.type\tf{k}, %function\nf{k}:\n\tbl\tscale_add\n\tbl\tf{k - 1}\n"
+                   f"\tadrp\tx0, table\n" + "\tadd\tx0, x0, 1\n" * 12 + "\tret\n\t.size\tf{k}, .-f{k}\n"
+                   for k in range(1, 1200))
+    big = (tmp_path / "demo" / "big.s").as_uri()
+    index.update(big, body)
+    repo = RepoContext(index.get, index, roots=lambda: [tmp_path / "demo"])
+    doc = index.get(big)
+    assert len(doc.lines) > 20_000
+    line = doc.lines.index("f900:") + 4
+    assert "scale_add:" in repo.block(big, line, 1)
+    started = time.perf_counter()
+    for _ in range(50):
+        repo.block(big, line, 1)
+    assert (time.perf_counter() - started) / 50 < 0.005
+
+
+def test_fit_prompt_puts_the_block_first_and_drops_it_before_the_window():
+    from asm_lsp.model.fitting import fit_prompt
+    from asm_lsp.model.suggest import Hole
+
+    def tokenize(data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        return list(data)  # a byte a token: enough to see what is kept
+
+    block = build_context([("util.s", "scale_add:\n\tstp x29, x30, [sp, -32]!")], "main.s", "demo")
+    hole = Hole.at(MAIN, 8, 1, block)
+    assert bytes(fit_prompt(hole, 1, 4096, tokenize)).decode().startswith(block + FIM_SUFFIX)
+    assert bytes(fit_prompt(hole, 1, 4096, tokenize, short=True)).decode().startswith(FIM_SUFFIX)
+    for size in (300, 500, 700, 900):  # the same window as without the block, the block only where it fits
+        plain = bytes(fit_prompt(Hole.at(MAIN, 8, 1), 1, size, tokenize)).decode()
+        fitted = bytes(fit_prompt(hole, 1, size, tokenize)).decode()
+        assert fitted in (plain, block + plain) and len(fitted) <= size - 48 - 8
+    assert bytes(fit_prompt(hole, 1, 900, tokenize)).decode().startswith(block)
+    assert not bytes(fit_prompt(hole, 1, 300, tokenize)).decode().startswith(block)
