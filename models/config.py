@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET
+from asm_lsp.model.repo_context import CONTEXT_BUDGET
 
 
 
@@ -43,6 +44,10 @@ class DataConfig:
     pair_max_tokens: int = 384  # each side of a contrastive pair (normalised function) is cut to this
     valid_fim_examples: int = 2000  # fixed eval set sizes (valid split, never trained on)
     valid_plain_examples: int = 300
+    context_fraction: float = 0.0  # share of FIM examples with the repo-level context block before the window
+    # (asm_lsp.model.repo_context: callee definitions and the most similar function from the same project's
+    # other files at the same compiler and level); 0 keeps the data of rounds one and two byte for byte
+    context_budget: int = CONTEXT_BUDGET  # tokens of that block: the server's own budget
     epochs: int = 1  # passes over the corpus, each with freshly sampled holes
     seed: int = 1234
 
