@@ -436,12 +436,24 @@ class CompletionEngine:
         kv.kv_shift, decoder.prompt_lookup = self.kv_shift, self.prompt_lookup
         if job.kind == "prefill":
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
-                kv.feed(self._prompt_tokens(job.hole, 8), lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
+                t0 = time.monotonic()
+                tokens = self._prompt_tokens(job.hole, 8)
+                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
+                log.debug("prefill: %d prompt tokens, %d reused, %.0f ms", len(tokens), reused,
+                          (time.monotonic() - t0) * 1000)
             return
         request = job.request
         assert request is not None
         max_lines = FOLLOW_UP_LINES if job.kind == "follow" else max(1, request.max_lines)
         text, info = self._complete(job, max_lines)
+        log.debug("%s job at line %d: queued %.0f ms; prompt %d tokens, %d reused%s, %.0f ms; first line at %s ms; "
+                  "%d tokens decoded in %.0f ms; %s", job.kind, request.line, info.get("queued_ms", 0),
+                  info.get("prompt_tokens", 0), info.get("reused_tokens", 0),
+                  " (cold window)" if info.get("cold_window") else "", info.get("prompt_ms", 0),
+                  f"{info['first_line_ms']:.0f}" if "first_line_ms" in info else "-",
+                  info.get("generated_tokens", 0), info.get("decode_ms", 0),
+                  "answered in time" if job.answered and "first_line_ms" in info else "over budget" if job.answered
+                  else "not answered yet")
         if job.kind != "complete":
             self.stats["follow_ups"] += 1
         else:
@@ -550,7 +562,7 @@ class CompletionEngine:
         t_prompt = time.monotonic()
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
-            "cold_window": float(cold),
+            "cold_window": float(cold), "queued_ms": (t0 - job.started) * 1000,
         }
         checking = request.validate is not None and job.kind == "complete"
         show = show_lines(hole, max_lines)
