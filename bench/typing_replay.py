@@ -112,6 +112,7 @@ SETTINGS = {
     "full-window": {"model": {"coldWindow": False}},
     "lifted-cold-window": {"model": {"coldWindow": True}, "completion": {"timeBudgetMs": 60000}},
     "lifted-full-window": {"model": {"coldWindow": False}, "completion": {"timeBudgetMs": 60000}},
+    "size-1.5b": {"model": {"size": "1.5b"}},  # the 1.5B model (its own adapter where shipped)
 }
 OPEN_HOLES = 12  # open-and-ask: instruction lines of the typed function, each opened emptied and asked at once
 BASELINE_SERVER = Path("/nonexistent")  # set by --baseline: an old commit's server/ extracted

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET
+from asm_lsp.model.repo_context import CONTEXT_BUDGET
 
-BASE_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-BASE_GGUF_BYTES = 491_400_064
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class DataConfig:
     holes_per_function: float = 1.0  # FIM holes per kept function and epoch, plus one per lines_per_extra_hole;
     # 100 MB of train assembly then gives ~100M tokens, what ~15 min on one H100 can take
     lines_per_extra_hole: int = 40  # one more hole for every this many lines of a function
+    handwritten_holes: float = 1.0  # FIM holes per function of hand-written files, times the above: hand-written
+    # projects hold ~4 % of the train assembly (models/corpus_handwritten_manifest.json), so round three draws more
     hole_line: float = 0.65  # one instruction line: what the server is asked for most of the time
     hole_block: float = 0.25  # 2-4 consecutive lines (a short sequence: prologue, a compare-and-branch)
     hole_rest: float = 0.10  # from the cursor to the end of the function (teaches where to stop)
@@ -45,6 +46,10 @@ class DataConfig:
     pair_max_tokens: int = 384  # each side of a contrastive pair (normalised function) is cut to this
     valid_fim_examples: int = 2000  # fixed eval set sizes (valid split, never trained on)
     valid_plain_examples: int = 300
+    context_fraction: float = 0.0  # share of FIM examples with the repo-level context block before the window
+    # (asm_lsp.model.repo_context: callee definitions and the most similar function from the same project's
+    # other files at the same compiler and level); 0 keeps the data of rounds one and two byte for byte
+    context_budget: int = CONTEXT_BUDGET  # tokens of that block: the server's own budget
     epochs: int = 1  # passes over the corpus, each with freshly sampled holes
     seed: int = 1234
 
@@ -89,6 +94,9 @@ class TrainConfig:
     compile: bool = True  # torch.compile each decoder layer: fuses RMSNorm/SiLU/rotary (+65% measured)
     loss_impl: str = "chunked"  # "chunked": logits only at target positions (below); "full": every position
     ce_chunk_tokens: int = 8192  # logits are made only at loss positions, this many at a time (151,936-wide rows)
+    plain_loss_weight: float = 1.0  # weight of plain-function-text targets against FIM middles (1).
+    # Round two (1.0): plain text held 13.2M of the 16.8M targets, so FIM middles - what the server
+    # asks for - were 21 % of the loss. Round three: 0.25 makes them about half.
     contrastive_weight: float = 0.0  # weight of the InfoNCE term on function-variant pairs; 0 = off
     contrastive_pairs: int = 16  # pairs per optimizer step (in-batch negatives: 2*pairs-2 per anchor);
     # 16 x 2 x <=384 tokens adds ~10% to a 64k-token step
@@ -101,6 +109,19 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
     # The real run (round two): ~1,700 steps x 64k tokens = 111M tokens, ~19 min at ~100k tokens/s
     # (three 10-min calls, the first one also building the data).
     "gpu": (DataConfig(), TrainConfig(max_steps=1700, contrastive_weight=0.1)),
+    # Round three: Qwen2.5-Coder-1.5B (3.7x the 0.5B's non-embedding weights: ~28k tokens/s
+    # expected on one H200 against the 0.5B's 105k), FIM middles weighted up (plain_loss_weight),
+    # 32k-token steps (more, smaller steps for the few minutes one GPU session holds), no
+    # contrastive term (the embeddings stay the 0.5B's; round two's A/B, bench/results/retrieval_ab.md).
+    # r=8 (alpha 16: the same scale 2): the f16 GGUF LoRA is then ~18.5 MB, inside the 20 MB
+    # that one shipped adapter may take in the wheel (r=16 would be ~37 MB; its B matrices, 16
+    # wide, cannot be Q8_0 blocks of 32).
+    # Half the FIM examples carry the repo-level context block (callee definitions, the most
+    # similar function), so the model learns to use it and still works without; hand-written
+    # functions get 4x the holes.
+    "gpu15": (DataConfig(context_fraction=0.5, handwritten_holes=4.0), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
+                                        eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
+                                        contrastive_weight=0.0)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),

@@ -24,6 +24,11 @@ Examples (all built with asm_lsp.model.prompt, exactly as the server builds prom
   indentation, or inside the line. Prefix/suffix go through ``cut_window`` with the
   server's token budgets; the text is ``build_fim_example`` (suffix first, then the
   middle and <|endoftext|>). Loss only on the middle and <|endoftext|>.
+- Context (a share ``context_fraction`` of the FIM examples): the repo-level block of
+  asm_lsp.model.repo_context before the window, as the server sends it with
+  ``completion.repoContext``: the definitions of the symbols the hole's function uses and the
+  most similar function (MinHash over normalised instructions), both taken from the same
+  project's OTHER files built by the same compiler at the same level (``prepare_contexts``).
 - Plain: a function's text + <|endoftext|>, loss on every token.
 
 Row format: one uint32 per token: bits 0-29 token id, bit 30 "a document starts here",
@@ -52,7 +57,11 @@ from pathlib import Path
 import numpy as np
 
 from asm_lsp.model.prompt import END_OF_TEXT, FIM_TOKEN_IDS, approx_tokens, build_fim_example, cut_window
+from asm_lsp.model.repo_context import (MAX_CALLEES, SIMILAR_BUDGET, Position, definition_excerpt,
+                                        display_path, function_excerpt, repo_context, symbol_positions,
+                                        window_symbols)
 from asm_lsp.model.store import sha256_file
+from asm_lsp.syntax import parse
 
 from models.config import PRESETS, DataConfig, check_overrides, override
 
@@ -195,14 +204,22 @@ def make_hole(lines: list[str], start: int, end: int, cfg: DataConfig,
 
 
 def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
-                       epoch: int) -> list[tuple[str, str]]:
-    """(example text, kind) for every FIM hole of one file; deterministic per (file, seed, epoch)."""
+                       epoch: int, ctx: FileContext | None = None) -> list[tuple[str, str]]:
+    """(example text, kind) for every FIM hole of one file; deterministic per (file, seed, epoch).
+
+    With ``ctx`` (the file's repo-level context sources, ``prepare_contexts``), a share
+    ``cfg.context_fraction`` of the holes gets the repo-level block before its window. Its
+    draws come from a generator of their own: without context the holes are those of round two.
+    """
     rng = random.Random(f"{cfg.seed}:{epoch}:{record['id']}")
+    ctx_rng = random.Random(f"{cfg.seed}:{epoch}:{record['id']}:context")
     lines = record["text"].split("\n")
     out: list[tuple[str, str]] = []
     for fn in sorted(functions, key=lambda f: f["start_line"]):
         start, end = fn["start_line"], min(fn["end_line"], len(lines) - 1)
         expected = cfg.holes_per_function + (end - start + 1) / cfg.lines_per_extra_hole
+        if record.get("compiler") == "handwritten":
+            expected *= cfg.handwritten_holes
         n = int(expected) + (rng.random() < expected - int(expected))
         for _ in range(n):
             hole = make_hole(lines, start, end, cfg, rng)
@@ -214,8 +231,184 @@ def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
                 prefix_budget = rng.randint(min(48, prefix_budget), prefix_budget)
                 suffix_budget = rng.randint(min(16, suffix_budget), suffix_budget)
             window = cut_window(prefix, suffix, prefix_budget, suffix_budget)
-            out.append((build_fim_example(window.prefix, middle, window.suffix), kind))
+            context = ""
+            if ctx is not None and ctx_rng.random() < cfg.context_fraction:
+                context = hole_context(ctx, fn, prefix, middle, cfg.context_budget)
+            out.append((build_fim_example(window.prefix, middle, window.suffix, context), kind))
     return out
+
+
+def hole_context(ctx: FileContext, fn: dict, prefix: str, middle: str, budget: int) -> str:
+    """The repo-level block for one hole, as the server builds it for the same function: the
+    symbols the function uses outside the hole's middle, and its similar function."""
+    line = prefix.count("\n")
+    cursor = (line, len(prefix) - prefix.rfind("\n") - 1)
+    names = window_symbols(ctx.refs, ctx.labels, (fn["start_line"], 0), cursor,
+                           (line + middle.count("\n") + 1, 0), fn["end_line"], MAX_CALLEES)
+    callees = [ctx.defs[name] for name in names if name in ctx.defs]
+    similar = [ctx.similar[fn["id"]]] if fn["id"] in ctx.similar else []
+    return repo_context(ctx.repo, ctx.path, similar, callees, budget)
+
+
+# --------------------------------------------------------------------------- repo-level context
+#
+# What a user's workspace would hold beside the file: the same project's other files, built
+# by the same compiler at the same level. Never the file itself nor another compilation of
+# it (other compilers/levels are other groups), so no answer leaks through the context.
+
+MINHASH_PERMS = 32
+LSH_BANDS = 16  # bands of 2 rows: a pair at Jaccard 0.3 shares a bucket with p 0.78, at 0.5 with 0.99
+LSH_BUCKET_CAP = 48  # members per bucket looked at: keeps a group O(n), not O(n^2), for common shapes
+MIN_SIMILARITY = 0.25  # estimated Jaccard of instruction shingles below which no function is "similar"
+_PRIME = 4_294_967_291  # largest prime below 2^32: (a*x + b) stays below 2^64
+_PERM_RNG = np.random.default_rng(20261203)
+_PERM_A = _PERM_RNG.integers(1, _PRIME, MINHASH_PERMS, dtype=np.uint64)
+_PERM_B = _PERM_RNG.integers(0, _PRIME, MINHASH_PERMS, dtype=np.uint64)
+
+
+@dataclass
+class FileContext:
+    """Where one file's holes take their context from (built once per file, pickled to workers)."""
+
+    repo: str  # project name: <|repo_name|>
+    path: str  # the file's display path: the last <|file_sep|>
+    defs: dict[str, tuple[str, str]]  # symbol -> (path, definition excerpt) in another file of the group
+    similar: dict[str, tuple[str, str]]  # function id -> (path, head) of the most similar function elsewhere
+    refs: list[Position]  # the file's symbol_positions, for window_symbols (parsed once, in the scan)
+    labels: list[Position]
+
+
+def instruction_shingles(doc, functions: list[dict]) -> list[np.ndarray]:
+    """Per function (lines start_line..end_line), hashes of its normalised instructions and of
+    each consecutive pair. An instruction is its mnemonic and operands with ``.L`` labels as
+    ``.L`` and the function's own name as ``FUNC`` (normalize_function's renaming, without
+    a parse per function)."""
+    import bisect
+    import zlib
+
+    order = sorted(range(len(functions)), key=lambda k: functions[k]["start_line"])
+    starts = [functions[k]["start_line"] for k in order]
+    tokens: list[list[str]] = [[] for _ in functions]
+    for st in doc.statements:
+        if st.kind != "instruction":
+            continue
+        at = bisect.bisect_right(starts, st.line) - 1
+        if at < 0 or st.line > functions[order[at]]["end_line"]:
+            continue
+        fn = functions[order[at]]
+        ops = ",".join(o.text for o in st.operands)
+        if ".L" in ops or fn["name"] in ops:
+            ops = ",".join(".L" if o.text.startswith(".L") else o.text.replace(fn["name"], "FUNC")
+                           for o in st.operands)
+        tokens[order[at]].append(f"{st.name} {ops}")
+    out = []
+    for toks in tokens:
+        grams = toks + [a + "|" + b for a, b in zip(toks, toks[1:])]
+        out.append(np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams)))
+    return out
+
+
+def minhash(shingles: np.ndarray) -> np.ndarray:
+    """MINHASH_PERMS minima of (a x + b) mod p over the shingles (uint32; all ones when empty)."""
+    if len(shingles) == 0:
+        return np.full(MINHASH_PERMS, 0xFFFFFFFF, dtype=np.uint32)
+    mixed = (_PERM_A[:, None] * shingles[None, :] + _PERM_B[:, None]) % _PRIME
+    return mixed.min(axis=1).astype(np.uint32)
+
+
+def _scan_file(record: dict, functions: list[dict]) -> tuple[str, list[Position], list[Position], dict]:
+    """(file id, symbol references, symbol definitions, {function id: MinHash}): one parse."""
+    doc = parse(record["text"])
+    refs, labels = symbol_positions(doc)
+    sigs = {fn["id"]: minhash(sh) for fn, sh in zip(functions, instruction_shingles(doc, functions))}
+    return record["id"], refs, labels, sigs
+
+
+def _work_scan(items: list[tuple[dict, list[dict]]]) -> list:
+    return [_scan_file(record, functions) for record, functions in items]
+
+
+def most_similar(sigs: np.ndarray, owners: list[str], exclude: list[str]) -> list[tuple[int, float] | None]:
+    """For each row of ``sigs`` (MinHash [n, MINHASH_PERMS]), the most similar row of another
+    owner (file) whose ``exclude`` key (function name / normalised hash) differs, with its
+    estimated Jaccard, if at least MIN_SIMILARITY. Candidates come from LSH buckets."""
+    n = len(sigs)
+    rows = MINHASH_PERMS // LSH_BANDS
+    buckets: dict[tuple[int, bytes], list[int]] = defaultdict(list)
+    for i in range(n):
+        for b in range(LSH_BANDS):
+            members = buckets[(b, sigs[i, b * rows:(b + 1) * rows].tobytes())]
+            if len(members) < LSH_BUCKET_CAP:
+                members.append(i)
+    out: list[tuple[int, float] | None] = []
+    for i in range(n):
+        cands = {j for b in range(LSH_BANDS) for j in buckets[(b, sigs[i, b * rows:(b + 1) * rows].tobytes())]}
+        cands = [j for j in sorted(cands) if owners[j] != owners[i] and exclude[j] != exclude[i]
+                 and exclude[j] and not (sigs[j] == 0xFFFFFFFF).all()]
+        if not cands or (sigs[i] == 0xFFFFFFFF).all():
+            out.append(None)
+            continue
+        sims = (sigs[cands] == sigs[i]).mean(axis=1)
+        k = int(np.argmax(sims))
+        out.append((cands[k], float(sims[k])) if sims[k] >= MIN_SIMILARITY else None)
+    return out
+
+
+def prepare_contexts(files: list[dict], functions: dict[str, list[dict]], pool,
+                     jobs: int) -> dict[str, FileContext]:
+    """Each file's FileContext from the other files of its (project, compiler, opt) group."""
+    started = time.time()
+    items = [(r, functions.get(r["id"], [])) for r in files]
+    scans = {}
+    for part in pool.map(_work_scan, _chunks(items, max(1, min(32, len(items) // (4 * jobs) + 1)))):
+        for file_id, refs, labels, sigs in part:
+            scans[file_id] = (refs, labels, sigs)
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in files:
+        groups[(r["project"], r["compiler"], r["opt"])].append(r)
+    contexts: dict[str, FileContext] = {}
+    n_defs = n_similar = 0
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda r: r["path"])
+        where: dict[str, list[tuple[dict, int]]] = defaultdict(list)  # symbol -> [(file, line)]
+        for r in members:
+            for name, line, _ in scans[r["id"]][1]:
+                where[name].append((r, line))
+        fns = [fn for r in members for fn in functions.get(r["id"], [])]
+        similar: dict[str, tuple[str, str]] = {}
+        if len(members) > 1 and fns:
+            sigs = np.stack([scans[fn["file_id"]][2][fn["id"]] for fn in fns])
+            found = most_similar(sigs, [fn["file_id"] for fn in fns],
+                                 [fn["name"] for fn in fns])
+            by_id = {r["id"]: r for r in members}
+            for fn, hit in zip(fns, found):
+                if hit is not None:
+                    other = fns[hit[0]]
+                    similar[fn["id"]] = (display_path(by_id[other["file_id"]]["path"]),
+                                         function_excerpt(other["text"], SIMILAR_BUDGET))
+        split_lines: dict[str, list[str]] = {}
+        for r in members:
+            refs, labels, _ = scans[r["id"]]
+            own = {name for name, _, _ in labels}
+            defs: dict[str, tuple[str, str]] = {}
+            for name in sorted({name for name, _, _ in refs} - own):
+                elsewhere = [(o, line) for o, line in where.get(name, ()) if o["id"] != r["id"]]
+                if not elsewhere:
+                    continue
+                o, line = elsewhere[0]
+                if o["id"] not in split_lines:
+                    split_lines[o["id"]] = o["text"].split("\n")
+                excerpt = definition_excerpt(split_lines[o["id"]], line)
+                if excerpt:
+                    defs[name] = (display_path(o["path"]), excerpt)
+            own_fns = {fn["id"] for fn in functions.get(r["id"], [])}
+            contexts[r["id"]] = FileContext(r["project"], display_path(r["path"]), defs,
+                                            {k: v for k, v in similar.items() if k in own_fns}, refs, labels)
+            n_defs += len(defs)
+            n_similar += len(contexts[r["id"]].similar)
+    print(f"context: {len(groups):,} groups, {n_defs:,} symbols defined in another file, "
+          f"{n_similar:,} functions with a similar one ({time.time() - started:.1f} s)", flush=True)
+    return contexts
 
 
 # --------------------------------------------------------------------------- tokenize
@@ -242,11 +435,11 @@ def plain_examples(ids: list[int], max_tokens: int) -> list[Example]:
             for k in range(0, len(ids), max_tokens) if len(ids[k:k + max_tokens]) > 1]
 
 
-def _work_fim(job: tuple[list[tuple[dict, list[dict]]], DataConfig, int]) -> list[Example]:
+def _work_fim(job: tuple[list[tuple[dict, list[dict], FileContext | None]], DataConfig, int]) -> list[Example]:
     items, cfg, epoch = job
     texts: list[tuple[str, str]] = []
-    for record, functions in items:
-        texts.extend(fim_texts_for_file(record, functions, cfg, epoch))
+    for record, functions, ctx in items:
+        texts.extend(fim_texts_for_file(record, functions, cfg, epoch, ctx))
     if not texts:
         return []
     encoded = _TOKENIZER([t for t, _ in texts], add_special_tokens=False)["input_ids"]
@@ -391,9 +584,10 @@ def build(corpus: Path, tokenizer: Path, out: Path, cfg: DataConfig, jobs: int =
     ctx_rng = random.Random(cfg.seed)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                              initargs=(str(tokenizer),)) as pool:
+        contexts = prepare_contexts(files, functions, pool, jobs) if cfg.context_fraction > 0 else {}
         for split in ("train", "valid"):
             split_files = [r for r in files if r["split"] == split]
-            items = [(r, functions.get(r["id"], [])) for r in split_files]
+            items = [(r, functions.get(r["id"], []), contexts.get(r["id"])) for r in split_files]
             fim: list[Example] = []
             for epoch in range(cfg.epochs if split == "train" else 1):
                 for part in pool.map(_work_fim, [(c, cfg, epoch) for c in _chunks(items, 8)]):

@@ -39,7 +39,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from models.config import PRESETS, TrainConfig, check_overrides, override
 from asm_lsp.model.store import sha256_file
-from models.dataset import EOT_ID, ID_MASK
+from models.dataset import EOT_ID, FIM_MIDDLE_ID, ID_MASK
 
 PROBE_IDS = [151661, 198, 151659, 2122, 151660]  # <|fim_suffix|>\n<|fim_prefix|>ret<|fim_middle|>
 
@@ -168,6 +168,29 @@ def decode(x: torch.Tensor, doc_masking: str) -> tuple[torch.Tensor, ...]:
     return ids, pos, ids[:, 1:], tmask
 
 
+def fim_targets(x: torch.Tensor) -> torch.Tensor:
+    """Which of decode()'s target positions are FIM middles: a <|fim_middle|> came earlier in the
+    same document (the rest are plain function text). Same shape as decode()'s target mask."""
+    ids = x & ID_MASK
+    start = ((x >> 30) & 1).bool()
+    ar = torch.arange(x.shape[1], device=x.device).expand_as(x)
+    last_start = torch.where(start, ar, torch.zeros_like(ar)).cummax(dim=1).values
+    last_mid = torch.where(ids == FIM_MIDDLE_ID, ar, torch.full_like(ar, -1)).cummax(dim=1).values
+    return (last_mid >= last_start)[:, :-1]  # target i+1 is predicted at position i
+
+
+def target_weight_sum(rows: np.ndarray, plain_weight: float) -> float:
+    """decode()'s target count with plain-text targets weighted by ``plain_weight`` (numpy, the
+    step's normaliser, computed before the forward passes): FIM middles count 1."""
+    x = torch.from_numpy(rows.astype(np.int64))
+    tmask = ((x >> 31) & 1).bool()[:, 1:] & ~((x >> 30) & 1).bool()[:, 1:]
+    n_all = int(tmask.sum())
+    if plain_weight == 1.0:
+        return float(n_all)
+    n_fim = int((tmask & fim_targets(x)).sum())
+    return n_fim + plain_weight * (n_all - n_fim)
+
+
 def hidden_states(backbone, ids, pos, doc_masking: str):
     # "block": no attention_mask -> transformers derives a block-diagonal mask from the reset
     # position ids. Otherwise an all-ones mask keeps the plain causal (fast) kernel.
@@ -177,15 +200,28 @@ def hidden_states(backbone, ids, pos, doc_masking: str):
 
 
 def lm_loss_sum(backbone, lm_head, x, tcfg: TrainConfig) -> tuple[torch.Tensor, int]:
+    """Summed target-token cross entropy of rows ``x`` and the target count. With
+    ``plain_loss_weight`` < 1 plain-text targets count that much and FIM middles 1 (the sum is
+    then weighted; divide by ``target_weight_sum``)."""
     ids, pos, targets, tmask = decode(x, tcfg.doc_masking)
     if tcfg.loss_impl == "full":  # the textbook way, for comparison: logits at every position
         logits = lm_head(hidden_states(backbone, ids, pos, tcfg.doc_masking)[:, :-1]).float()
         labels = torch.where(tmask, targets, torch.full_like(targets, -100))
-        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                ignore_index=-100, reduction="sum")
+        per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                    ignore_index=-100, reduction="none").reshape(labels.shape)
+        if tcfg.plain_loss_weight != 1.0:
+            per_token = per_token * torch.where(fim_targets(x), 1.0, tcfg.plain_loss_weight)
+        return per_token.sum(), int(tmask.sum())
+    h = hidden_states(backbone, ids, pos, tcfg.doc_masking)[:, :-1]
+    if tcfg.plain_loss_weight == 1.0:
+        total = LinearCrossEntropy.apply(h[tmask], lm_head.weight, targets[tmask], tcfg.ce_chunk_tokens)
         return total, int(tmask.sum())
-    h = hidden_states(backbone, ids, pos, tcfg.doc_masking)[:, :-1][tmask]
-    total = LinearCrossEntropy.apply(h, lm_head.weight, targets[tmask], tcfg.ce_chunk_tokens)
+    fim = fim_targets(x)
+    total = h.new_zeros((), dtype=torch.float32)
+    for mask, weight in ((tmask & fim, 1.0), (tmask & ~fim, tcfg.plain_loss_weight)):
+        if weight and bool(mask.any()):
+            total = total + weight * LinearCrossEntropy.apply(h[mask], lm_head.weight, targets[mask],
+                                                              tcfg.ce_chunk_tokens)
     return total, int(tmask.sum())
 
 
@@ -214,9 +250,10 @@ def info_nce(backbone, ids: torch.Tensor, lens: torch.Tensor, temperature: float
 class Rows:
     """Packed rows on disk; step k's micro-batch m takes the next rows of a per-epoch permutation."""
 
-    def __init__(self, path: Path, seed: int):
+    def __init__(self, path: Path, seed: int, plain_weight: float = 1.0):
         self.rows = np.load(path, mmap_mode="r")
         self.seed = seed
+        self.plain_weight = plain_weight
         self._perms: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -240,10 +277,8 @@ class Rows:
         return x.to(device, non_blocking=True)
 
     def loss_tokens(self, first: int, count: int) -> int:
-        rows = self.rows[np.sort(self.indices(first, count))]
-        loss = (rows >> 31) & 1
-        start = (rows >> 30) & 1
-        return int((loss[:, 1:] & (1 - start[:, 1:])).sum())
+        """The step's target-token count, plain text weighted by ``plain_weight`` (FIM middles 1)."""
+        return target_weight_sum(self.rows[np.sort(self.indices(first, count))], self.plain_weight)
 
 
 class Pairs:
@@ -452,7 +487,7 @@ class Trainer:
         use_pairs = tcfg.contrastive_weight > 0 and (data / "pairs_train.npz").exists()
         return cls(
             tcfg=tcfg, ranks=ranks, device=device, dtype=dtype, seq_len=seq_len, peft_model=peft_model,
-            params=params, optimizer=optimizer, train_rows=Rows(data / "train.u32.npy", tcfg.seed),
+            params=params, optimizer=optimizer, train_rows=Rows(data / "train.u32.npy", tcfg.seed, tcfg.plain_loss_weight),
             valid_sets={name: np.load(data / f"{name}.u32.npy")[:tcfg.eval_rows]
                         for name in ("valid_fim", "valid_plain") if (data / f"{name}.u32.npy").exists()},
             pairs=Pairs(data / "pairs_train.npz", tcfg.seed) if use_pairs else None,
@@ -520,13 +555,14 @@ class Trainer:
         """Mean target-token loss of each valid set (the same rows every time)."""
         backbone, lm_head = parts(self.peft_model)
         self.peft_model.eval()
+        plain = replace(self.tcfg, plain_loss_weight=1.0)  # valid losses stay per-token means
         out = {}
         for name, rows in self.valid_sets.items():
             total, count = 0.0, 0
             for s in range(0, rows.shape[0], self.tcfg.micro_batch_rows):
                 x = torch.from_numpy(rows[s:s + self.tcfg.micro_batch_rows].astype(np.int64)).to(self.device)
                 with self.autocast():
-                    loss, n = lm_loss_sum(backbone, lm_head, x, self.tcfg)
+                    loss, n = lm_loss_sum(backbone, lm_head, x, plain)
                 total += float(loss)
                 count += n
             out[name] = total / max(count, 1)

@@ -27,7 +27,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.prefills: list[tuple[int, int, int]] = []  # (text length, line, col)
 
-    def prefill(self, text: str, line: int, col: int) -> None:
+    def prefill(self, text: str, line: int, col: int, context: str = "") -> None:
         self.prefills.append((len(text), line, col))
 
     def close(self) -> None:

@@ -189,3 +189,58 @@ def test_two_processes_share_each_step_and_train_as_one(pipeline):
     b = load_file(str(work / "run_two" / "adapter" / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5) for k in a)
     assert any(not torch.allclose(v, torch.zeros_like(v)) for k, v in b.items() if "lora_B" in k)  # it trained
+
+
+def test_fim_weighted_loss_counts_middles_fully_and_plain_text_by_its_weight(pipeline):
+    """``plain_loss_weight``: FIM middles are exactly the targets after a <|fim_middle|>, and the
+    weighted sum equals the per-part sums combined by hand, in both loss implementations."""
+    from dataclasses import replace
+
+    import numpy as np
+    import torch
+
+    from models import train
+    from models.config import PRESETS
+    from models.dataset import FIM_MIDDLE_ID, decode_rows
+
+    _, _, data, _ = pipeline
+    every = np.load(data / "train.u32.npy")
+    every_ids, every_starts, every_loss = decode_rows(every)
+    has_plain = [r for r in range(every.shape[0])  # a document with targets and no <|fim_middle|>
+                 if any(FIM_MIDDLE_ID not in every_ids[r, a:b].tolist() and every_loss[r, a:b].any()
+                        for a, b in zip(np.flatnonzero(every_starts[r]),
+                                        [*np.flatnonzero(every_starts[r])[1:], every.shape[1]]))]
+    rows = every[sorted(set(has_plain[:2]) | {0, 1})]
+    ids, starts, loss = decode_rows(rows)
+    x = torch.from_numpy(rows.astype(np.int64))
+    fim = train.fim_targets(x).numpy()
+    _, _, _, tmask = train.decode(x, "block")
+    tmask = tmask.numpy()
+    for r in range(rows.shape[0]):  # the reference: walk each document
+        bounds = list(np.flatnonzero(starts[r])) + [ids.shape[1]]
+        for a, b in zip(bounds, bounds[1:]):
+            is_fim = FIM_MIDDLE_ID in ids[r, a:b].tolist()
+            targets = [i - 1 for i in range(a + 1, b) if tmask[r, i - 1]]
+            if not targets:
+                continue  # the row's padding
+            assert all(bool(fim[r, t]) == is_fim for t in targets)
+    n_fim, n_all = int((tmask & fim).sum()), int(tmask.sum())
+    assert 0 < n_fim < n_all
+    assert train.target_weight_sum(rows, 0.25) == n_fim + 0.25 * (n_all - n_fim)
+    assert train.target_weight_sum(rows, 1.0) == n_all
+
+    tcfg = PRESETS["tiny"][1]
+    model = train.add_lora(train.tiny_base(tcfg, rows.shape[1], "sdpa"), tcfg)
+    backbone, lm_head = train.parts(model)
+    with torch.no_grad():
+        sums = {}
+        for impl in ("chunked", "full"):
+            for weight in (1.0, 0.25, 0.0):
+                total, n = train.lm_loss_sum(backbone, lm_head, x, replace(tcfg, loss_impl=impl, plain_loss_weight=weight))
+                assert n == n_all
+                sums[impl, weight] = float(total)
+    for impl in ("chunked", "full"):
+        plain = sums[impl, 1.0] - sums[impl, 0.0]  # weight 0: the middles alone
+        assert plain > 0
+        assert abs(sums[impl, 0.25] - (sums[impl, 0.0] + 0.25 * plain)) < 1e-3 * sums[impl, 1.0]
+    assert abs(sums["chunked", 0.25] - sums["full", 0.25]) < 1e-3 * sums["full", 0.25]

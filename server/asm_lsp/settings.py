@@ -63,6 +63,10 @@ class CompletionSettings:
     decoded, never waited for); with checkWithAssembler, how many candidates to try."""
     time_budget_ms: int = 2000
     """Give up on a suggestion after this long."""
+    repo_context: bool = False
+    """Put other code of the workspace before the window (Qwen's repo-level format): the
+    definitions of what the function calls or loads, and its most similar function from the
+    embeddings index. Off by default: see bench/results/repo_context.md."""
 
 
 @dataclass

@@ -82,6 +82,11 @@ class ModelCompletions:
             context_size=cfg.context_size, kv_shift=cfg.kv_shift,
             cold_window=cfg.cold_window, gpu_layers=cfg.gpu_layers)
         self.similar: Any = None  # asm_lsp.embed.service.SimilarFunctions, when available
+        from asm_lsp.features.repo_context import RepoContext
+
+        self.repo = RepoContext(ls.document, getattr(ls, "index", None),
+                                lambda: self.similar.index if self.similar is not None else None,
+                                ls.workspace_roots)
         self._waiting_prefills: dict[str, asyncio.Task] = {}  # big documents' prefills, waiting for their parse
 
     def start(self) -> None:
@@ -147,7 +152,8 @@ class ModelCompletions:
         request_id = next(_ids)
         request = CompletionRequest(text, line, col, max_lines=cfg.max_lines, request_id=request_id,
                                     validate=validate, candidates=cfg.candidates if validate else 1,
-                                    time_budget_ms=cfg.time_budget_ms, alternatives=cfg.candidates - 1)
+                                    time_budget_ms=cfg.time_budget_ms, alternatives=cfg.candidates - 1,
+                                    context=self._context(uri, line, col))
         future = self.engine.submit(request)
         try:
             suggestion = await asyncio.wrap_future(future)
@@ -238,6 +244,16 @@ class ModelCompletions:
         if self.similar is not None:
             self.similar.update_document(uri, document.source)
 
+    def _context(self, uri: str, line: int, col: int) -> str:
+        """The repo-level block for the cursor (``completion.repoContext``), "" when off or on error."""
+        if not self.ls.settings.completion.repo_context:
+            return ""
+        try:
+            return self.repo.block(uri, line, col)
+        except Exception:  # a bonus: never take a suggestion down with it
+            log.warning("repo context failed at %s:%d", uri, line, exc_info=True)
+            return ""
+
     def _prefill(self, uri: str, text: str, line: int, col: int) -> None:
         """Prefill at (0-based line, code-point col) of ``text``; in a big document once its parse
         on the worker thread is done: llama.cpp's prompt evaluation takes every core, and beside
@@ -247,14 +263,14 @@ class ModelCompletions:
             waiting.cancel()  # a newer place (or text) replaces it
         parses = self.ls.parses
         if len(text) <= parses.sync_chars or parses.loop is None:
-            self.engine.prefill(text, line, col)
+            self.engine.prefill(text, line, col, self._context(uri, line, col))
             return
 
         async def after_parse() -> None:
             await parses.wait(uri, text)
             if self._waiting_prefills.get(uri) is task:
                 del self._waiting_prefills[uri]
-                self.engine.prefill(text, line, col)
+                self.engine.prefill(text, line, col, self._context(uri, line, col))
 
         task = parses.loop.create_task(after_parse())
         self._waiting_prefills[uri] = task

@@ -86,6 +86,7 @@ class CompletionRequest:
     time_budget_ms: int = 2000  # from submit; the future gets None when it runs out
     follow_up: bool = True  # after a finished suggestion, speculate the next line in idle time
     alternatives: int = 0  # up to this many more candidates, from lines already decoded (never waited for)
+    context: str = ""  # repo-level block before the window (features/repo_context.py), "" for none
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class CompletionEngine:
         """A future for ``Suggestion | None``; older unanswered requests get None."""
         t0 = time.monotonic()
         future: Future = Future()
-        hole = Hole.at(request.text, request.line, request.col)
+        hole = Hole.at(request.text, request.line, request.col, request.context)
         hit = None if self.jobs.closed else self.cache.lookup(hole)
         if hit is not None:
             remainder, validated = hit
@@ -210,9 +211,9 @@ class CompletionEngine:
         self._enqueue(future, hole, request, t0)
         return future
 
-    def prefill(self, text: str, line: int, col: int) -> None:
+    def prefill(self, text: str, line: int, col: int, context: str = "") -> None:
         """Evaluate the prompt for this cursor place in idle time (document opened, cursor rests)."""
-        self.jobs.warm(Hole.at(text, line, col))
+        self.jobs.warm(Hole.at(text, line, col, context))
 
     def cancel(self, request_id: Hashable) -> None:
         """Cancel a request not answered yet; its future gets None."""

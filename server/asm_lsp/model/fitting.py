@@ -44,7 +44,9 @@ def fit_prompt(hole: Hole, max_lines: int, context_size: int, tokenize: Tokenize
     a cold window of at most that many tokens, COLD_SUFFIX_SHARE of it after the cursor.
 
     The budgets shrink together until prompt + answer (``answer_tokens``) fit ``context_size``
-    (and ``most``).
+    (and ``most``). The hole's repo-level block (``hole.context``) then goes first if the
+    prompt still fits with it (the window is never cut for it), and never into a short or
+    cold window: a cold prompt stays short.
     """
     room = context_size - answer_tokens(hole, max_lines) - 8
     prefix_budget, suffix_budget = ((SHORT_PREFIX_BUDGET, SHORT_SUFFIX_BUDGET) if short
@@ -61,5 +63,13 @@ def fit_prompt(hole: Hole, max_lines: int, context_size: int, tokenize: Tokenize
         prompt = build_fim_prompt(window.prefix, window.suffix)
         tokens = tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) <= room or scale < 0.05:
-            return tokens[-room:] if len(tokens) > room else tokens
+            break
         scale *= 0.9 * room / len(tokens)
+    if len(tokens) > room:
+        return tokens[-room:]
+    if hole.context and not short and most is None:
+        with_context = tokenize(build_fim_prompt(window.prefix, window.suffix, hole.context).encode("utf-8"),
+                                add_bos=False, special=True)
+        if len(with_context) <= room:
+            return with_context
+    return tokens
