@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET
 from asm_lsp.model.repo_context import CONTEXT_BUDGET
 
-BASE_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-BASE_GGUF_BYTES = 491_400_064
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class DataConfig:
     holes_per_function: float = 1.0  # FIM holes per kept function and epoch, plus one per lines_per_extra_hole;
     # 100 MB of train assembly then gives ~100M tokens, what ~15 min on one H100 can take
     lines_per_extra_hole: int = 40  # one more hole for every this many lines of a function
+    handwritten_holes: float = 1.0  # FIM holes per function of hand-written files, times the above: hand-written
+    # projects hold ~4 % of the train assembly (models/corpus_handwritten_manifest.json), so round three draws more
     hole_line: float = 0.65  # one instruction line: what the server is asked for most of the time
     hole_block: float = 0.25  # 2-4 consecutive lines (a short sequence: prologue, a compare-and-branch)
     hole_rest: float = 0.10  # from the cursor to the end of the function (teaches where to stop)
@@ -116,7 +116,10 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
     # r=8 (alpha 16: the same scale 2): the f16 GGUF LoRA is then ~18.5 MB, inside the 20 MB
     # that one shipped adapter may take in the wheel (r=16 would be ~37 MB; its B matrices, 16
     # wide, cannot be Q8_0 blocks of 32).
-    "gpu15": (DataConfig(), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
+    # Half the FIM examples carry the repo-level context block (callee definitions, the most
+    # similar function), so the model learns to use it and still works without; hand-written
+    # functions get 4x the holes.
+    "gpu15": (DataConfig(context_fraction=0.5, handwritten_holes=4.0), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
                                         eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
                                         contrastive_weight=0.0)),
     "tiny": (

@@ -218,6 +218,8 @@ def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
     for fn in sorted(functions, key=lambda f: f["start_line"]):
         start, end = fn["start_line"], min(fn["end_line"], len(lines) - 1)
         expected = cfg.holes_per_function + (end - start + 1) / cfg.lines_per_extra_hole
+        if record.get("compiler") == "handwritten":
+            expected *= cfg.handwritten_holes
         n = int(expected) + (rng.random() < expected - int(expected))
         for _ in range(n):
             hole = make_hole(lines, start, end, cfg, rng)

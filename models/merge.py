@@ -9,7 +9,7 @@ Two ways in:
 merges ``server/asm_lsp/data/asm-lora.gguf`` into the packaged base Q4_K_M (assembled by
 ``resolve_model``) with :mod:`asm_lsp.model.lora_merge`: every adapted tensor becomes
 dequantized base + alpha/r · B·A, stored Q8_0; every other tensor keeps its bytes. It writes
-``--out`` (default models/work/merge/merged-q8_0.gguf) and prints its size and sha256.
+``--out`` (default models/work/merge/merged-SIZE-q8_0.gguf) and prints its size and sha256.
 ``--check`` compares them with the ``merged`` record of ``asm-lora.json`` (the file the server
 makes on first use must be this one) and asks llama.cpp for the greedy tokens of a FIM prompt
 from the merged file and from base + runtime adapter: they must be the same. ``--record``
@@ -308,12 +308,12 @@ def gguf_main(args: argparse.Namespace) -> int:
     from asm_lsp.model import lora_merge
     from asm_lsp.model.store import packaged_adapter, resolve_model, sha256_file
 
-    shipped_lora, record_path = packaged_adapter()
-    base = args.base or resolve_model(adapter="none").model
+    shipped_lora, record_path = packaged_adapter(args.size)
+    base = args.base or resolve_model(adapter="none", size=args.size).model
     lora = args.lora or shipped_lora
     base_sha, lora_sha = sha256_file(base), sha256_file(lora)
     metadata = {"asm_lsp.merge.base_sha256": base_sha, "asm_lsp.merge.adapter_sha256": lora_sha}
-    out = args.out or DEFAULT_WORK / f"merged-{args.target}.gguf"
+    out = args.out or DEFAULT_WORK / f"merged-{args.size}-{args.target}.gguf"
     log(f"merging {lora} (sha256 {lora_sha[:12]}…) into {base} (sha256 {base_sha[:12]}…), merged tensors {args.target}")
     progress_seen = [-1]
 
@@ -360,8 +360,10 @@ def gguf_main(args: argparse.Namespace) -> int:
 def parse_gguf_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", type=Path, default=None, help="base GGUF (default: the packaged one, resolve_model)")
     p.add_argument("--lora", type=Path, default=None, help="GGUF LoRA (default: server/asm_lsp/data/asm-lora.gguf)")
+    p.add_argument("--size", default="0.5b", choices=("0.5b", "1.5b"),
+                   help="model.size whose packaged base and shipped adapter (asm-lora[-1.5b].gguf) to merge")
     p.add_argument("--target", default="q8_0", help="type of the merged tensors: q8_0 (default), same, f16")
-    p.add_argument("--out", type=Path, default=None, help="merged GGUF (default: models/work/merge/merged-TARGET.gguf)")
+    p.add_argument("--out", type=Path, default=None, help="merged GGUF (default: models/work/merge/merged-SIZE-TARGET.gguf)")
     p.add_argument("--check", action="store_true",
                    help="compare with asm-lora.json's record and with the runtime adapter's greedy tokens")
     p.add_argument("--record", action="store_true", help="write the merged file's sha256 and size into asm-lora.json")

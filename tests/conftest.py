@@ -123,7 +123,7 @@ def packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(store, "DEFAULT_MODEL", spec)
     monkeypatch.setattr(store, "find_chunk", lambda package, name: find_fake_chunk(site, package, name))
     monkeypatch.setattr(store, "_fallback_models_dir", lambda: tmp_path / "fallback" / "models")
-    monkeypatch.setattr(store, "packaged_adapter", lambda: (tmp_path / "pkgdata" / "asm-lora.gguf",
+    monkeypatch.setattr(store, "packaged_adapter", lambda *_: (tmp_path / "pkgdata" / "asm-lora.gguf",
                                                             tmp_path / "pkgdata" / "asm-lora.json"))
     return spec, site
 

@@ -123,7 +123,7 @@ STORE_IN_CHILD = textwrap.dedent("""
                                        ("chunk.bin", "chunk.bin"), len(whole), hashlib.sha256(whole).hexdigest())
     store.find_chunk = lambda package, name: site / package / name
     store._fallback_models_dir = lambda: root / "fallback" / "models"
-    store.packaged_adapter = lambda: (root / "none.gguf", root / "none.json")
+    store.packaged_adapter = lambda *_: (root / "none.gguf", root / "none.json")
     resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     try:
         resolve_model(cache_dir=str(root / "cache"))

@@ -346,7 +346,7 @@ def mergeable(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "DEFAULT_MODEL", spec)
     monkeypatch.setattr(store, "find_chunk", lambda package, name: find_fake_chunk(site, package, name))
     monkeypatch.setattr(store, "_fallback_models_dir", lambda: tmp_path / "fallback" / "models")
-    monkeypatch.setattr(store, "packaged_adapter", lambda: (pkgdata / "asm-lora.gguf", pkgdata / "asm-lora.json"))
+    monkeypatch.setattr(store, "packaged_adapter", lambda *_: (pkgdata / "asm-lora.gguf", pkgdata / "asm-lora.json"))
     return spec, pkgdata / "asm-lora.json"
 
 

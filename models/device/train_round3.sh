@@ -6,7 +6,8 @@
 #
 #   bash models/device/train_round3.sh prep       # carried: .device/data3 .whl; starts the data build
 #   bash models/device/gpu_serving.sh carry .device/p15/mNN   # x27, 40 MiB pieces of the 1.5B GGUF
-#   bash models/device/train_round3.sh train      # join + sha256, save-base, then training and generation
+#   bash models/device/train_round3.sh train      # carried: .device/prompts3 (the test holes' prompts)
+#                                                 # join + sha256, save-base, then training and generation
 #                                                 # in the background; the call follows the log
 #   bash models/device/train_round3.sh wait       # follows the log to the end; the results go to $OUT
 #
@@ -14,7 +15,7 @@
 #   split -b 40m -d ~/.cache/asm-lsp/models/qwen2.5-coder-1.5b-instruct-q4_k_m-cc324af070c2.gguf .device/p15/m
 #   python -m models.dataset export --corpus models/work/corpus --tokenizer models/work/tokenizer --out .device/data3 ...
 #   python -m models.evaluate export-prompts --source test --corpus models/work/corpus_test ... \
-#       --out .device/data3/prompts-test-h24b8.jsonl.gz
+#       --out .device/prompts3/prompts-test-h24b8.jsonl.gz
 # Environment: TRAIN_S (seconds of training, default 540), PRESET (gpu15; tiny for a CPU dry run),
 # GEN_LIMIT (generate for only the first N prompts: the dry run), SETS (extra --set NAME=VALUE words for
 # the data build and the run, e.g. "--set context_fraction=0.3").
@@ -47,6 +48,7 @@ train)
   [ -f /tmp/base15.gguf ] || cat /tmp/store/m* > /tmp/base15.gguf
   echo "$SHA15  /tmp/base15.gguf" | sha256sum -c || exit 1
   rm -f /tmp/store/m*
+  cp .device/prompts3/prompts-test-h24b8.jsonl.gz /tmp/r3/ || exit 1
   cat > /tmp/r3/train.sh <<EOF
 export PYTHONPATH=/tmp/site:$PWD/server:$PWD TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 cd $PWD
@@ -58,7 +60,7 @@ t1=\$(date +%s)
 python3 -m models.train run --data /tmp/data3 --base /tmp/base15-hf --out /tmp/run3 --preset ${PRESET:-gpu15} \
     --time-budget-s ${TRAIN_S:-540} ${SETS:-} 2>&1 | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> /tmp/r3.log
 echo "training ended after \$(( \$(date +%s) - t1 )) s" >> /tmp/r3.log
-P=/tmp/r3/data3/prompts-test-h24b8.jsonl.gz
+P=/tmp/r3/prompts-test-h24b8.jsonl.gz
 python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --prompts \$P --out /tmp/out3/gen-b15.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
 python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --adapter /tmp/run3/adapter --prompts \$P --out /tmp/out3/gen-r3.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
 python3 - <<'PY' >> /tmp/r3.log 2>&1

@@ -336,10 +336,15 @@ def ensure_chunked_model(spec: ChunkedModel, cache_dir: Path,
 
 # ---------------------------------------------------------------- adapter
 
-def packaged_adapter() -> tuple[Path, Path]:
-    """Where the shipped LoRA and its JSON record live inside the asm_lsp package."""
+#: The shipped LoRA of each ``model.size`` (a file stem in asm_lsp/data/, with its .json record).
+ADAPTER_STEMS = {"0.5b": "asm-lora", "1.5b": "asm-lora-1.5b"}
+
+
+def packaged_adapter(size: str = "0.5b") -> tuple[Path, Path]:
+    """Where the shipped LoRA of the ``size`` model and its JSON record live inside the package."""
     data = Path(__file__).resolve().parent.parent / "data"
-    return data / "asm-lora.gguf", data / "asm-lora.json"
+    stem = ADAPTER_STEMS[size or "0.5b"]
+    return data / f"{stem}.gguf", data / f"{stem}.json"
 
 
 @dataclass(frozen=True)
@@ -350,7 +355,7 @@ class _Adapter:
     record: dict  # the packaged adapter's JSON record ({} for a user's adapter or none)
 
 
-def _resolve_adapter(adapter: str, base_sha: str, notes: list[str]) -> _Adapter:
+def _resolve_adapter(adapter: str, base_sha: str, notes: list[str], size: str = "0.5b") -> _Adapter:
     choice = adapter.strip()
     if choice in ("", "none"):
         return _Adapter(None, "", "none (asmLsp.model.adapter)", {})
@@ -358,8 +363,10 @@ def _resolve_adapter(adapter: str, base_sha: str, notes: list[str]) -> _Adapter:
         path = Path(choice).expanduser()
         check_gguf(path, "adapter file", "asmLsp.model.adapter (a path, \"default\" or \"none\")")
         return _Adapter(path, "", "asmLsp.model.adapter", {})
-    gguf, record_path = packaged_adapter()
+    gguf, record_path = packaged_adapter(size)
     if not gguf.is_file():
+        if size not in ("", "0.5b"):
+            return _Adapter(None, "", f"none (asm-lsp has no adapter for the {size} model yet)", {})
         notes.append("no adapter shipped in this build; using the base model alone")
         return _Adapter(None, "", "none (not shipped)", {})
     check_gguf(gguf, "packaged adapter", "asmLsp.model.adapter (or set it to \"none\")")
@@ -380,7 +387,7 @@ def _resolve_adapter(adapter: str, base_sha: str, notes: list[str]) -> _Adapter:
     base_expected = record.get("base_sha256")
     if base_sha and base_expected and base_expected != base_sha:
         notes.append(f"adapter was trained on base {base_expected[:12]}…, loaded base is {base_sha[:12]}…")
-    return _Adapter(gguf, sha, "packaged (asm_lsp/data/asm-lora.gguf)", record)
+    return _Adapter(gguf, sha, f"packaged (asm_lsp/data/{gguf.name})", record)
 
 
 # ---------------------------------------------------------------- merged weights
@@ -508,10 +515,7 @@ def resolve_model(
         size_bytes, sha = spec.size, spec.sha256
         source = f"packages {spec.packages_label}"
     progress("checking the adapter", None)
-    if packaged and spec is not DEFAULT_MODEL and adapter.strip() == "default":
-        chosen = _Adapter(None, "", f"none (asm-lsp has no adapter for the {size} model yet)", {})
-    else:
-        chosen = _resolve_adapter(adapter, sha, notes)
+    chosen = _resolve_adapter(adapter, sha, notes, size if packaged else "0.5b")
     files = ModelFiles(
         model=model, model_size=size_bytes, model_sha256=sha, model_source=source,
         adapter=chosen.path, adapter_sha256=chosen.sha256, adapter_source=chosen.source,
@@ -520,7 +524,8 @@ def resolve_model(
     merged_spec = MergedSpec.from_record(chosen.record, chosen.sha256) if chosen.record else None
     if chosen.record and merge:
         if merged_spec is None:
-            notes.append("asm-lora.json records no merged weights; the adapter is applied at run time")
+            record_name = chosen.path.with_suffix(".json").name  # type: ignore[union-attr]
+            notes.append(f"{record_name} records no merged weights; the adapter is applied at run time")
         elif merged_spec.base_sha256 != sha:
             notes.append(f"merged weights are recorded for base {merged_spec.base_sha256[:12]}…, not this one; "
                          "the adapter is applied at run time")
@@ -532,9 +537,9 @@ def resolve_model(
             else:
                 files = ModelFiles(
                     model=merged, model_size=merged_spec.size, model_sha256=merged_spec.sha256,
-                    model_source=f"{source} + asm-lora.gguf, merged ({merged_spec.recipe})",
+                    model_source=f"{source} + {chosen.path.name}, merged ({merged_spec.recipe})",  # type: ignore[union-attr]
                     adapter=None, adapter_sha256=chosen.sha256,
-                    adapter_source="asm_lsp/data/asm-lora.gguf, merged into the model",
+                    adapter_source=f"asm_lsp/data/{chosen.path.name}, merged into the model",  # type: ignore[union-attr]
                     weights="merged", base=model, base_sha256=sha,
                 )
     return dataclasses.replace(files, notes=tuple(notes))
