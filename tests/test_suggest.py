@@ -7,8 +7,9 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, cut_window, split_at,
-                                  window_at)
+from asm_lsp.model.prompt import (ANCHOR_LINES, WINDOW_BLOCK_LINES, WINDOW_LINES_BEFORE, approx_tokens, cut_window,
+                                  split_at, window_at)
+from asm_lsp.model.fitting import COLD_MIN_TOKENS, cold_prompt_tokens, fit_prompt
 from asm_lsp.model.suggest import (Cut, Hole, SuggestionCache, accept, cut_suggestion, first_lines, inside_function,
                                    likely_place, show_lines, situation)
 from bench.samples import FACT, LINES, MUL
@@ -146,6 +147,43 @@ def test_cut_is_a_stripped_prefix_of_the_lines(raw, line, col, max_lines):
         # (a leading blank line is skipped: the model wants a gap first)
         assert any(piece.startswith(shown) for shown in cut.text.split("\n")[:1]
                    for piece in [raw.split("\n")[0], raw, raw.lstrip("\n").lstrip()])
+
+
+def test_long_lines_keep_the_lines_that_fit_before_the_cursor():
+    """Hand-written NEON aligned with spaces (dav1d's style, ~35 tokens a line): fewer than
+    ANCHOR_LINES lines fit the short window's 160 tokens. The window then starts at the
+    earliest line that fits, not at the cursor's line (which left the prompt no prefix)."""
+    line = "\tsqsub           v24.4s,  v24.4s,  v28.4s      // t7"
+    prefix = "\n".join([line] * (ANCHOR_LINES + 10)) + "\n"  # the cursor: 10 lines after an anchor
+    window = cut_window(prefix, "\tret\n", 160, 40)
+    kept = window.prefix.split("\n")
+    assert kept[-1] == "" and 2 <= len(kept) - 1 <= 5  # whole lines, and at least two of them
+    assert approx_tokens(window.prefix) <= 160 < approx_tokens("\n".join([line] + kept))
+    assert window.prefix_first_line == ANCHOR_LINES + 10 - (len(kept) - 1)
+    # The cursor on an anchor: the anchored window would hold no line before it.
+    on_anchor = cut_window("\n".join([line] * 2 * ANCHOR_LINES) + "\n", "", 160, 40)
+    assert on_anchor.prefix == window.prefix
+    # Lines short enough for an anchored start keep it (the cache survives typing downwards).
+    short = "\n".join(["\tnop"] * (ANCHOR_LINES + 5)) + "\n"
+    assert cut_window(short, "", 24, 40).prefix_first_line == ANCHOR_LINES
+
+
+def test_a_cold_window_fits_the_time_left():
+    """fitting.cold_prompt_tokens and fit_prompt(most=): a tokenizer of 2 bytes a token stands in
+    for the model's (the cut is the same function of any tokenizer). Test data: FACT's lines
+    repeated, a blank line in the middle."""
+    def tokenize(data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        return list(range((len(data) + 1) // 2))
+
+    # 2 s left at 150 tokens/s and 50 ms/token with 16-token lines: (2 - 0.15 - 0.8) * 150 * 0.85
+    assert cold_prompt_tokens(2.0, 150, 0.05, 16) == 133
+    assert cold_prompt_tokens(0.5, 150, 0.05, 16) == COLD_MIN_TOKENS  # over budget already: the least
+    text = numbered(400)
+    hole = Hole.at(text, 200, 0)
+    full = fit_prompt(hole, 8, 2048, tokenize)
+    for most in (60, 133, 300):
+        cold = fit_prompt(hole, 8, 2048, tokenize, most=most)
+        assert 0.6 * most <= len(cold) <= most < len(full)
 
 
 # -- the hole's window in big buffers (model/prompt.py window_at) ----------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +20,7 @@ from lsprotocol import types
 
 from asm_lsp import textsync
 from asm_lsp.assembler import insertion_assembles
+from asm_lsp.features.includes import check_options
 from asm_lsp.features.positions import from_utf16, to_utf16
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from asm_lsp.documents import DocumentParses
     from asm_lsp.settings import Settings
     from asm_lsp.syntax import ParsedDocument
+    from asm_lsp.workspace.includes import IncludeResolver
 
 
 class ModelHost(Protocol):
@@ -46,6 +49,7 @@ class ModelHost(Protocol):
 
     def document(self, uri: str) -> ParsedDocument | None: ...
     def assembler(self) -> Assembler | None: ...
+    def includes(self) -> IncludeResolver: ...  # the include search (compile_commands.json, settings)
     def workspace_roots(self) -> list[Path]: ...
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None: ...
     def send_status(self, model: str | None = None, indexing: str | None = None) -> None: ...
@@ -144,10 +148,7 @@ class ModelCompletions:
         validate = None
         asm = self.ls.assembler() if cfg.check_with_assembler else None
         if asm is not None:
-            timeout = self.ls.settings.assembler.timeout_ms / 1000
-
-            def validate(insert: str) -> bool:
-                return insertion_assembles(asm, text, line, col, insert, timeout)
+            validate = self._validator(asm, uri, text, line, col)
         request_id = next(_ids)
         request = CompletionRequest(text, line, col, max_lines=cfg.max_lines, request_id=request_id,
                                     validate=validate, candidates=cfg.candidates if validate else 1,
@@ -163,6 +164,26 @@ class ModelCompletions:
         if suggestion is None or not suggestion.text.strip() or suggestion.validated is False:
             return []
         return list(dict.fromkeys([suggestion.text, *suggestion.alternatives]))[: max(1, cfg.candidates)]
+
+    def _validator(self, asm: Assembler, uri: str, text: str, line: int, col: int) -> Callable[[str], bool]:
+        """The assembler check of a candidate at (0-based line, code-point col) of ``text``, with the
+        include search and the preprocessor the diagnostics use (``includes.check_options``), so a
+        ``.S`` file whose includes are found is checked whole. The options read files: they are
+        worked out on the first call, in the engine's worker, never on the event loop."""
+        timeout = self.ls.settings.assembler.timeout_ms / 1000
+        resolver = self.ls.includes()
+        options: list[dict[str, Any]] = []
+
+        def validate(insert: str) -> bool:
+            if not options:
+                try:
+                    options.append(check_options(resolver, uri, text))
+                except Exception as exc:  # the check still runs, on the candidate alone where needed
+                    log.info("include search for the assembler check failed: %s", exc)
+                    options.append({})
+            return insertion_assembles(asm, text, line, col, insert, timeout, **options[0])
+
+        return validate
 
     async def inline(self, uri: str, line: int, col: int) -> types.InlineCompletionList | None:
         """Up to ``completion.candidates`` items, best first (VS Code and Neovim cycle them)."""

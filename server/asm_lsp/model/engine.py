@@ -33,7 +33,7 @@ from typing import Any
 
 from . import llama as llama_loader
 from .decoding import CANDIDATE_TEMPERATURE, Decoder
-from .fitting import ONE_LINE_MAX_TOKENS, TOKENS_PER_LINE, fit_prompt  # noqa: F401  (re-exported)
+from .fitting import ONE_LINE_MAX_TOKENS, TOKENS_PER_LINE, cold_prompt_tokens, fit_prompt  # noqa: F401  (re-exported)
 from .kvcache import KVCache
 from .llama import adapter_refused, check_adapter_applied, physical_cores, route_llama_logs  # noqa: F401
 from .scheduling import Deadlines, Interrupted, Job, Scheduler, Waiter, settle
@@ -44,11 +44,32 @@ from .suggest import Hole, SuggestionCache, accept, cut_suggestion, first_lines,
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_LINES = 1  # speculative next line: one line keeps idle CPU use small
-# A completion that would evaluate more prompt tokens than this (a cold cache: the first request in
-# a file, a jump elsewhere) answers from the short window (prompt.SHORT_*_BUDGET, ~200 tokens,
-# ~1.2 s on 2 cores instead of ~4.5 s for ~720), then the full window is prefilled in the background
-# for the requests that follow. Training mixes short windows in (DataConfig.short_window).
-COLD_PROMPT_TOKENS = 320
+# A completion whose full window would cost more prompt tokens than its time budget can evaluate
+# (by the measured ``Rates``) with its first line decoded (a cold cache: the first request in a
+# file, a jump elsewhere) answers from a cold window fitted to the time left
+# (fitting.cold_prompt_tokens: ~150-250 tokens on 2 quiet cores and the 2 s default), then the
+# full window is prefilled in the background for the requests that follow. Training mixes short
+# windows in (DataConfig.short_window). A full window costing at most this many is always used.
+COLD_PROMPT_TOKENS = 48
+LINE_TOKENS = 16  # the first line's tokens when the prefix shows no line to measure
+
+
+@dataclass
+class Rates:
+    """How fast this model runs here, measured on the engine's own work (moving averages),
+    to fit a cold prompt to the time budget. Starts at 2 quiet cores' rates (0.5B, Q8_0)."""
+
+    prompt_per_s: float = 150.0  # prompt tokens evaluated per second
+    decode_s: float = 0.05  # seconds per decoded token
+    WEIGHT = 0.3  # of a new sample: a few requests follow a change in load
+
+    def prompt(self, tokens: int, seconds: float) -> None:
+        if tokens >= 32 and seconds > 0:  # small evaluations are mostly overhead
+            self.prompt_per_s += self.WEIGHT * (tokens / seconds - self.prompt_per_s)
+
+    def decode(self, tokens: int, seconds: float) -> None:
+        if tokens >= 4 and seconds > 0:
+            self.decode_s += self.WEIGHT * (seconds / tokens - self.decode_s)
 
 
 @dataclass
@@ -157,6 +178,7 @@ class CompletionEngine:
         self._kv: KVCache | None = None
         self._decoder: Decoder | None = None
         self.last_timings: dict[str, float] = {}
+        self.rates = Rates()  # written by the worker only
         # Counters for status, tests and benchmarks (written by the worker only, but cache hits).
         self.stats = {"completions": 0, "cache_hits": 0, "follow_ups": 0, "prompt_tokens_evaluated": 0,
                       "generated_tokens": 0, "kv_shifts": 0, "kv_shifted_tokens": 0, "cold_windows": 0,
@@ -220,6 +242,8 @@ class CompletionEngine:
             "placement": self.placement or None, "gpu_layers": self.gpu_layers, "threads": self.threads,
             "context_size": self.context_size, "kv_shift": self.kv_shift, "cold_window": self.cold_window,
             "cached_suggestions": len(self.cache), "counters": {k: int(v) for k, v in self.stats.items()},
+            "rates": {"prompt_tokens_per_s": round(self.rates.prompt_per_s, 1),
+                      "decode_ms_per_token": round(self.rates.decode_s * 1000, 1)},
             "last": {k: float(v) for k, v in self.last_timings.items()},  # plain numbers for JSON, never numpy's
         }
 
@@ -443,12 +467,26 @@ class CompletionEngine:
         kv.kv_shift, decoder.prompt_lookup = self.kv_shift, self.prompt_lookup
         if job.kind == "prefill":
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
-                kv.feed(self._prompt_tokens(job.hole, 8), lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
+                t0 = time.monotonic()
+                tokens = self._prompt_tokens(job.hole, 8)
+                t_fit = time.monotonic()
+                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
+                self.rates.prompt(len(tokens) - reused, time.monotonic() - t_fit)
+                log.debug("prefill: %d prompt tokens, %d reused, %.0f ms", len(tokens), reused,
+                          (time.monotonic() - t0) * 1000)
             return
         request = job.request
         assert request is not None
         max_lines = FOLLOW_UP_LINES if job.kind == "follow" else max(1, request.max_lines)
         text, info = self._complete(job, max_lines)
+        log.debug("%s job at line %d: queued %.0f ms; prompt %d tokens, %d reused%s, %.0f ms; first line at %s ms; "
+                  "%d tokens decoded in %.0f ms; %s", job.kind, request.line, info.get("queued_ms", 0),
+                  info.get("prompt_tokens", 0), info.get("reused_tokens", 0),
+                  " (cold window)" if info.get("cold_window") else "", info.get("prompt_ms", 0),
+                  f"{info['first_line_ms']:.0f}" if "first_line_ms" in info else "-",
+                  info.get("generated_tokens", 0), info.get("decode_ms", 0),
+                  "answered in time" if job.answered and "first_line_ms" in info else "over budget" if job.answered
+                  else "not answered yet")
         if job.kind != "complete":
             self.stats["follow_ups"] += 1
         else:
@@ -525,16 +563,28 @@ class CompletionEngine:
                 self._enqueue(waiter.future, waiter.hole, waiter.request, waiter.started)
 
     def _fit(self, job: Job, max_lines: int) -> tuple[list[int], bool]:
-        """The prompt for ``job`` and whether it is the cold (short) window."""
+        """The prompt for ``job`` and whether it is a cold window (fitted to the time left)."""
         assert self._kv is not None
         tokens = self._prompt_tokens(job.hole, max_lines)
         cost = self._kv.uncached(tokens) if self.cold_window and job.kind == "complete" else 0
-        if cost > COLD_PROMPT_TOKENS:
-            short = self._prompt_tokens(job.hole, max_lines, short=True)
-            if len(short) < len(tokens) and self._kv.uncached(short) < cost:
-                self.stats["cold_windows"] += 1
-                return short, True
+        if cost <= COLD_PROMPT_TOKENS:
+            return tokens, False
+        most = cold_prompt_tokens(job.deadline - time.monotonic(), self.rates.prompt_per_s, self.rates.decode_s,
+                                  self._line_tokens(job.hole))
+        if cost <= most:
+            return tokens, False
+        cold = fit_prompt(job.hole, max_lines, self.context_size, self._llm.tokenize, most=most)
+        if len(cold) < len(tokens) and self._kv.uncached(cold) < cost:
+            self.stats["cold_windows"] += 1
+            return cold, True
         return tokens, False
+
+    def _line_tokens(self, hole: Hole) -> float:
+        """About how many tokens the first line will take: the mean of the last lines before the cursor."""
+        lines = [line for line in hole.prefix[-600:].split("\n")[1:-1] if line.strip()][-3:]
+        if not lines:
+            return LINE_TOKENS
+        return len(self._llm.tokenize("\n".join(lines).encode("utf-8"), add_bos=False, special=False)) / len(lines)
 
     def _complete(self, job: Job, max_lines: int) -> tuple[str, dict[str, float]]:
         """Evaluate the prompt and decode; answer ``job`` at its first lines (see the module
@@ -553,11 +603,13 @@ class CompletionEngine:
                 self.stats["over_budget"] += 1
                 self._settle(job, None)  # the prompt is still evaluated: the next request here needs it
 
+        t_feed = time.monotonic()
         reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job))
         t_prompt = time.monotonic()
+        self.rates.prompt(len(tokens) - reused, t_prompt - t_feed)
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
-            "cold_window": float(cold),
+            "cold_window": float(cold), "queued_ms": (t0 - job.started) * 1000,
         }
         checking = request.validate is not None and job.kind == "complete"
         show = request.shown_lines(hole) if job.kind == "complete" else show_lines(hole, max_lines)
@@ -569,8 +621,14 @@ class CompletionEngine:
 
         validated_text = [""]
 
+        timing: list[float] = []  # (time, generated tokens) at the last decode-rate sample
+
         def step(raw: str, line_ended: bool) -> bool:
             job.raw = raw
+            if line_ended and not checking:  # a sample per line (the assembler's time is not the model's)
+                now, count = time.monotonic(), decoder.stats["generated_tokens"]
+                self.rates.decode(int(count - timing[1]), now - timing[0])
+                timing[:] = [now, count]
             cut = cut_suggestion(raw, hole, max_lines) if line_ended else None
             if cut is not None and cut.text and (job.answered or not checking):
                 self.cache.put(hole, cut.text, validated=cut.text == validated_text[0])
@@ -603,6 +661,7 @@ class CompletionEngine:
                 kv.rewind(tokens)
             before = decoder.stats["generated_tokens"]
             rejected[0] = False
+            timing[:] = [time.monotonic(), before]
             text, count = decoder.generate(tokens, hole, max_lines, lambda: self.jobs.check(job), step,
                                            temperature=0.0 if attempt == 0 else CANDIDATE_TEMPERATURE, rng=rng)
             generated += count

@@ -117,22 +117,31 @@ def cut_window(
 
     The prefix keeps its end: the cursor's partial line is always kept whole, and earlier
     lines are dropped from the start in blocks so the window start is a multiple of
-    ``anchor_lines`` (0-based document line). The suffix keeps its start, cut at a line end.
+    ``anchor_lines`` (0-based document line), unless that would keep fewer than half the
+    lines that fit (long lines, short budgets): then as many whole lines as fit. The
+    suffix keeps its start, cut at a line end.
     """
     prefix_lines = prefix.split("\n")
     cursor_line = len(prefix_lines) - 1
     start = 0
     if count_tokens(prefix) > prefix_budget:
-        # Smallest anchored start whose window fits; never past the cursor's line.
-        start = (cursor_line // anchor_lines) * anchor_lines
-        candidate = start
-        while candidate >= 0:
-            if count_tokens("\n".join(prefix_lines[candidate:])) > prefix_budget:
-                break
-            start = candidate
-            candidate -= anchor_lines
-        if count_tokens("\n".join(prefix_lines[start:])) > prefix_budget:
-            start = cursor_line  # one huge line: keep just it, trimmed from the left
+        # The earliest line whose window fits (a window's cost grows with its lines: bisect).
+        low, high = 0, cursor_line  # the window from ``high`` fits or is the cursor's line alone
+        while low < high:
+            middle = (low + high) // 2
+            if count_tokens("\n".join(prefix_lines[middle:])) <= prefix_budget:
+                high = middle
+            else:
+                low = middle + 1
+        fits = high
+        # Anchored: the first multiple of anchor_lines at or after it, which keeps its place
+        # while the user types downwards (the KV cache and the suggestion cache survive).
+        anchored = -(-fits // anchor_lines) * anchor_lines
+        # Unless that keeps fewer than half the lines that fit: with lines of ~35 tokens
+        # (hand-written NEON aligned with spaces) 16 lines overflow the short window's 160,
+        # and with the cursor on an anchor the window held no line before it at all
+        # (bench/results/handwritten.md: the cold window had no prefix at 7 of 8 holes).
+        start = anchored if 2 * (cursor_line - anchored) >= cursor_line - fits else fits
     kept_prefix = "\n".join(prefix_lines[start:])
     if count_tokens(kept_prefix) > prefix_budget:
         kept_prefix = kept_prefix[-int(prefix_budget * CHARS_PER_TOKEN):]
