@@ -249,6 +249,12 @@ class CompletionEngine:
         return self.jobs.busy
 
     @property
+    def answering(self) -> bool:
+        """A completion request waits for the model (background decoding, prefill and
+        speculation do not count): other CPU work of the server may give way meanwhile."""
+        return self.jobs.answering()
+
+    @property
     def ready(self) -> bool:
         return self._state == "ready"
 
