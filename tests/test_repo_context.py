@@ -390,3 +390,20 @@ def test_fit_prompt_puts_the_block_first_and_drops_it_before_the_window():
         assert fitted in (plain, block + plain) and len(fitted) <= size - 48 - 8
     assert bytes(fit_prompt(hole, 1, 900, tokenize)).decode().startswith(block)
     assert not bytes(fit_prompt(hole, 1, 300, tokenize)).decode().startswith(block)
+
+
+def test_server_block_leaves_out_same_file_definitions_the_window_shows(tmp_path):
+    from asm_lsp.features.repo_context import RepoContext
+    from asm_lsp.workspace.index import WorkspaceIndex
+
+    helper = "\t.global\thelper\n\t.type\thelper, %function\nhelper:\n\tadd\tw0, w0, 1\n\tret\n\t.size\thelper, .-helper\n"
+    filler = "".join(f"\t.word\t{k}\n" for k in range(80))
+    caller = "\t.global\tcaller\n\t.type\tcaller, %function\ncaller:\n\tbl\thelper\n\tret\n\t.size\tcaller, .-caller\n"
+    index = WorkspaceIndex()
+    near, far = (tmp_path / "near.s").as_uri(), (tmp_path / "far.s").as_uri()
+    index.update(near, helper + caller)
+    index.update(far, helper + "\t.data\n" + filler + "\t.text\n" + caller)
+    repo = RepoContext(index.get, index, roots=lambda: [tmp_path])
+    assert repo.block(near, index.get(near).lines.index("caller:") + 1, 1) == ""
+    block = repo.block(far, index.get(far).lines.index("caller:") + 1, 1)
+    assert f"{FILE_SEP}far.s\nhelper:\n\tadd\tw0, w0, 1" in block and block.endswith(f"{FILE_SEP}far.s\n")

@@ -28,6 +28,10 @@ from asm_lsp.syntax import ParsedDocument
 # The shipped embedder puts unrelated functions of one workspace at ~0.3-0.6 and another
 # build of the same function at ~0.9 (bench/results/repo_context.md measures the cases).
 SIMILAR_MIN_SCORE = 0.6
+# A definition in the same file this close to the function is in the prompt's window already
+# (prompt budgets: ~45 lines before the cursor, ~12 after).
+NEAR_LINES_BEFORE = 48
+NEAR_LINES_AFTER = 16
 _SIMILAR_CACHE = 512  # (document, function) pairs remembered
 
 
@@ -102,6 +106,8 @@ class RepoContext:
             if not found:
                 continue
             where, label = found[0]
+            if where == uri and lo - NEAR_LINES_BEFORE <= label.line <= hi + NEAR_LINES_AFTER:
+                continue
             lines_of = doc if where == uri else self.index.get(where)
             if lines_of is None:
                 continue

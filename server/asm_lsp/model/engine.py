@@ -88,6 +88,12 @@ class CompletionRequest:
     time_budget_ms: int = 2000  # from submit; the future gets None when it runs out
     follow_up: bool = True  # after a finished suggestion, speculate the next line in idle time
     alternatives: int = 0  # up to this many more candidates, from lines already decoded (never waited for)
+    wait_lines: int = 0  # lines to wait for before answering (at most max_lines); 0: as the editor shows
+    # them (suggest.show_lines, one in most places). One-shot callers (the CLI) want the whole suggestion.
+
+    def shown_lines(self, hole: Hole) -> int:
+        """How many complete lines this request is answered with."""
+        return min(self.wait_lines, self.max_lines) if self.wait_lines > 0 else show_lines(hole, self.max_lines)
     context: str = ""  # repo-level block before the window (features/repo_context.py), "" for none
 
 
@@ -120,10 +126,10 @@ def _alternatives(remainder: str, shown: str, count: int) -> tuple[str, ...]:
     return tuple(out[:count])
 
 
-def _shown(remainder: str, hole: Hole, max_lines: int) -> str:
+def _shown(remainder: str, hole: Hole, request: CompletionRequest) -> str:
     """What of a cached or decoded ``remainder`` is shown at ``hole``: its first lines
-    (``show_lines``), plus the next one when the first is empty (the line is typed out)."""
-    count = show_lines(hole, max_lines)
+    (``request.shown_lines``), plus the next one when the first is empty (the line is typed out)."""
+    count = request.shown_lines(hole)
     if not remainder.split("\n", 1)[0].strip():
         count += 1
     return first_lines(remainder, count)
@@ -199,7 +205,7 @@ class CompletionEngine:
         hit = None if self.jobs.closed else self.cache.lookup(hole)
         if hit is not None:
             remainder, validated = hit
-            text = _shown(remainder, hole, request.max_lines)
+            text = _shown(remainder, hole, request)
             if request.validate is None or validated:
                 self._serve_cached(future, request, text, validated, t0,
                                    _alternatives(remainder, text, request.alternatives) if request.validate is None else ())
@@ -495,7 +501,7 @@ class CompletionEngine:
         else:
             self.last_timings = {"elapsed_ms": (time.monotonic() - job.started) * 1000, **info}
             if not job.answered:  # the model stopped before the first line was shown
-                self._answer(job, first_lines(text, show_lines(job.hole, max_lines)) if text else "", info)
+                self._answer(job, first_lines(text, request.shown_lines(job.hole)) if text else "", info)
         self._serve_waiters(job, text, True)
         if info.get("cold_window"):  # the next request here gets the full window, already evaluated
             with self.jobs.lock:
@@ -542,7 +548,7 @@ class CompletionEngine:
         with self.jobs.lock:
             for waiter in list(job.waiters):
                 remainder = text[len(waiter.typed):] if text.startswith(waiter.typed) else None
-                shown = _shown(remainder, waiter.hole, waiter.request.max_lines) if remainder else ""
+                shown = _shown(remainder, waiter.hole, waiter.request) if remainder else ""
                 if shown.strip() or (done and remainder is not None):
                     job.waiters.remove(waiter)
                     self.stats["typed_along"] += 1
@@ -560,7 +566,7 @@ class CompletionEngine:
                 continue
             hit = self.cache.lookup(waiter.hole)
             if hit is not None:
-                self._serve_cached(waiter.future, waiter.request, _shown(hit[0], waiter.hole, waiter.request.max_lines),
+                self._serve_cached(waiter.future, waiter.request, _shown(hit[0], waiter.hole, waiter.request),
                                    hit[1], waiter.started)
             else:
                 self._enqueue(waiter.future, waiter.hole, waiter.request, waiter.started)
@@ -613,7 +619,7 @@ class CompletionEngine:
             "cold_window": float(cold), "queued_ms": (t0 - job.started) * 1000,
         }
         checking = request.validate is not None and job.kind == "complete"
-        show = show_lines(hole, max_lines)
+        show = request.shown_lines(hole) if job.kind == "complete" else show_lines(hole, max_lines)
         attempts = max(1, request.candidates) if checking else 1
         rng = self._np.random.default_rng(len(tokens))
         tried: set[str] = set()
