@@ -438,11 +438,13 @@ def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_att
     old = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=1), futures[0]))
     new = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=2), futures[1]))
     assert futures[0].result(0) is None and jobs.pending is new and jobs.stale(old)
+    assert jobs.answering()  # queued: the workspace scan gives way
     taken = next(jobs.jobs(lambda: None))
-    assert taken is new and jobs.running is new and not jobs.stale(new)
+    assert taken is new and jobs.running is new and not jobs.stale(new) and jobs.answering()
     # Answered at its first line: the decoding goes on; cancelling the request no longer stops it.
     new.raw = "\tmul\tx0, x0, x19\n\tl"
     jobs.answer(new, None)
+    assert not jobs.answering()  # background decoding: the scan goes on
     jobs.cancel(2)
     assert not jobs.stale(new)
     # A request typed along the decoding waits on it; one that typed something else does not.

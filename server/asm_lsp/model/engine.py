@@ -64,12 +64,14 @@ class Rates:
     WEIGHT = 0.3  # of a new sample: a few requests follow a change in load
 
     def prompt(self, tokens: int, seconds: float) -> None:
+        """A prompt chunk evaluated (one of ``KVCache.feed``'s)."""
         if tokens >= 32 and seconds > 0:  # small evaluations are mostly overhead
             self.prompt_per_s += self.WEIGHT * (tokens / seconds - self.prompt_per_s)
 
-    def decode(self, tokens: int, seconds: float) -> None:
-        if tokens >= 4 and seconds > 0:
-            self.decode_s += self.WEIGHT * (seconds / tokens - self.decode_s)
+    def decode(self, seconds: float) -> None:
+        """One token decoded (a tenth of the weight: a line is ~16 of them)."""
+        if seconds > 0:
+            self.decode_s += self.WEIGHT / 10 * (seconds - self.decode_s)
 
 
 @dataclass
@@ -253,6 +255,12 @@ class CompletionEngine:
         return self.jobs.busy
 
     @property
+    def answering(self) -> bool:
+        """A completion request waits for the model (background decoding, prefill and
+        speculation do not count): other CPU work of the server may give way meanwhile."""
+        return self.jobs.answering()
+
+    @property
     def ready(self) -> bool:
         return self._state == "ready"
 
@@ -400,6 +408,9 @@ class CompletionEngine:
             try:
                 self._run_job(job)
             except Interrupted:
+                log.debug("%s job at line %d interrupted after %.0f ms (a newer request); %s, decoded %r", job.kind,
+                          job.request.line if job.request is not None else -1, (time.monotonic() - job.started) * 1000,
+                          "answered" if job.answered else "not answered", job.raw[:80])
                 with self.jobs.lock:
                     self.jobs.drop(job)
             except Exception as e:
@@ -469,9 +480,7 @@ class CompletionEngine:
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
                 t0 = time.monotonic()
                 tokens = self._prompt_tokens(job.hole, 8)
-                t_fit = time.monotonic()
-                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
-                self.rates.prompt(len(tokens) - reused, time.monotonic() - t_fit)
+                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job), self.rates.prompt)
                 log.debug("prefill: %d prompt tokens, %d reused, %.0f ms", len(tokens), reused,
                           (time.monotonic() - t0) * 1000)
             return
@@ -603,10 +612,8 @@ class CompletionEngine:
                 self.stats["over_budget"] += 1
                 self._settle(job, None)  # the prompt is still evaluated: the next request here needs it
 
-        t_feed = time.monotonic()
-        reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job))
+        reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job), self.rates.prompt)
         t_prompt = time.monotonic()
-        self.rates.prompt(len(tokens) - reused, t_prompt - t_feed)
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
             "cold_window": float(cold), "queued_ms": (t0 - job.started) * 1000,
@@ -621,14 +628,15 @@ class CompletionEngine:
 
         validated_text = [""]
 
-        timing: list[float] = []  # (time, generated tokens) at the last decode-rate sample
+        last_token = [0.0]  # when the previous token was decoded
 
         def step(raw: str, line_ended: bool) -> bool:
             job.raw = raw
-            if line_ended and not checking:  # a sample per line (the assembler's time is not the model's)
-                now, count = time.monotonic(), decoder.stats["generated_tokens"]
-                self.rates.decode(int(count - timing[1]), now - timing[0])
-                timing[:] = [now, count]
+            now = time.monotonic()
+            # The first token comes with the prompt's logits; the assembler's time is not the model's.
+            if last_token[0] and not checking:
+                self.rates.decode(now - last_token[0])
+            last_token[0] = now
             cut = cut_suggestion(raw, hole, max_lines) if line_ended else None
             if cut is not None and cut.text and (job.answered or not checking):
                 self.cache.put(hole, cut.text, validated=cut.text == validated_text[0])
@@ -661,7 +669,7 @@ class CompletionEngine:
                 kv.rewind(tokens)
             before = decoder.stats["generated_tokens"]
             rejected[0] = False
-            timing[:] = [time.monotonic(), before]
+            last_token[0] = 0.0
             text, count = decoder.generate(tokens, hole, max_lines, lambda: self.jobs.check(job), step,
                                            temperature=0.0 if attempt == 0 else CANDIDATE_TEMPERATURE, rng=rng)
             generated += count
