@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     command: list[str] = []
     if args.force or not args.out.exists():
         tools = llama_cpp_tools(args.work / "llama-sdist")
-        base_dir = base_config_dir(args.base, args.work / "base-hf", args.base_weights)
+        base_dir = base_config_dir(args.base, args.work / f"base-hf-{base_sha[:12]}", args.base_weights)
         command = convert(args.run / "adapter", base_dir, tools, args.out)
     size = args.out.stat().st_size
     sha = sha256_file(args.out)
