@@ -20,8 +20,6 @@ from pygls.workspace import Workspace
 from asm_lsp.features.model_completion import ModelCompletions
 from asm_lsp.server import create_server
 
-pytestmark = pytest.mark.assembler
-
 SOURCE = '#include "defs.h"\n\t.text\n\t.globl f\n\t.type f, %function\nf:\n\tmov x0, #1\n\n\tret\n\t.size f, .-f\n'
 HOLE = 6  # 0-based: the empty line
 
@@ -40,6 +38,7 @@ def checker(tmp_path: Path, include_paths: list[str]) -> tuple[ModelCompletions,
     return completions, source.as_uri()
 
 
+@pytest.mark.assembler
 def test_the_check_reads_the_includes_it_can_find(tmp_path: Path):
     completions, uri = checker(tmp_path, [str(tmp_path / "inc")])
     asm = completions.ls.assembler()
@@ -49,6 +48,7 @@ def test_the_check_reads_the_includes_it_can_find(tmp_path: Path):
     assert not validate("\tmov DST, x1")  # w3 <- x1: seen only through defs.h
 
 
+@pytest.mark.assembler
 def test_an_include_it_cannot_find_holds_nothing_against_the_candidate(tmp_path: Path):
     completions, uri = checker(tmp_path, [])  # defs.h is in no folder the search knows
     asm = completions.ls.assembler()
@@ -56,3 +56,27 @@ def test_an_include_it_cannot_find_holds_nothing_against_the_candidate(tmp_path:
     validate = completions._validator(asm, uri, SOURCE, HOLE, 0)
     assert validate("\tmov DST, x1")
     assert not validate("\tmov x0, x1, x2, x3")  # what can be checked still is
+
+
+def test_the_workspace_scan_waits_while_a_completion_waits_for_the_model():
+    """server._scan_cancelled, asked by the scan before each file: while a completion request
+    waits for the model it waits too (a third busy thread stalls llama.cpp's two on 2 cores)."""
+    import time
+
+    class Answering:
+        until = time.monotonic() + 0.5
+
+        def answering(self) -> bool:
+            return time.monotonic() < self.until
+
+    ls = create_server({"model": {"enabled": False}, "index": {"embeddings": False}})
+    ls.completions = Answering()
+    started = time.monotonic()
+    assert ls._scan_cancelled() is False  # not cancelled: it waited, then goes on
+    assert time.monotonic() - started >= 0.45
+    ls._index_cancel.set()
+    assert ls._scan_cancelled() is True
+    ls.completions = None  # no model: no wait
+    started = time.monotonic()
+    ls._scan_cancelled()
+    assert time.monotonic() - started < 0.1

@@ -438,11 +438,13 @@ def test_scheduler_newest_wins_cancel_stops_only_unanswered_and_typing_along_att
     old = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=1), futures[0]))
     new = jobs.complete(lambda seq: Job("complete", hole, seq, CompletionRequest(FACT, MUL, 0, request_id=2), futures[1]))
     assert futures[0].result(0) is None and jobs.pending is new and jobs.stale(old)
+    assert jobs.answering()  # queued: the workspace scan gives way
     taken = next(jobs.jobs(lambda: None))
-    assert taken is new and jobs.running is new and not jobs.stale(new)
+    assert taken is new and jobs.running is new and not jobs.stale(new) and jobs.answering()
     # Answered at its first line: the decoding goes on; cancelling the request no longer stops it.
     new.raw = "\tmul\tx0, x0, x19\n\tl"
     jobs.answer(new, None)
+    assert not jobs.answering()  # background decoding: the scan goes on
     jobs.cancel(2)
     assert not jobs.stale(new)
     # A request typed along the decoding waits on it; one that typed something else does not.
@@ -521,3 +523,24 @@ def test_stats_are_plain_json_even_after_numpy_counts(tmp_path):
     text = json.dumps(engine.stats_dict())
     assert '"reused_tokens": 700.0' in text and '"kv_shifted_tokens": 64' in text
     engine.close()
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_cli_complete_prints_one_line_as_an_editor_shows_it_and_all_lines_when_asked(tmp_path):
+    """``asm-lsp complete`` answers as the editor is answered (one line in a body); with
+    ``--all-lines`` it waits for the whole suggestion (CompletionRequest.wait_lines)."""
+    from helpers import ROOT
+
+    lines = (ROOT / "examples" / "add_two_arrays.s").read_text().split("\n")[:19]
+    doc = tmp_path / "cut.s"  # the function's loop body, cut off after its 19th line: more to write
+    doc.write_text("\n".join(lines + ["\t"]) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
+    printed = {}
+    for flag in ([], ["--all-lines"]):
+        done = subprocess.run([sys.executable, "-m", "asm_lsp", "complete", *flag, "--max-lines", "4", f"{doc}:20:2"],
+                              capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        printed[bool(flag)] = done.stdout.rstrip("\n").split("\n")
+    assert len(printed[False]) == 1, printed
+    assert 2 <= len(printed[True]) <= 4 and printed[True][0] == printed[False][0], printed

@@ -16,7 +16,7 @@
 #   python -m models.dataset export --corpus models/work/corpus --tokenizer models/work/tokenizer --out .device/data3 ...
 #   python -m models.evaluate export-prompts --source test --corpus models/work/corpus_test ... \
 #       --out .device/prompts3/prompts-test-h24b8.jsonl.gz
-# Environment: TRAIN_S (seconds of training, default 540), PRESET (gpu15; tiny for a CPU dry run),
+# Environment: TRAIN_S (seconds of training, default 480), GEN_BASE (non-empty: also the 1.5B base's answers), PRESET (gpu15; tiny for a CPU dry run),
 # GEN_LIMIT (generate for only the first N prompts: the dry run), SETS (extra --set NAME=VALUE words for
 # the data build and the run, e.g. "--set context_fraction=0.3").
 set -u
@@ -58,10 +58,10 @@ echo "base saved in \$(( \$(date +%s) - t0 )) s" >> /tmp/r3.log
 while [ ! -f /tmp/r3/data.done ]; do sleep 2; done
 t1=\$(date +%s)
 python3 -m models.train run --data /tmp/data3 --base /tmp/base15-hf --out /tmp/run3 --preset ${PRESET:-gpu15} \
-    --time-budget-s ${TRAIN_S:-540} ${SETS:-} 2>&1 | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> /tmp/r3.log
+    --time-budget-s ${TRAIN_S:-480} --fit-budget ${SETS:-} 2>&1 | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> /tmp/r3.log
 echo "training ended after \$(( \$(date +%s) - t1 )) s" >> /tmp/r3.log
 P=/tmp/r3/prompts-test-h24b8.jsonl.gz
-python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --prompts \$P --out /tmp/out3/gen-b15.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
+[ -n "${GEN_BASE:-}" ] && python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --prompts \$P --out /tmp/out3/gen-b15.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
 python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --adapter /tmp/run3/adapter --prompts \$P --out /tmp/out3/gen-r3.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
 python3 - <<'PY' >> /tmp/r3.log 2>&1
 import os, shutil, torch, safetensors.torch as st

@@ -52,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     complete = sub.add_parser("complete", parents=[shared], help="print the model's suggestion at FILE:LINE:COL")
     complete.add_argument("spec", help="FILE:LINE:COL, 1-based line and column")
-    complete.add_argument("--max-lines", type=int, default=8, help="most lines to suggest (default 8)")
+    complete.add_argument("--max-lines", type=int, default=8,
+                          help="most lines the model decodes (default 8); printed: as an editor shows them")
+    complete.add_argument("--all-lines", action="store_true",
+                          help="wait for and print every decoded line (up to --max-lines), not only what an editor shows")
     complete.add_argument("--json", action="store_true", help="print a JSON object with timings")
     complete.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
     model = sub.add_parser("model", parents=[shared], help="model commands")

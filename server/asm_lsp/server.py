@@ -50,6 +50,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Cursor requests (hover, definition, completion) wait this long for the parse of a big
 #: document's newest text, then answer from its last completed parse.
 CURSOR_WAIT_S = 0.25
+SCAN_GIVES_WAY_S = 10.0  # longest pause of the workspace scan for one model request
 #: documentSymbol of documents with more lines than this is built and encoded as JSON on a
 #: worker thread (50 MB, 85,000 symbols: ~2.5 s of CPU), and kept until the next parse.
 SYMBOLS_IN_THREAD_LINES = 50_000
@@ -273,6 +274,16 @@ class AsmLanguageServer(LanguageServer):
             roots = [Path(self.workspace.root_path)]
         return roots
 
+    def _scan_cancelled(self) -> bool:
+        """Asked by the workspace scan before each file (on its thread). While a completion
+        request waits for the model, the scan waits too (at most SCAN_GIVES_WAY_S): a third
+        busy thread on 2 cores stalls llama.cpp's two, which wait on each other at every step
+        (on dav1d and x264, 69 prompt tokens and 4 decoded in a 2 s budget during the scan)."""
+        deadline = time.monotonic() + SCAN_GIVES_WAY_S
+        while self.completions is not None and self.completions.answering() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self._index_cancel.is_set()
+
     async def index_workspace(self) -> None:
         roots = self.workspace_roots()
         if not roots or not self.settings.index.enabled:
@@ -298,7 +309,7 @@ class AsmLanguageServer(LanguageServer):
                     message=f"{done}/{total} files", percentage=int(100 * done / max(total, 1)))), None)
 
         count = await asyncio.to_thread(scan_files, self.index, pairs, lambda u: u in self.open_versions,
-                                        self._index_cancel.is_set, progress)
+                                        self._scan_cancelled, progress)
         elapsed = time.monotonic() - started
         log.info("indexed %d of %d files in %.2f s", count, len(pairs), elapsed)
         if supports_progress:

@@ -282,6 +282,10 @@ class ModelCompletions:
         if self.similar is not None:
             self.similar.close_document(uri)
 
+    def answering(self) -> bool:
+        """A completion request waits for the model: the workspace scan gives way meanwhile."""
+        return bool(getattr(self.engine, "answering", False))
+
     def on_index_ready(self) -> None:
         """The symbol index is built; the embedding index scans on its own thread."""
 

@@ -103,7 +103,7 @@ def complete_main(spec: str, args: argparse.Namespace) -> int:
             return 2
         load_ms = (time.monotonic() - t0) * 1000
         request = CompletionRequest(
-            text, line, col, max_lines=args.max_lines,
+            text, line, col, max_lines=args.max_lines, wait_lines=args.max_lines if args.all_lines else 0,
             time_budget_ms=max(1, int(budget_ms - load_ms)), follow_up=False,
         )
         suggestion = engine.submit(request).result()

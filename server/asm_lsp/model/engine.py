@@ -64,12 +64,14 @@ class Rates:
     WEIGHT = 0.3  # of a new sample: a few requests follow a change in load
 
     def prompt(self, tokens: int, seconds: float) -> None:
+        """A prompt chunk evaluated (one of ``KVCache.feed``'s)."""
         if tokens >= 32 and seconds > 0:  # small evaluations are mostly overhead
             self.prompt_per_s += self.WEIGHT * (tokens / seconds - self.prompt_per_s)
 
-    def decode(self, tokens: int, seconds: float) -> None:
-        if tokens >= 4 and seconds > 0:
-            self.decode_s += self.WEIGHT * (seconds / tokens - self.decode_s)
+    def decode(self, seconds: float) -> None:
+        """One token decoded (a tenth of the weight: a line is ~16 of them)."""
+        if seconds > 0:
+            self.decode_s += self.WEIGHT / 10 * (seconds - self.decode_s)
 
 
 @dataclass
@@ -86,6 +88,12 @@ class CompletionRequest:
     time_budget_ms: int = 2000  # from submit; the future gets None when it runs out
     follow_up: bool = True  # after a finished suggestion, speculate the next line in idle time
     alternatives: int = 0  # up to this many more candidates, from lines already decoded (never waited for)
+    wait_lines: int = 0  # lines to wait for before answering (at most max_lines); 0: as the editor shows
+    # them (suggest.show_lines, one in most places). One-shot callers (the CLI) want the whole suggestion.
+
+    def shown_lines(self, hole: Hole) -> int:
+        """How many complete lines this request is answered with."""
+        return min(self.wait_lines, self.max_lines) if self.wait_lines > 0 else show_lines(hole, self.max_lines)
     context: str = ""  # repo-level block before the window (features/repo_context.py), "" for none
 
 
@@ -118,10 +126,10 @@ def _alternatives(remainder: str, shown: str, count: int) -> tuple[str, ...]:
     return tuple(out[:count])
 
 
-def _shown(remainder: str, hole: Hole, max_lines: int) -> str:
+def _shown(remainder: str, hole: Hole, request: CompletionRequest) -> str:
     """What of a cached or decoded ``remainder`` is shown at ``hole``: its first lines
-    (``show_lines``), plus the next one when the first is empty (the line is typed out)."""
-    count = show_lines(hole, max_lines)
+    (``request.shown_lines``), plus the next one when the first is empty (the line is typed out)."""
+    count = request.shown_lines(hole)
     if not remainder.split("\n", 1)[0].strip():
         count += 1
     return first_lines(remainder, count)
@@ -197,7 +205,7 @@ class CompletionEngine:
         hit = None if self.jobs.closed else self.cache.lookup(hole)
         if hit is not None:
             remainder, validated = hit
-            text = _shown(remainder, hole, request.max_lines)
+            text = _shown(remainder, hole, request)
             if request.validate is None or validated:
                 self._serve_cached(future, request, text, validated, t0,
                                    _alternatives(remainder, text, request.alternatives) if request.validate is None else ())
@@ -245,6 +253,12 @@ class CompletionEngine:
     def busy(self) -> bool:
         """Work is queued or running (including prefill, background decoding and speculation)."""
         return self.jobs.busy
+
+    @property
+    def answering(self) -> bool:
+        """A completion request waits for the model (background decoding, prefill and
+        speculation do not count): other CPU work of the server may give way meanwhile."""
+        return self.jobs.answering()
 
     @property
     def ready(self) -> bool:
@@ -394,6 +408,9 @@ class CompletionEngine:
             try:
                 self._run_job(job)
             except Interrupted:
+                log.debug("%s job at line %d interrupted after %.0f ms (a newer request); %s, decoded %r", job.kind,
+                          job.request.line if job.request is not None else -1, (time.monotonic() - job.started) * 1000,
+                          "answered" if job.answered else "not answered", job.raw[:80])
                 with self.jobs.lock:
                     self.jobs.drop(job)
             except Exception as e:
@@ -463,9 +480,7 @@ class CompletionEngine:
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
                 t0 = time.monotonic()
                 tokens = self._prompt_tokens(job.hole, 8)
-                t_fit = time.monotonic()
-                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job))
-                self.rates.prompt(len(tokens) - reused, time.monotonic() - t_fit)
+                reused = kv.feed(tokens, lambda: self.jobs.check(job), lambda: self.jobs.stale(job), self.rates.prompt)
                 log.debug("prefill: %d prompt tokens, %d reused, %.0f ms", len(tokens), reused,
                           (time.monotonic() - t0) * 1000)
             return
@@ -486,7 +501,7 @@ class CompletionEngine:
         else:
             self.last_timings = {"elapsed_ms": (time.monotonic() - job.started) * 1000, **info}
             if not job.answered:  # the model stopped before the first line was shown
-                self._answer(job, first_lines(text, show_lines(job.hole, max_lines)) if text else "", info)
+                self._answer(job, first_lines(text, request.shown_lines(job.hole)) if text else "", info)
         self._serve_waiters(job, text, True)
         if info.get("cold_window"):  # the next request here gets the full window, already evaluated
             with self.jobs.lock:
@@ -533,7 +548,7 @@ class CompletionEngine:
         with self.jobs.lock:
             for waiter in list(job.waiters):
                 remainder = text[len(waiter.typed):] if text.startswith(waiter.typed) else None
-                shown = _shown(remainder, waiter.hole, waiter.request.max_lines) if remainder else ""
+                shown = _shown(remainder, waiter.hole, waiter.request) if remainder else ""
                 if shown.strip() or (done and remainder is not None):
                     job.waiters.remove(waiter)
                     self.stats["typed_along"] += 1
@@ -551,7 +566,7 @@ class CompletionEngine:
                 continue
             hit = self.cache.lookup(waiter.hole)
             if hit is not None:
-                self._serve_cached(waiter.future, waiter.request, _shown(hit[0], waiter.hole, waiter.request.max_lines),
+                self._serve_cached(waiter.future, waiter.request, _shown(hit[0], waiter.hole, waiter.request),
                                    hit[1], waiter.started)
             else:
                 self._enqueue(waiter.future, waiter.hole, waiter.request, waiter.started)
@@ -597,16 +612,14 @@ class CompletionEngine:
                 self.stats["over_budget"] += 1
                 self._settle(job, None)  # the prompt is still evaluated: the next request here needs it
 
-        t_feed = time.monotonic()
-        reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job))
+        reused = kv.feed(tokens, between_chunks, lambda: self.jobs.stale(job), self.rates.prompt)
         t_prompt = time.monotonic()
-        self.rates.prompt(len(tokens) - reused, t_prompt - t_feed)
         info: dict[str, float] = {
             "prompt_tokens": len(tokens), "reused_tokens": reused, "prompt_ms": (t_prompt - t0) * 1000,
             "cold_window": float(cold), "queued_ms": (t0 - job.started) * 1000,
         }
         checking = request.validate is not None and job.kind == "complete"
-        show = show_lines(hole, max_lines)
+        show = request.shown_lines(hole) if job.kind == "complete" else show_lines(hole, max_lines)
         attempts = max(1, request.candidates) if checking else 1
         rng = self._np.random.default_rng(len(tokens))
         tried: set[str] = set()
@@ -615,14 +628,15 @@ class CompletionEngine:
 
         validated_text = [""]
 
-        timing: list[float] = []  # (time, generated tokens) at the last decode-rate sample
+        last_token = [0.0]  # when the previous token was decoded
 
         def step(raw: str, line_ended: bool) -> bool:
             job.raw = raw
-            if line_ended and not checking:  # a sample per line (the assembler's time is not the model's)
-                now, count = time.monotonic(), decoder.stats["generated_tokens"]
-                self.rates.decode(int(count - timing[1]), now - timing[0])
-                timing[:] = [now, count]
+            now = time.monotonic()
+            # The first token comes with the prompt's logits; the assembler's time is not the model's.
+            if last_token[0] and not checking:
+                self.rates.decode(now - last_token[0])
+            last_token[0] = now
             cut = cut_suggestion(raw, hole, max_lines) if line_ended else None
             if cut is not None and cut.text and (job.answered or not checking):
                 self.cache.put(hole, cut.text, validated=cut.text == validated_text[0])
@@ -655,7 +669,7 @@ class CompletionEngine:
                 kv.rewind(tokens)
             before = decoder.stats["generated_tokens"]
             rejected[0] = False
-            timing[:] = [time.monotonic(), before]
+            last_token[0] = 0.0
             text, count = decoder.generate(tokens, hole, max_lines, lambda: self.jobs.check(job), step,
                                            temperature=0.0 if attempt == 0 else CANDIDATE_TEMPERATURE, rng=rng)
             generated += count

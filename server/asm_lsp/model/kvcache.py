@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,7 +45,8 @@ class KVCache:
         return len(tokens) - common
 
     def feed(self, tokens: list[int], between_chunks: Callable[[], None],
-             stale: Callable[[], bool] = lambda: False) -> int:
+             stale: Callable[[], bool] = lambda: False,
+             measured: Callable[[int, float], None] = lambda tokens, seconds: None) -> int:
         """Evaluate ``tokens`` re-using the KV cache's common prefix; return the re-used count.
 
         ``between_chunks`` runs before every chunk of ``batch_size`` tokens: it raises to stop
@@ -53,7 +55,8 @@ class KVCache:
         a chunk, by llama.cpp between graph nodes (its abort callback): on a busy machine one
         chunk took 6-24 s here, which a newer request or a shutdown should not wait for.
         An aborted chunk leaves the cache as before it (llama.cpp drops its entries); then
-        ``between_chunks`` raises.
+        ``between_chunks`` raises. ``measured(tokens, seconds)`` hears of every chunk evaluated
+        (the engine's prompt rate, learnt from work that a newer request may cut short).
         """
         llm = self.llm
         common = self.common_prefix(tokens)  # the last token is always re-run: we need its logits
@@ -66,6 +69,7 @@ class KVCache:
             for start in range(common, len(tokens), self.batch_size):
                 between_chunks()
                 chunk = tokens[start : start + self.batch_size]
+                began = time.monotonic()
                 try:
                     llm.eval(chunk)
                 except RuntimeError:
@@ -75,6 +79,7 @@ class KVCache:
                     between_chunks()  # raises: the job went stale
                     raise
                 self.stats["prompt_tokens_evaluated"] += len(chunk)
+                measured(len(chunk), time.monotonic() - began)
         return common
 
     @contextlib.contextmanager

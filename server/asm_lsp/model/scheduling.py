@@ -190,6 +190,12 @@ class Scheduler:
             job.waiters.append(waiter(typed))
             return job
 
+    def answering(self) -> bool:
+        """A completion request waits for its answer (queued, or its job running unanswered)."""
+        with self.lock:
+            return any(job is not None and job.kind == "complete" and not job.answered and not self.stale(job)
+                       for job in (self.pending, self.running))
+
     def cancel(self, request_id: Hashable) -> None:
         """Cancel a request that is not answered yet: its future gets None and its job stops.
         (Once answered, a job's decoding is background work for the cache: it goes on.)"""
