@@ -3,8 +3,9 @@ and recovered from.
 
 With the real 0.5B models only (the 1.5B is an optional extra): the base model drafts for
 the merged one (our adapter in it), so the two disagree often enough that rejected drafts
-and the draft model's rewind are exercised. bench/draft_model.py measures the 0.5B drafting
-for the 1.5B.
+and the draft model's rewind are exercised. The holes are FACT's (bench/samples.py) instruction
+lines; none is a near tie, where llama.cpp's batch kernels may tip greedy the other way
+(decoding.py). bench/draft_model.py measures the 0.5B drafting for the 1.5B.
 """
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ per prompt token). bench/model_latency.py compares the two. Only the engine's wo
 
 Drafts (greedy only): a ``DraftSource`` proposes the tokens after the context so far; the model
 checks them all in one batch and keeps the longest prefix it agrees with, so the output is
-exactly plain greedy decoding. The default source is prompt lookup (``prompt_lookup``);
+plain greedy decoding's, up to one thing: llama.cpp computes a batch's logits a few hundredths
+apart from one token's (other kernels), so a near tie may go the other way (bench/draft_model.py
+shows where). The default source is prompt lookup (``prompt_lookup``);
 ``drafting.ModelDrafts`` lets a smaller model of the same vocabulary draft.
 """
 from __future__ import annotations
