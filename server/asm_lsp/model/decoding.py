@@ -8,12 +8,16 @@ per prompt token). bench/model_latency.py compares the two. Only the engine's wo
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fitting import answer_tokens
 from .prompt import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, END_OF_TEXT
 from .suggest import Hole, final_suggestion
+
+if TYPE_CHECKING:
+    from .threads import ThreadTuner
 
 CANDIDATE_TEMPERATURE = 0.4
 CANDIDATE_TOP_K = 20
@@ -31,6 +35,7 @@ class Decoder:
         self.np = np
         self.stats = stats
         self.prompt_lookup = prompt_lookup
+        self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per token (CPU only)
         self._stop_tokens = self._special_ids()
         self._stop_cache: dict[int, bool] = {}
 
@@ -130,7 +135,11 @@ class Decoder:
                 break
             draft = self.draft(prompt + out) if use_draft else []
             if not draft:
+                threads = self.tuner.pick("decode") if self.tuner is not None else 0
+                began = time.monotonic()
                 llm.eval([token])
+                if self.tuner is not None:
+                    self.tuner.record("decode", threads, 1, time.monotonic() - began)
                 token = pick(self.logits(-1))
                 continue
             base = llm.n_tokens
