@@ -20,7 +20,8 @@ over the rows' target tokens; logits are computed only at those positions, a chu
 time, inside one autograd function that also makes the gradient (no [tokens, 151936]
 tensor is ever kept). Optional InfoNCE term (--set contrastive_weight=0.1) over mean-pooled
 last hidden states of function-variant pairs, the other 2n-2 functions of the batch as
-negatives. A run stopped by --time-budget-s checkpoints and exits with status "paused";
+negatives. A run stopped by --time-budget-s checkpoints and exits with status "paused"
+(with --fit-budget the schedule is first cut to what the budget can take, so it ends "done");
 --resume continues it on the same schedule and data order.
 
 Several processes (``torchrun`` or ``accelerate launch``; NCCL on GPUs, gloo on CPUs) share
@@ -610,6 +611,8 @@ def run_main(args: argparse.Namespace) -> dict:
     state = {"step": 0, "tokens": 0, "loss_tokens": 0, "train_seconds": 0.0, "losses": [], "evals": []}
     if args.resume and (out / "ckpt" / "state.json").exists():
         state = load_checkpoint(out, trainer.peft_model, trainer.optimizer, trainer.params)
+        if state.get("fitted_max_steps"):  # the schedule --fit-budget chose stays the run's
+            trainer.tcfg = tcfg = replace(tcfg, max_steps=state["fitted_max_steps"])
         if ranks.main:
             print(f"resumed at step {state['step']}", flush=True)
     log = (out / "log.jsonl").open("a") if ranks.main else None
@@ -626,6 +629,10 @@ def run_main(args: argparse.Namespace) -> dict:
         record({"eval": True, "step": 0, **ev})
     trainer.peft_model.train()
     status, last_step_s = "done", 0.0
+    step_times: list[float] = []
+    # --fit-budget: the cosine schedule is cut to what the time budget can take, measured on the
+    # first steps (before the warm-up ends, so the schedule is one curve); one process only
+    fit = bool(args.fit_budget and args.time_budget_s and state["step"] == 0 and ranks.world == 1)
     window_t, window_tokens = time.time(), 0
     while state["step"] < tcfg.max_steps:
         if args.stop_after_steps and state["step"] >= args.stop_after_steps:
@@ -646,6 +653,13 @@ def run_main(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         last_step_s = time.time() - t0
         state["train_seconds"] += last_step_s
+        step_times.append(last_step_s)
+        if fit and state["step"] == FIT_AT_STEP:
+            trainer.tcfg = tcfg = fitted_schedule(tcfg, state["step"], step_times[-3:], args.time_budget_s
+                                                  - (time.time() - started))
+            state["fitted_max_steps"] = tcfg.max_steps
+            record({"fitted": True, "step": state["step"], "max_steps": tcfg.max_steps,
+                    "step_s": round(sum(step_times[-3:]) / 3, 3)})
         state["losses"].append([state["step"], loss])
         if state["step"] % tcfg.log_every == 0:
             now = time.time()
@@ -668,6 +682,18 @@ def run_main(args: argparse.Namespace) -> dict:
         log.close()
     ranks.close()
     return report
+
+
+FIT_AT_STEP = 8  # steps before the schedule is fitted: torch.compile's warm-up is over by then
+
+
+def fitted_schedule(tcfg: TrainConfig, step: int, recent_s: list[float], seconds_left: float) -> TrainConfig:
+    """``tcfg`` with ``max_steps`` cut to the steps that fit in ``seconds_left`` at the recent
+    step time, less the evaluations on the way and a margin for the last checkpoint."""
+    step_s = sum(recent_s) / len(recent_s)
+    evals = max(1, (tcfg.max_steps - step) // tcfg.eval_every)
+    usable = seconds_left - 40.0 - evals * 8.0
+    return replace(tcfg, max_steps=max(step + 1, min(tcfg.max_steps, step + int(usable / step_s))))
 
 
 def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, status: str,
@@ -777,6 +803,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--time-budget-s", type=float, default=0.0,
                      help="checkpoint and stop (status paused) before this many seconds pass")
     run.add_argument("--stop-after-steps", type=int, default=0, help="pause at this step (tests)")
+    run.add_argument("--fit-budget", action="store_true",
+                     help="cut max_steps at step 8 to what --time-budget-s can take (the run ends 'done')")
     speed = training("speed", "time optimizer steps; save nothing")
     speed.add_argument("--steps", type=int, default=10, help="timed steps")
     speed.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")

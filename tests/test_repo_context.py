@@ -294,6 +294,7 @@ def test_tiny_build_packs_context_examples_with_the_real_tokenizer(tmp_path, bas
             elif doc[0] == FIM_TOKEN_IDS[FIM_SUFFIX]:
                 without += 1
     assert with_block > 5 and without > 5
+    assert report["splits"]["train"]["fim"]["with_context"] == with_block
 
 
 # --------------------------------------------------------------------------- server

@@ -244,3 +244,28 @@ def test_fim_weighted_loss_counts_middles_fully_and_plain_text_by_its_weight(pip
         assert plain > 0
         assert abs(sums[impl, 0.25] - (sums[impl, 0.0] + 0.25 * plain)) < 1e-3 * sums[impl, 1.0]
     assert abs(sums["chunked", 0.25] - sums["full", 0.25]) < 1e-3 * sums["full", 0.25]
+
+
+def test_fit_budget_cuts_the_schedule_to_the_time_budget_and_ends_done(pipeline):
+    """--fit-budget: a schedule far too long for the budget is cut at step 8 from the measured
+    step time, and the run ends "done" (adapter written) inside the budget."""
+    import json
+    import time
+
+    from models import train
+    from models.config import PRESETS
+
+    work, _, data, _ = pipeline
+    out = work / "run_fitted"
+    started = time.monotonic()
+    report = train.main(["run", "--data", str(data), "--out", str(out), "--preset", "tiny",
+                         "--set", "max_steps=100000", "--time-budget-s", "60", "--fit-budget"])
+    assert report["status"] == "done" and (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert time.monotonic() - started < 60
+    fitted = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"fitted"' in line]
+    assert len(fitted) == 1 and fitted[0]["step"] == train.FIT_AT_STEP
+    assert train.FIT_AT_STEP < report["step"] == report["max_steps"] == fitted[0]["max_steps"] < 100000
+    tcfg = PRESETS["tiny"][1]
+    assert train.fitted_schedule(tcfg, 8, [1.0, 1.0, 1.0], 1000.0).max_steps == tcfg.max_steps  # never longer
+    assert train.fitted_schedule(tcfg, 8, [10.0], 100.0).max_steps == 13  # (100 - 40 - 8) / 10 more
+    assert train.fitted_schedule(tcfg, 8, [10.0], 50.0).max_steps == 9  # at least one more step

@@ -58,7 +58,7 @@ echo "base saved in \$(( \$(date +%s) - t0 )) s" >> /tmp/r3.log
 while [ ! -f /tmp/r3/data.done ]; do sleep 2; done
 t1=\$(date +%s)
 python3 -m models.train run --data /tmp/data3 --base /tmp/base15-hf --out /tmp/run3 --preset ${PRESET:-gpu15} \
-    --time-budget-s ${TRAIN_S:-480} ${SETS:-} 2>&1 | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> /tmp/r3.log
+    --time-budget-s ${TRAIN_S:-480} --fit-budget ${SETS:-} 2>&1 | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> /tmp/r3.log
 echo "training ended after \$(( \$(date +%s) - t1 )) s" >> /tmp/r3.log
 P=/tmp/r3/prompts-test-h24b8.jsonl.gz
 [ -n "${GEN_BASE:-}" ] && python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --prompts \$P --out /tmp/out3/gen-b15.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
