@@ -337,7 +337,7 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
                   f"{'EXACT' if records[-1]['exact'] else ('empty' if records[-1]['empty'] else 'other')} "
                   f"{seconds:.1f}s", flush=True)
         found = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, timeout=60)
-        stats = {k: found.get(k) for k in ("counters", "rates")} if isinstance(found, dict) else {}
+        stats = {k: found.get(k) for k in ("counters", "rates", "thread_speeds")} if isinstance(found, dict) else {}
     finally:
         client.close()
     times = sorted(r["seconds"] for r in records)
