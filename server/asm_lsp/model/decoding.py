@@ -36,6 +36,7 @@ class Decoder:
         self.stats = stats
         self.prompt_lookup = prompt_lookup
         self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per token (CPU only)
+        self.explore: Callable[[], bool] = lambda: True  # the running job is background work (the tuner may try)
         self._stop_tokens = self._special_ids()
         self._stop_cache: dict[int, bool] = {}
 
@@ -135,7 +136,7 @@ class Decoder:
                 break
             draft = self.draft(prompt + out) if use_draft else []
             if not draft:
-                threads = self.tuner.pick("decode") if self.tuner is not None else 0
+                threads = self.tuner.pick("decode", self.explore()) if self.tuner is not None else 0
                 began = time.monotonic()
                 llm.eval([token])
                 if self.tuner is not None:

@@ -488,6 +488,8 @@ class CompletionEngine:
         assert kv is not None and decoder is not None
         # Settings the caller may change between jobs (tests, benchmarks).
         kv.kv_shift, decoder.prompt_lookup = self.kv_shift, self.prompt_lookup
+        # The thread tuner tries a slower choice only where no request waits on this job.
+        kv.explore = decoder.explore = lambda: job.kind != "complete" or job.answered
         if job.kind == "prefill":
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
                 t0 = time.monotonic()

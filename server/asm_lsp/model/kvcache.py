@@ -30,6 +30,7 @@ class KVCache:
         self.stats = stats
         self.abort = AbortFlag()  # set (from any thread) when the job being evaluated goes stale
         self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per chunk (CPU only)
+        self.explore: Callable[[], bool] = lambda: True  # the running job is background work (the tuner may try)
 
     def common_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` the KV cache holds (never the last: its logits are needed)."""
@@ -73,13 +74,15 @@ class KVCache:
             for start in range(common, len(tokens), self.batch_size):
                 between_chunks()
                 chunk = tokens[start : start + self.batch_size]
-                threads = self.tuner.pick("batch") if self.tuner is not None else 0
+                threads = self.tuner.pick("batch", self.explore()) if self.tuner is not None else 0
                 began = time.monotonic()
                 try:
                     llm.eval(chunk)
                 except RuntimeError:
                     if not stale():
                         raise
+                    if self.tuner is not None:  # it was this slow at least
+                        self.tuner.record("batch", threads, len(chunk), time.monotonic() - began, cut_short=True)
                     self.stats["aborted_chunks"] = self.stats.get("aborted_chunks", 0) + 1
                     between_chunks()  # raises: the job went stale
                     raise
