@@ -8,19 +8,23 @@ per prompt token). bench/model_latency.py compares the two. Only the engine's wo
 
 Drafts (greedy only): a ``DraftSource`` proposes the tokens after the context so far; the model
 checks them all in one batch and keeps the longest prefix it agrees with, so the output is
-plain greedy decoding's, up to one thing: llama.cpp computes a batch's logits a few hundredths
+plain greedy decoding's, up to one thing: llama.cpp computes a batch's logits slightly
 apart from one token's (other kernels), so a near tie may go the other way (bench/draft_model.py
 shows where). The default source is prompt lookup (``prompt_lookup``);
 ``drafting.ModelDrafts`` lets a smaller model of the same vocabulary draft.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fitting import answer_tokens
 from .prompt import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, END_OF_TEXT
 from .suggest import Hole, final_suggestion
+
+if TYPE_CHECKING:
+    from .threads import ThreadTuner
 
 CANDIDATE_TEMPERATURE = 0.4
 CANDIDATE_TOP_K = 20
@@ -45,6 +49,8 @@ class Decoder:
         self.prompt_lookup = prompt_lookup
         self.drafts = drafts  # None: prompt lookup when ``prompt_lookup`` is on
         self.drafted = self.accepted = 0  # draft tokens proposed / kept (greedy with drafts)
+        self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per token (CPU only)
+        self.explore: Callable[[], bool] = lambda: True  # the running job is background work (the tuner may try)
         self._stop_tokens = self._special_ids()
         self._stop_cache: dict[int, bool] = {}
 
@@ -146,7 +152,11 @@ class Decoder:
                 break
             draft = source(prompt + out) if source is not None else []
             if not draft:
+                threads = self.tuner.pick("decode", self.explore()) if self.tuner is not None else 0
+                began = time.monotonic()
                 llm.eval([token])
+                if self.tuner is not None:
+                    self.tuner.record("decode", threads, 1, time.monotonic() - began)
                 token = pick(self.logits(-1))
                 continue
             base = llm.n_tokens
