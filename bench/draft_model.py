@@ -39,13 +39,13 @@ from pathlib import Path
 
 from bench.common import RESULTS, command_line, machine, proc_status, write_report
 
-from asm_lsp.model.decoding import PROMPT_LOOKUP_TOKENS, Decoder  # noqa: E402
-from asm_lsp.model.drafting import ModelDrafts  # noqa: E402
-from asm_lsp.model.fitting import fit_prompt  # noqa: E402
-from asm_lsp.model.llama import load_llama  # noqa: E402
-from asm_lsp.model.store import llama_cpp_version, resolve_model  # noqa: E402
-from asm_lsp.model.suggest import Hole, cut_suggestion  # noqa: E402
-from models import evaluate  # noqa: E402
+from asm_lsp.model.decoding import PROMPT_LOOKUP_TOKENS, Decoder
+from asm_lsp.model.drafting import ModelDrafts
+from asm_lsp.model.fitting import fit_prompt
+from asm_lsp.model.llama import load_llama
+from asm_lsp.model.store import llama_cpp_version, resolve_model
+from asm_lsp.model.suggest import Hole, cut_suggestion
+from models import evaluate
 
 N_CTX = 2048
 
