@@ -5,6 +5,11 @@
     (--model PATH / --lora PATH: another GGUF / GGUF LoRA, e.g. a round-three adapter trained
     with context; --out NAME: other result file names)
 
+    PYTHONPATH=server:. nice -n 5 python -m bench.repo_context --source test --corpus models/work/corpus \
+        --no-similar --opts O0,O2 --out repo_context_test
+    (the corpus's TEST projects: each project's other files are the workspace, so callees
+    defined in other files appear; --no-similar skips embedding whole projects on 2 cores)
+
 Holes: models/evaluate.py's held-out cases (bench/exec_completion/cases/*.c compiled by gcc
 and clang at --opts), its sampling (``sample_holes`` with seed 0, ``round_robin``): ``--holes``
 line holes and half as many 3-line block holes per (compiler, opt) group, the first
@@ -53,14 +58,24 @@ RESULTS = REPO / "bench" / "results"
 SYSTEMS = ("plain", "context")
 
 
-def uri_of(compiler: str, opt: str, stem: str) -> str:
-    return f"file:///cases/{compiler}-{opt}/{stem}.s"
+def root_of(file) -> str:
+    """The workspace folder of a file: every case of one compiler and level (each case is a
+    project of one file), or the test project's files of one compiler and level."""
+    if file.id.startswith("cases/"):
+        return f"/cases/{file.compiler}-{file.opt}"
+    return f"/{file.project}/{file.compiler}-{file.opt}"
+
+
+def uri_of(file) -> str:
+    name = file.project if file.id.startswith("cases/") else file.id.rsplit("/", 1)[-1]
+    return f"file://{root_of(file)}/{name}.s"
 
 
 class Workspace:
     """One (compiler, opt) group of cases as the server would index it."""
 
     def __init__(self, files: list, embed) -> None:
+        self.root = Path(root_of(files[0]))
         from asm_lsp.embed.index import FunctionIndex, extract_functions
         from asm_lsp.workspace.index import WorkspaceIndex
 
@@ -69,7 +84,7 @@ class Workspace:
         self.embed = embed
         self.texts = {}
         for file in files:
-            uri = uri_of(file.compiler, file.opt, file.project)
+            uri = uri_of(file)
             self.texts[uri] = file.text
             self.index.update(uri, file.text)
             self.functions.set_document(uri, extract_functions(uri, file.text))
@@ -77,7 +92,7 @@ class Workspace:
 
     def _vectors(self) -> None:
         missing = {e.sha: e.text for e in self.functions.missing()}
-        if missing:
+        if missing and self.embed is not None:
             vectors = self.embed(list(missing.values()))
             self.functions.set_vectors(dict(zip(missing, vectors)))
 
@@ -96,10 +111,11 @@ class Workspace:
         """The server's block at the cursor, and the nearest functions' scores (for the report)."""
         from asm_lsp.features.repo_context import RepoContext
 
-        repo = RepoContext(self.index.get, self.index, lambda: self.functions, lambda: [Path("/cases")])
+        repo = RepoContext(self.index.get, self.index, lambda: self.functions if self.embed else None,
+                           lambda: [self.root])
         doc = self.index.get(uri)
         function = doc.function_at(line) if doc else None
-        hits = self.functions.similar(uri, function.name, 3) if function else None
+        hits = self.functions.similar(uri, function.name, 3) if function and self.embed else None
         return repo.block(uri, line, col), [(h.name, round(h.score, 3)) for h in hits or []]
 
 
@@ -120,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--context-size", type=int, default=2048)
     parser.add_argument("--out", default="repo_context", help="result name under bench/results")
     parser.add_argument("--work", type=Path, default=evaluate.DEFAULT_WORK, help="compiled cases, embedding cache")
+    parser.add_argument("--source", choices=("cases", "test"), default="cases",
+                        help="cases: evaluate.py's cases (one file each: no calls across files); test: the corpus's "
+                             "TEST projects (--corpus), each project's files of one compiler and level a workspace")
+    parser.add_argument("--corpus", type=Path, default=REPO / "models" / "work" / "corpus", help="with --source test")
+    parser.add_argument("--no-similar", dest="similar", action="store_false",
+                        help="no embeddings: callee definitions only (a big test project takes long to embed on 2 cores)")
     args = parser.parse_args(argv)
 
     from asm_lsp.embed.embedder import EMBEDDING_ADAPTER, Embedder
@@ -127,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
     uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     opts = tuple(o.strip() for o in args.opts.split(",") if o.strip())
-    files = evaluate.compile_cases(evaluate.CASES_DIR, args.work / "cases", opts)
+    if args.source == "cases":
+        files = evaluate.compile_cases(evaluate.CASES_DIR, args.work / "cases", opts)
+    else:
+        files = [f for f in evaluate.load_test_split(args.corpus) if f.opt in opts or f.compiler == "handwritten"]
     holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
     holes = holes[:args.max_holes]
     by_id = {f.id: f for f in files}
@@ -153,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(cache_path, **cache)
         return [cache[sha] for sha in shas]
 
-    groups = {(h.compiler, h.opt) for h in holes}
-    workspaces = {g: Workspace([f for f in files if (f.compiler, f.opt) == g], embed) for g in sorted(groups)}
+    groups = {root_of(by_id[h.file_id]) for h in holes}
+    workspaces = {g: Workspace([f for f in files if root_of(f) == g], embed if args.similar else None)
+                  for g in sorted(groups)}
     embed_seconds = time.time() - started
     print(f"embedded {embedded_texts[0]} functions of {len(workspaces)} workspaces in {embed_seconds:.0f} s", flush=True)
 
@@ -180,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         for index, hole in enumerate(holes):
-            workspace = workspaces[(hole.compiler, hole.opt)]
-            uri = uri_of(hole.compiler, hole.opt, hole.project)
+            workspace = workspaces[root_of(by_id[hole.file_id])]
+            uri = uri_of(by_id[hole.file_id])
             document = hole.document(by_id)
             workspace.open(uri, document)
             t0 = time.perf_counter()
@@ -216,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         embedder.close()
 
     report = {
-        "config": {"holes_per_group": {"line": args.holes, "block": max(1, args.holes // 2)}, "max_holes": args.max_holes,
+        "config": {"source": args.source, "similar": args.similar,
+                   "corpus": str(args.corpus) if args.source == "test" else None,
+                   "corpus_files_sha256": ({n: sha256_file(args.corpus / n) for n in ("files.jsonl.gz",)}
+                                           if args.source == "test" else None),
+                   "holes_per_group": {"line": args.holes, "block": max(1, args.holes // 2)}, "max_holes": args.max_holes,
                    "opts": opts, "threads": args.threads, "context_size": args.context_size, "seed": 0},
         "model": {"model": model_files.model.name, "model_sha256": model_files.model_sha256 or sha256_file(model_files.model),
                   "adapter": str(model_files.adapter) if model_files.adapter else None,
@@ -272,7 +302,9 @@ def summarize(rows: list[dict]) -> dict:
 
 def render(report: dict) -> str:
     s = report["summary"]
-    lines = [f"# Repo-level context A/B ({s['holes']} held-out case holes)", "",
+    source = report["config"].get("source", "cases")
+    lines = [f"# Repo-level context A/B ({s['holes']} held-out {'case' if source == 'cases' else 'test-project'} holes"
+             f"{'' if report['config'].get('similar', True) else ', callees only'})", "",
              f"Model: `{report['model']['model']}` ({report['model']['source'] or 'given'}); "
              f"{report['config']['threads']} threads; context {report['config']['context_size']}.",
              f"Load: before `{report['machine']['uptime_before']}`, after `{report['machine']['uptime_after']}`.",
