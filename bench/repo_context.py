@@ -165,10 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"model did not load: {engine.status()}")
 
     def ask(document: str, line: int, col: int, max_lines: int, context: str) -> tuple[str, dict]:
+        while engine.busy:  # the last job's background decoding: nothing may answer from it
+            time.sleep(0.01)
         engine.cache.clear()  # no typed-ahead hits: every answer is computed
         request = CompletionRequest(document, line, col, max_lines=max_lines, validate=None, candidates=1,
                                     time_budget_ms=10**9, follow_up=False, context=context)
         suggestion = engine.submit(request).result()
+        if suggestion is not None and suggestion.source != "model":
+            raise SystemExit(f"answer not computed ({suggestion.source}): the A/B would compare nothing")
+        while engine.busy:  # last_timings is the job's once its decoding is over
+            time.sleep(0.01)
         return (suggestion.text if suggestion else ""), dict(engine.last_timings)
 
     rows = []
