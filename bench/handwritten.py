@@ -26,9 +26,9 @@ Measured, per project and in total:
 - **files with an error / warning / information message** among all unmodified `.S` files
   of the AArch64 folders (pull diagnostics), unconfigured and configured.
 - **completion** (unless --no-completion): --holes instruction lines removed at random
-  (seed 0) from the files that are not only included; each holed file is opened in the
-  unconfigured workspace, given 3 s to read, then an inline completion is asked at the
-  empty line. First line exact (whitespace collapsed) and empty answers, at the default
+  (seed 0) from the files that are not only included; once the workspace scan is done, each
+  holed file is opened in the unconfigured workspace, given 3 s to read, then an inline
+  completion is asked at the empty line. First line exact (whitespace collapsed) and empty answers, at the default
   settings and with `completion.timeBudgetMs` lifted (600 s), side by side in one run.
 """
 from __future__ import annotations
@@ -309,13 +309,16 @@ def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str
 def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[Hole], warmup_hole: Hole,
                    log: Path, timeout: float, minutes: float) -> dict[str, Any]:
     """Ask at each hole in turn; stop when ``minutes`` have passed (the holes asked so far count)."""
+    load = [round(x, 2) for x in os.getloadavg()]
     client = start_server(root, settings, log, model=True)
+    stats: dict[str, Any] = {}
     try:
         warm_started = time.monotonic()  # loading the model is not measured
         while time.monotonic() - warm_started < 300 and client.proc.poll() is None and not any(
                 n.get("method") == "asmLsp/status" and (n.get("params") or {}).get("model") in ("ready", "unavailable")
                 for n in client.notifications):
             time.sleep(0.5)
+        wait_indexed(client, 300)  # the steady state: the first scan of both trees (~20-40 s) is done
         ask(client, warmup_hole, 0, timeout)  # the first request's one-time costs, on a file no hole is in
         warmup = time.monotonic() - warm_started
         records = []
@@ -333,10 +336,13 @@ def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[
             print(f"  {name} {n}/{len(holes)} {hole.package}/{hole.rel}:{hole.line + 1} "
                   f"{'EXACT' if records[-1]['exact'] else ('empty' if records[-1]['empty'] else 'other')} "
                   f"{seconds:.1f}s", flush=True)
+        found = client.request("workspace/executeCommand", {"command": "asmLsp.modelStats", "arguments": []}, timeout=60)
+        stats = {k: found.get(k) for k in ("counters", "rates", "thread_speeds")} if isinstance(found, dict) else {}
     finally:
         client.close()
     times = sorted(r["seconds"] for r in records)
-    return {"settings": settings, "warmup_s": round(warmup, 1), "holes": len(records), "minutes": minutes,
+    return {"settings": settings, "load_before": load, "load_after": [round(x, 2) for x in os.getloadavg()],
+            "engine": stats, "warmup_s": round(warmup, 1), "holes": len(records), "minutes": minutes,
             "exact": sum(r["exact"] for r in records), "empty": sum(r["empty"] for r in records),
             "p50_s": round(statistics.median(times), 2), "p95_s": round(percentile(times, 0.95) or 0.0, 2),
             "records": records}
@@ -373,16 +379,29 @@ def write_markdown(report: dict[str, Any]) -> str:
     if report.get("completion"):
         out += ["", "## Completion on removed instruction lines", "",
                 f"{report['holes']} instruction lines drawn at random (seed {report['seed']}) from the built files and "
-                "asked in that order until a variant's time (--minutes) ran out; "
+                "asked in that order until a variant's time (--minutes) ran out; once the workspace scan is done, "
                 f"each holed file opened in the unconfigured workspace, {READ_S:.0f} s to read, then one inline "
                 "completion at the empty line. Exact = first line equal with whitespace collapsed.", "",
-                "| settings | exact first line | empty | p50 | p95 | warm-up (not counted) |",
-                "| --- | --- | --- | --- | --- | --- |"]
+                "| settings | exact first line | empty | p50 | p95 | warm-up (not counted) | load before → after | "
+                "engine rates at the end |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         runs = report["completion"]
         for name, run in runs.items():
+            rates = (run.get("engine") or {}).get("rates") or {}
+            rate_text = (f"{rates['prompt_tokens_per_s']} prompt tokens/s, {rates['decode_ms_per_token']} ms/token"
+                         if rates else "–")
             out.append(f"| {name} | {run['exact']}/{run['holes']} ({pct(run['exact'], run['holes'])}) | "
                        f"{run['empty']}/{run['holes']} ({pct(run['empty'], run['holes'])}) | {run['p50_s']} s | "
-                       f"{run['p95_s']} s | {run['warmup_s']} s |")
+                       f"{run['p95_s']} s | {run['warmup_s']} s | {run.get('load_before', '–')} → "
+                       f"{run.get('load_after', '–')} | {rate_text} |")
+        out.append("")
+        for name, run in runs.items():
+            counters = (run.get("engine") or {}).get("counters") or {}
+            if counters:
+                out.append(f"- {name}, engine counters (asmLsp.modelStats, warm-up included): " + ", ".join(
+                    f"{key.replace('_', ' ')} {counters[key]}" for key in
+                    ("completions", "over_budget", "cold_windows", "answered_early", "aborted_chunks", "cache_hits")
+                    if key in counters))
         common = min((run["holes"] for run in runs.values()), default=0)
         if len(runs) > 1 and common:
             out += ["", f"On the first {common} holes, which every run asked:", ""]

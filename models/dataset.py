@@ -57,15 +57,16 @@ from pathlib import Path
 import numpy as np
 
 from asm_lsp.model.prompt import END_OF_TEXT, FIM_TOKEN_IDS, approx_tokens, build_fim_example, cut_window
-from asm_lsp.model.repo_context import (MAX_CALLEES, SIMILAR_BUDGET, Position, definition_excerpt,
-                                        display_path, function_excerpt, repo_context, symbol_positions,
-                                        window_symbols)
+from asm_lsp.model.repo_context import (MAX_CALLEES, REPO_NAME, REPO_TOKEN_IDS, SIMILAR_BUDGET, Position,
+                                        definition_excerpt, display_path, function_excerpt, repo_context,
+                                        symbol_positions, window_symbols)
 from asm_lsp.model.store import sha256_file
 from asm_lsp.syntax import parse
 
 from models.config import PRESETS, DataConfig, check_overrides, override
 
 EOT_ID = FIM_TOKEN_IDS[END_OF_TEXT]
+REPO_NAME_ID = REPO_TOKEN_IDS[REPO_NAME]
 FIM_MIDDLE_ID = FIM_TOKEN_IDS["<|fim_middle|>"]
 ID_MASK = (1 << 30) - 1
 START_BIT = 1 << 30
@@ -524,6 +525,7 @@ def _stats(examples: list[Example]) -> dict:
     for ex in examples:
         by_kind[ex.kind] += 1
     return {"examples": len(examples), "by_kind": dict(sorted(by_kind.items())),
+            "with_context": sum(1 for e in examples if len(e.words) and int(e.words[0]) & ID_MASK == REPO_NAME_ID),
             "tokens": sum(len(e) for e in examples),
             "loss_tokens": int(sum(int((e.words >> 31).sum()) for e in examples))}
 

@@ -294,6 +294,7 @@ def test_tiny_build_packs_context_examples_with_the_real_tokenizer(tmp_path, bas
             elif doc[0] == FIM_TOKEN_IDS[FIM_SUFFIX]:
                 without += 1
     assert with_block > 5 and without > 5
+    assert report["splits"]["train"]["fim"]["with_context"] == with_block
 
 
 # --------------------------------------------------------------------------- server
@@ -407,3 +408,52 @@ def test_server_block_leaves_out_same_file_definitions_the_window_shows(tmp_path
     assert repo.block(near, index.get(near).lines.index("caller:") + 1, 1) == ""
     block = repo.block(far, index.get(far).lines.index("caller:") + 1, 1)
     assert f"{FILE_SEP}far.s\nhelper:\n\tadd\tw0, w0, 1" in block and block.endswith(f"{FILE_SEP}far.s\n")
+
+
+def test_server_sends_the_block_with_prefills_only_when_the_setting_is_on(tmp_path):
+    """Through the server's own ModelCompletions (engine replaced by a recorder): the block
+    reaches the engine's prefill with completion.repoContext, and nothing without it."""
+    import asyncio
+
+    from lsprotocol import types
+    from pygls.workspace import Workspace
+
+    from asm_lsp.features.model_completion import ModelCompletions
+    from asm_lsp.server import create_server
+
+    class RecordingEngine:
+        def __init__(self) -> None:
+            self.contexts: list[str] = []
+
+        def prefill(self, text: str, line: int, col: int, context: str = "") -> None:
+            self.contexts.append(context)
+
+        def close(self) -> None:
+            pass
+
+    root = tmp_path / "demo"
+    root.mkdir()
+    for name, text in (("util.s", UTIL), ("data.s", DATA), ("main.s", MAIN)):
+        (root / name).write_text(text)
+
+    async def main(on: bool) -> list[str]:
+        ls = create_server({"model": {"enabled": False}, "index": {"embeddings": False},
+                            "completion": {"repoContext": on}})
+        ls.protocol._workspace = Workspace(root.as_uri())
+        ls.protocol.client_capabilities = types.ClientCapabilities()
+        ls.loop = ls.parses.loop = asyncio.get_running_loop()
+        for name in ("util.s", "data.s"):
+            ls.index.update((root / name).as_uri(), (root / name).read_text())
+        completions = ModelCompletions(ls)
+        completions.engine = RecordingEngine()  # type: ignore[assignment]
+        uri = (root / "main.s").as_uri()
+        item = types.TextDocumentItem(uri=uri, language_id="asm", version=1, text=MAIN)
+        ls.workspace.put_text_document(item)
+        ls.protocol.fm.features[types.TEXT_DOCUMENT_DID_OPEN](types.DidOpenTextDocumentParams(text_document=item))
+        completions._prefill(uri, MAIN, MAIN.split("\n").index("\tbl\tclamp"), 1)
+        return completions.engine.contexts
+
+    contexts = asyncio.run(main(True))
+    assert contexts[-1].startswith(f"{REPO_NAME}demo\n{FILE_SEP}util.s\nscale_add:")
+    assert contexts[-1].endswith(f"{FILE_SEP}main.s\n") and "table:" in contexts[-1]
+    assert set(asyncio.run(main(False))) == {""}

@@ -1,19 +1,30 @@
 """Decoding: our own token loop over ``Llama.eval`` and the raw logits (greedy, sampled
-candidates, prompt-lookup drafts).
+candidates, drafts).
 
 Why not ``create_completion``: the loop stops the moment the cut suggestion is complete, lets
 the engine look at every token (staleness, answering at the first complete line), and verifies
 prompt-lookup drafts without llama-cpp-python's ``logits_all=True`` (which copies 152k floats
 per prompt token). bench/model_latency.py compares the two. Only the engine's worker calls this.
+
+Drafts (greedy only): a ``DraftSource`` proposes the tokens after the context so far; the model
+checks them all in one batch and keeps the longest prefix it agrees with, so the output is
+plain greedy decoding's, up to one thing: llama.cpp computes a batch's logits slightly
+apart from one token's (other kernels), so a near tie may go the other way (bench/draft_model.py
+shows where). The default source is prompt lookup (``prompt_lookup``);
+``drafting.ModelDrafts`` lets a smaller model of the same vocabulary draft.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fitting import answer_tokens
 from .prompt import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, END_OF_TEXT
 from .suggest import Hole, final_suggestion
+
+if TYPE_CHECKING:
+    from .threads import ThreadTuner
 
 CANDIDATE_TEMPERATURE = 0.4
 CANDIDATE_TOP_K = 20
@@ -24,13 +35,22 @@ PROMPT_LOOKUP_TOKENS = 8
 #: line; returns True to stop decoding (the suggestion is complete, or its caller gave up).
 Step = Callable[[str, bool], bool]
 
+#: Proposes the tokens that follow ``context`` (the prompt and the tokens decoded so far, the
+#: last one not evaluated yet); [] = no draft, decode one token.
+DraftSource = Callable[[list[int]], list[int]]
+
 
 class Decoder:
-    def __init__(self, llm: Any, np: Any, stats: dict[str, int], prompt_lookup: bool = False) -> None:
+    def __init__(self, llm: Any, np: Any, stats: dict[str, int], prompt_lookup: bool = False,
+                 drafts: DraftSource | None = None) -> None:
         self.llm = llm
         self.np = np
         self.stats = stats
         self.prompt_lookup = prompt_lookup
+        self.drafts = drafts  # None: prompt lookup when ``prompt_lookup`` is on
+        self.drafted = self.accepted = 0  # draft tokens proposed / kept (greedy with drafts)
+        self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per token (CPU only)
+        self.explore: Callable[[], bool] = lambda: True  # the running job is background work (the tuner may try)
         self._stop_tokens = self._special_ids()
         self._stop_cache: dict[int, bool] = {}
 
@@ -97,7 +117,9 @@ class Decoder:
         llm = self.llm
         np = self.np
         max_tokens = answer_tokens(hole, max_lines)
-        use_draft = self.prompt_lookup and temperature == 0.0
+        source = self.drafts or (self.draft if self.prompt_lookup else None)
+        if temperature != 0.0:
+            source = None
         out: list[int] = []
         raw = b""
 
@@ -128,9 +150,13 @@ class Decoder:
             if emit(token):
                 finished = len(out) < max_tokens
                 break
-            draft = self.draft(prompt + out) if use_draft else []
+            draft = source(prompt + out) if source is not None else []
             if not draft:
+                threads = self.tuner.pick("decode", self.explore()) if self.tuner is not None else 0
+                began = time.monotonic()
                 llm.eval([token])
+                if self.tuner is not None:
+                    self.tuner.record("decode", threads, 1, time.monotonic() - began)
                 token = pick(self.logits(-1))
                 continue
             base = llm.n_tokens
@@ -147,6 +173,8 @@ class Decoder:
                     continue
                 token = predicted
                 break
+            self.drafted += len(draft)
+            self.accepted += accepted
             llm.n_tokens = base + 1 + accepted
             llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
             if stop:

@@ -38,6 +38,7 @@ from .kvcache import KVCache
 from .llama import adapter_refused, check_adapter_applied, physical_cores, route_llama_logs  # noqa: F401
 from .scheduling import Deadlines, Interrupted, Job, Scheduler, Waiter, settle
 from .shared import SharedModel
+from .threads import ThreadTuner
 from .store import ModelError, ModelFiles
 from .suggest import Hole, SuggestionCache, accept, cut_suggestion, first_lines, show_lines
 
@@ -160,6 +161,8 @@ class CompletionEngine:
         self._files_source = files
         self.files: ModelFiles | None = files if isinstance(files, ModelFiles) else None
         self.threads = threads if threads > 0 else physical_cores()
+        self.tune_threads = threads <= 0  # automatic: all cores or half, by measured speed (threads.py)
+        self.tuner: ThreadTuner | None = None
         self.context_size = max(256, context_size)
         self.batch_size = batch_size
         self.prompt_lookup = prompt_lookup
@@ -246,6 +249,7 @@ class CompletionEngine:
             "cached_suggestions": len(self.cache), "counters": {k: int(v) for k, v in self.stats.items()},
             "rates": {"prompt_tokens_per_s": round(self.rates.prompt_per_s, 1),
                       "decode_ms_per_token": round(self.rates.decode_s * 1000, 1)},
+            "thread_speeds": self.tuner.describe() if self.tuner is not None else None,
             "last": {k: float(v) for k, v in self.last_timings.items()},  # plain numbers for JSON, never numpy's
         }
 
@@ -459,6 +463,14 @@ class CompletionEngine:
         self.jobs.on_change = running_went_stale
         self._decoder = Decoder(llm, numpy, self.stats, self.prompt_lookup)
         self.placement = llama_loader.placement(llm, self.gpu_layers)
+        if self.tune_threads and self.placement == "CPU" and self.threads > 1:
+            ctx = llm._ctx.ctx
+
+            def set_threads(decode: int, batch: int) -> None:
+                llama_cpp.llama_set_n_threads(ctx, decode, batch)
+
+            self.tuner = ThreadTuner(self.threads, set_threads)
+            self._kv.tuner = self._decoder.tuner = self.tuner
         elapsed = time.monotonic() - t0
         adapter = f" + {files.adapter.name}" if files.adapter else ""
         extra = " (AMX weight buffers off)" if llama_loader.avoid_extra_buffers() else ""
@@ -476,6 +488,8 @@ class CompletionEngine:
         assert kv is not None and decoder is not None
         # Settings the caller may change between jobs (tests, benchmarks).
         kv.kv_shift, decoder.prompt_lookup = self.kv_shift, self.prompt_lookup
+        # The thread tuner tries a slower choice only where no request waits on this job.
+        kv.explore = decoder.explore = lambda: job.kind != "complete" or job.answered
         if job.kind == "prefill":
             if self.cache.lookup(job.hole) is None:  # typed along a cached suggestion: nothing to warm
                 t0 = time.monotonic()

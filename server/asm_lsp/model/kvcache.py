@@ -11,7 +11,10 @@ import contextlib
 import ctypes
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .threads import ThreadTuner
 
 KV_SHIFT_MIN_KEEP = 32  # shift the cache only when at least this many tokens are kept by it
 
@@ -26,6 +29,8 @@ class KVCache:
         self.kv_shift = kv_shift
         self.stats = stats
         self.abort = AbortFlag()  # set (from any thread) when the job being evaluated goes stale
+        self.tuner: ThreadTuner | None = None  # picks llama.cpp's thread count per chunk (CPU only)
+        self.explore: Callable[[], bool] = lambda: True  # the running job is background work (the tuner may try)
 
     def common_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` the KV cache holds (never the last: its logits are needed)."""
@@ -69,17 +74,23 @@ class KVCache:
             for start in range(common, len(tokens), self.batch_size):
                 between_chunks()
                 chunk = tokens[start : start + self.batch_size]
+                threads = self.tuner.pick("batch", self.explore()) if self.tuner is not None else 0
                 began = time.monotonic()
                 try:
                     llm.eval(chunk)
                 except RuntimeError:
                     if not stale():
                         raise
+                    if self.tuner is not None:  # it was this slow at least
+                        self.tuner.record("batch", threads, len(chunk), time.monotonic() - began, cut_short=True)
                     self.stats["aborted_chunks"] = self.stats.get("aborted_chunks", 0) + 1
                     between_chunks()  # raises: the job went stale
                     raise
                 self.stats["prompt_tokens_evaluated"] += len(chunk)
-                measured(len(chunk), time.monotonic() - began)
+                took = time.monotonic() - began
+                measured(len(chunk), took)
+                if self.tuner is not None and len(chunk) >= 32:  # small chunks are mostly overhead
+                    self.tuner.record("batch", threads, len(chunk), took)
         return common
 
     @contextlib.contextmanager

@@ -72,8 +72,9 @@ class Job:
     def follows(self, hole: Hole) -> str | None:
         """What was typed if ``hole`` is this job's hole with text typed along its decoding so
         far (or ahead of it, where the decoding may still agree), else None."""
-        if self.kind == "prefill" or self.finished or hole.suffix != self.hole.suffix or not hole.prefix.startswith(self.hole.prefix):
-            return None
+        if (self.kind == "prefill" or self.finished or hole.suffix != self.hole.suffix
+                or hole.context != self.hole.context or not hole.prefix.startswith(self.hole.prefix)):
+            return None  # (another repo-level block is another prompt)
         typed = hole.prefix[len(self.hole.prefix):]
         raw = self.raw
         return typed if raw.startswith(typed) or typed.startswith(raw) else None
