@@ -418,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for the removed lines")
     parser.add_argument("--no-completion", action="store_true", help="outline and diagnostics only (no model)")
     parser.add_argument("--variants", default="default,lifted",
-                        help="completion settings to run: default, lifted, lifted-nocheck (comma-separated)")
+                        help="completion settings to run: default, lifted, lifted-nocheck, lifted-1.5b, default-1.5b "
+                             "(comma-separated)")
     parser.add_argument("--request-timeout", type=float, default=240.0, help="seconds to wait for one answer")
     parser.add_argument("--minutes", default="60",
                         help="stop a completion variant after this long (the holes are in random order): "
@@ -486,7 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         warmup = Hole(project.package, str(included.relative_to(tree)), 0, "", included)
         variants = {"default": {},
                     "lifted": {"completion": {"timeBudgetMs": LIFTED_MS}},
-                    "lifted-nocheck": {"completion": {"timeBudgetMs": LIFTED_MS, "checkWithAssembler": False}}}
+                    "lifted-nocheck": {"completion": {"timeBudgetMs": LIFTED_MS, "checkWithAssembler": False}},
+                    # the 1.5B with its round-three adapter (trained with hand-written projects)
+                    "lifted-1.5b": {"completion": {"timeBudgetMs": LIFTED_MS}, "model": {"size": "1.5b"}},
+                    "default-1.5b": {"model": {"size": "1.5b"}}}
         for name in args.variants.split(","):
             settings = {**variants[name], "diagnostics": {"enabled": False}, "index": {"embeddings": False}}
             root = WORK / "src"  # both projects' unconfigured trees

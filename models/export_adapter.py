@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
     if base_sha not in BASES:
         raise SystemExit(f"{args.base}: sha256 {base_sha[:12]}… is not a base this pipeline trains on; "
                          f"pass the Qwen2.5-Coder-0.5B or -1.5B Q4_K_M GGUF")
-    size, base_label = BASES[base_sha]
-    ship_gguf, ship_json = packaged_adapter(size)
+    model_size, base_label = BASES[base_sha]
+    ship_gguf, ship_json = packaged_adapter(model_size)
     report = json.loads((args.run / "train_report.json").read_text())
     if report.get("status") != "done":
         raise SystemExit(f"{args.run}: training status is {report.get('status')!r}; resume it first")
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     record = {
         "sha256": sha, "size": size, "base_sha256": base_sha,
-        "base": base_label, "model_size": size,
+        "base": base_label, "model_size": model_size,
         "format": "GGUF LoRA, f16, llama.cpp convert_lora_to_gguf.py from " + SDIST + " sdist",
         "command": " ".join(["python", "-m", "models.export_adapter"] + (argv if argv is not None else sys.argv[1:])),
         "convert_command": " ".join(str(c) for c in command) if command else "(existing file)",

