@@ -229,10 +229,11 @@ def main(argv: list[str] | None = None) -> dict:
         ship_gguf.parent.mkdir(parents=True, exist_ok=True)
         if args.out.resolve() != ship_gguf.resolve():
             shutil.copyfile(args.out, ship_gguf)
-        default_out = ROOT / "models" / "adapters" / ship_gguf.name
-        if args.out.resolve() != default_out.resolve():
-            default_out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(args.out, default_out)
+        link = ROOT / "models" / "adapters" / ship_gguf.name  # a link to the shipped file, not a second copy
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(Path("..") / ".." / ship_gguf.relative_to(ROOT))
         ship_json.write_text(json.dumps(record, indent=1) + "\n")
         print(f"shipped {ship_gguf} and {ship_json}", flush=True)
     return record
