@@ -31,7 +31,6 @@ target alone and of both models loaded and used.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -276,11 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                     "target": target_path.name, "draft": draft_path.name, "threads": args.threads, "fresh": args.fresh}
 
     opts = tuple(o for o in args.opts.split(",") if o)
-    files = evaluate.compile_cases(evaluate.CASES_DIR, evaluate.DEFAULT_WORK / "cases", opts)
-    holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
-    by_id = {f.id: f for f in files}
+    holes, by_id, hole_source = evaluate.case_holes(opts, args.holes)
     report["holes"] = len(holes)
-    report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
+    report["hole_source"] = hole_source
 
     target = load_llama(target_path, n_ctx=N_CTX, threads=args.threads)
     target.eval(target.tokenize(b"\tmov\tx0, x1\n", add_bos=False))

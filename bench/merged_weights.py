@@ -213,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"merged {target}: {result.size:,} bytes in {result.seconds} s", flush=True)
 
     opts = tuple(o for o in args.opts.split(",") if o)
-    files = evaluate.compile_cases(evaluate.CASES_DIR, evaluate.DEFAULT_WORK / "cases", opts)
-    holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
-    by_id = {f.id: f for f in files}
+    holes, by_id, hole_source = evaluate.case_holes(opts, args.holes)
 
     # Raw speed first: the prompt is the first hole's document up to the hole (~the server's prefix).
     first = holes[0]
@@ -226,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     report["raw_llama_cpp"] = decode_rates(raw, prompt, args.decode_rounds, args.decode_tokens, args.threads)
     print(json.dumps(report["raw_llama_cpp"], indent=1), flush=True)
     report["holes"] = len(holes)
-    report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
+    report["hole_source"] = hole_source
 
     runners = {name: evaluate.Runner(evaluate.System.parse(s["spec"]), args.threads, 2048) for name, s in systems.items()}
     answers = answer_rotating(runners, holes, by_id, lambda row: repr(row["text"][:30]))

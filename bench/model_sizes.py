@@ -63,11 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         f"1.5b ({large.weights})": {"spec": f"large=model:{large.model}", "file_mb": round(large.model_size / 1e6, 1)},
     }
     opts = tuple(o for o in args.opts.split(",") if o)
-    files = evaluate.compile_cases(evaluate.CASES_DIR, evaluate.DEFAULT_WORK / "cases", opts)
-    holes = evaluate.round_robin(evaluate.sample_holes(files, {"line": args.holes, "block": max(1, args.holes // 2)}, 0))
-    by_id = {f.id: f for f in files}
+    holes, by_id, hole_source = evaluate.case_holes(opts, args.holes)
     report["holes"] = len(holes)
-    report["hole_source"] = f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
+    report["hole_source"] = hole_source
 
     runners = {}
     for name, system in systems.items():

@@ -240,6 +240,16 @@ def round_robin(holes: list[EvalHole]) -> list[EvalHole]:
     return [h for *_, h in sorted(keyed, key=lambda k: k[:3])]
 
 
+def case_holes(opts: tuple[str, ...], lines: int, work: Path | None = None
+               ) -> tuple[list[EvalHole], dict[str, AsmFile], str]:
+    """The benchmarks' held-out holes: ``lines`` line holes and half as many blocks (at least
+    one) per compiler x opt level of the compiled cases, seed 0, round robin; with the files by
+    id and a one-line description of where they come from."""
+    files = compile_cases(CASES_DIR, (work or DEFAULT_WORK) / "cases", opts)
+    holes = round_robin(sample_holes(files, {"line": lines, "block": max(1, lines // 2)}, 0))
+    return holes, {f.id: f for f in files}, f"models/evaluate.py cases, opts {','.join(opts)}, seed 0"
+
+
 # --------------------------------------------------------------------------- sources
 
 def compile_cases(cases: Path, out: Path, opts: tuple[str, ...] = CASE_OPTS,
