@@ -29,6 +29,7 @@ export interface ServerSettings {
     checkWithAssembler: boolean;
     candidates: number;
     timeBudgetMs: number;
+    repoContext: boolean;
   };
   assembler: { path: string; flags: string[]; timeoutMs: number; includePaths: string[]; defines: string[] };
   diagnostics: { enabled: boolean; debounceMs: number };
@@ -53,6 +54,7 @@ export const SERVER_DEFAULTS: ServerSettings = {
     checkWithAssembler: false,
     candidates: 3,
     timeBudgetMs: 2000,
+    repoContext: false,
   },
   assembler: { path: "", flags: [], timeoutMs: 5000, includePaths: [], defines: [] },
   diagnostics: { enabled: true, debounceMs: 300 },
@@ -154,6 +156,7 @@ export function readServerSettings(
       checkWithAssembler: r.bool("completion.checkWithAssembler", d.completion.checkWithAssembler),
       candidates: r.int("completion.candidates", d.completion.candidates, 1, 16),
       timeBudgetMs: r.int("completion.timeBudgetMs", d.completion.timeBudgetMs, 50, 60000),
+      repoContext: r.bool("completion.repoContext", d.completion.repoContext),
     },
     assembler: {
       path: filePath(r.str("assembler.path", d.assembler.path), ctx),
