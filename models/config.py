@@ -15,7 +15,6 @@ from asm_lsp.model.prompt import DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET
 from asm_lsp.model.repo_context import CONTEXT_BUDGET
 
 
-
 @dataclass(frozen=True)
 class DataConfig:
     """How training examples are cut from the corpus (models/dataset.py)."""
@@ -119,9 +118,10 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
     # Half the FIM examples carry the repo-level context block (callee definitions, the most
     # similar function), so the model learns to use it and still works without; hand-written
     # functions get 4x the holes.
-    "gpu15": (DataConfig(context_fraction=0.5, handwritten_holes=4.0), TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1, warmup_steps=15,
-                                        eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
-                                        contrastive_weight=0.0)),
+    "gpu15": (DataConfig(context_fraction=0.5, handwritten_holes=4.0),
+              TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1,
+                          warmup_steps=15, eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
+                          contrastive_weight=0.0)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),

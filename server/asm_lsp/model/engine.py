@@ -91,11 +91,11 @@ class CompletionRequest:
     alternatives: int = 0  # up to this many more candidates, from lines already decoded (never waited for)
     wait_lines: int = 0  # lines to wait for before answering (at most max_lines); 0: as the editor shows
     # them (suggest.show_lines, one in most places). One-shot callers (the CLI) want the whole suggestion.
+    context: str = ""  # repo-level block before the window (features/repo_context.py), "" for none
 
     def shown_lines(self, hole: Hole) -> int:
         """How many complete lines this request is answered with."""
         return min(self.wait_lines, self.max_lines) if self.wait_lines > 0 else show_lines(hole, self.max_lines)
-    context: str = ""  # repo-level block before the window (features/repo_context.py), "" for none
 
 
 @dataclass(frozen=True)
@@ -305,8 +305,8 @@ class CompletionEngine:
             self._state = "closed"
 
     # Kept for models/evaluate.py and tests: the prompt and cache questions of the loaded model.
-    def _prompt_tokens(self, hole: Hole, max_lines: int, short: bool = False) -> list[int]:
-        return fit_prompt(hole, max_lines, self.context_size, self._llm.tokenize, short)
+    def _prompt_tokens(self, hole: Hole, max_lines: int) -> list[int]:
+        return fit_prompt(hole, max_lines, self.context_size, self._llm.tokenize)
 
     def _uncached(self, tokens: list[int]) -> int:
         assert self._kv is not None
