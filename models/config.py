@@ -49,6 +49,10 @@ class DataConfig:
     # (asm_lsp.model.repo_context: callee definitions and the most similar function from the same project's
     # other files at the same compiler and level); 0 keeps the data of rounds one and two byte for byte
     context_budget: int = CONTEXT_BUDGET  # tokens of that block: the server's own budget
+    long_suffix: float = 0.0  # share of the full-size FIM windows with long_suffix_budget after the cursor:
+    # the prompt puts the suffix first, so a longer one costs cold prompt tokens only, which a GPU
+    # evaluates in milliseconds (README, GPU); 0 keeps the data of earlier rounds byte for byte
+    long_suffix_budget: int = 2 * DEFAULT_SUFFIX_BUDGET
     epochs: int = 1  # passes over the corpus, each with freshly sampled holes
     seed: int = 1234
 
@@ -122,6 +126,14 @@ PRESETS: dict[str, tuple[DataConfig, TrainConfig]] = {
               TrainConfig(lora_r=8, lora_alpha=16, max_steps=300, micro_batch_rows=8, grad_accum=1,
                           warmup_steps=15, eval_every=75, ckpt_every=75, plain_loss_weight=0.25,
                           contrastive_weight=0.0)),
+    # Round three for the 0.5B (the default model): a warm start from round two's adapter
+    # (--init-adapter, so r 16 / alpha 32 as shipped) on round three's data - hand-written code,
+    # the repo-level block, the FIM-weighted loss - and 30 % of full windows with a 320-token
+    # suffix. lr half of round two's (it starts trained); the InfoNCE term stays (the hover's
+    # similar functions come from this model's embeddings: bench/results/retrieval_ab.md).
+    "gpu3": (DataConfig(context_fraction=0.5, handwritten_holes=4.0, long_suffix=0.3),
+             TrainConfig(lr=1e-4, max_steps=2000, micro_batch_rows=8, grad_accum=1, warmup_steps=10,
+                         eval_every=100, ckpt_every=100, plain_loss_weight=0.25, contrastive_weight=0.1)),
     "tiny": (
         DataConfig(seq_len=256, prefix_budget=96, suffix_budget=32, max_middle_tokens=64,
                    max_plain_tokens=200, pair_max_tokens=64, valid_fim_examples=16, valid_plain_examples=4),

@@ -231,6 +231,8 @@ def fim_texts_for_file(record: dict, functions: list[dict], cfg: DataConfig,
             if rng.random() < cfg.short_window:  # the server's cold-cache short window, and smaller ones
                 prefix_budget = rng.randint(min(48, prefix_budget), prefix_budget)
                 suffix_budget = rng.randint(min(16, suffix_budget), suffix_budget)
+            elif cfg.long_suffix and rng.random() < cfg.long_suffix:
+                suffix_budget = cfg.long_suffix_budget
             window = cut_window(prefix, suffix, prefix_budget, suffix_budget)
             context = ""
             if ctx is not None and ctx_rng.random() < cfg.context_fraction:

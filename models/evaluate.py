@@ -698,6 +698,8 @@ def export_main(args: argparse.Namespace) -> int:
     plan = EvalPlan.from_args(args)
     tokenizer = load_tokenizer(args.tokenizer)
     engine = prompt_engine(tokenizer, args.context_size)
+    if args.suffix_budget:
+        engine.suffix_tokens = args.suffix_budget
     seen: set[str] = set()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open_text(args.out, "wt") as out:
@@ -826,6 +828,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     export.add_argument("--out", type=Path, required=True, help="prompts file to write")
     export.add_argument("--tokenizer", type=Path, default=REPO / "models" / "work" / "tokenizer",
                         help="tokenizer dir or base GGUF (counts tokens as the engine does)")
+    export.add_argument("--suffix-budget", type=int, default=None,
+                        help="the full window's tokens after the cursor (default: the server's, "
+                             "prompt.DEFAULT_SUFFIX_BUDGET)")
 
     imported = sub.add_parser("import-answers", parents=[sampling, report],
                               help="score raw continuations from models.hf_generate, cut as the server cuts")

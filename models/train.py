@@ -5,6 +5,7 @@
     torchrun --nproc_per_node 8 -m models.train run ...        # the same run on 8 GPUs
     python -m models.train speed --data ... --base ... --steps 10 --bench-out speed.jsonl
     python -m models.train save-base --base /tmp/base.gguf --out /tmp/base-hf
+    python -m models.train adapter-dir --gguf server/asm_lsp/data/asm-lora.gguf --out /tmp/round2
 
 ``run`` makes under --out:
     adapter/            the PEFT adapter (adapter_model.safetensors + adapter_config.json)
@@ -22,7 +23,8 @@ tensor is ever kept). Optional InfoNCE term (--set contrastive_weight=0.1) over 
 last hidden states of function-variant pairs, the other 2n-2 functions of the batch as
 negatives. A run stopped by --time-budget-s checkpoints and exits with status "paused"
 (with --fit-budget the schedule is first cut to what the budget can take, so it ends "done");
---resume continues it on the same schedule and data order.
+--resume continues it on the same schedule and data order. --init-adapter starts from a trained
+adapter (a PEFT directory, or the shipped GGUF LoRA itself) instead of PEFT's fresh one.
 
 Several processes (``torchrun`` or ``accelerate launch``; NCCL on GPUs, gloo on CPUs) share
 each optimizer step: the step's rows (``micro_batch_rows x grad_accum``, the config's batch
@@ -330,6 +332,59 @@ def save_checkpoint(out: Path, peft_model, optimizer, params: dict[str, torch.nn
     tmp.rename(ckpt)
 
 
+# GGUF LoRA tensor names (llama.cpp's for Qwen2) -> the PEFT module path under layers.N
+GGUF_LORA_MODULES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+                     "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+                     "ffn_down": "mlp.down_proj"}
+
+
+def adapter_state(path: Path) -> tuple[dict[str, torch.Tensor], float | None]:
+    """A trained adapter's LoRA matrices under PEFT's state-dict names, and its alpha where the
+    file says: a PEFT directory (or its adapter_model.safetensors), or a GGUF LoRA as shipped
+    (``asm-lora.gguf``: llama.cpp's names, A as (r, n_in), B as (n_out, r), as PEFT has them)."""
+    path = Path(path)
+    if path.suffix != ".gguf":
+        from safetensors.torch import load_file
+
+        file = path / "adapter_model.safetensors" if path.is_dir() else path
+        config = file.parent / "adapter_config.json"
+        alpha = json.loads(config.read_text()).get("lora_alpha") if config.exists() else None
+        return {k: v.float() for k, v in load_file(str(file)).items()}, alpha
+    import gguf
+    from asm_lsp.model.lora_merge import _tensor_array, read_header
+
+    header = read_header(path)
+    state: dict[str, torch.Tensor] = {}
+    for tensor in header.tensors:
+        stem, _, ab = tensor.name.rpartition(".")  # blk.N.attn_q.weight . lora_a
+        parts_ = stem.split(".")
+        if len(parts_) != 4 or parts_[0] != "blk" or parts_[2] not in GGUF_LORA_MODULES or ab not in ("lora_a", "lora_b"):
+            raise ValueError(f"{path}: unexpected tensor {tensor.name} in a LoRA GGUF")
+        values = np.array(_tensor_array(path, header, tensor, gguf), dtype=np.float32)
+        key = f"base_model.model.model.layers.{parts_[1]}.{GGUF_LORA_MODULES[parts_[2]]}.lora_{ab[-1].upper()}.weight"
+        state[key] = torch.from_numpy(values)
+    return state, header.metadata.get("adapter.lora.alpha")
+
+
+def init_adapter(peft_model, path: Path, tcfg: TrainConfig) -> None:
+    """Start the LoRA from a trained adapter (a warm start: round two's, a 1.5B round's), after
+    checking that it has every matrix, the config's rank and alpha, and the model's shapes."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    state, alpha = adapter_state(path)
+    own = get_peft_model_state_dict(peft_model)
+    if set(state) != set(own):
+        odd = sorted(set(state) ^ set(own))[:3]
+        raise SystemExit(f"--init-adapter {path}: its matrices differ from the model's LoRA ({odd} ...)")
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise SystemExit(f"--init-adapter {path}: {key} is {tuple(value.shape)}, the model's "
+                             f"{tuple(own[key].shape)} (rank {tcfg.lora_r}; another base size?)")
+    if alpha is not None and float(alpha) != float(tcfg.lora_alpha):
+        raise SystemExit(f"--init-adapter {path}: alpha {alpha}, the config's {tcfg.lora_alpha}")
+    set_peft_model_state_dict(peft_model, state)
+
+
 def load_checkpoint(out: Path, peft_model, optimizer, params: dict[str, torch.nn.Parameter]) -> dict:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -469,7 +524,8 @@ class Trainer:
     rows_trained: list[int] = field(default_factory=list)  # this rank's row indices, in order
 
     @classmethod
-    def build(cls, data: Path, base: Path | None, tcfg: TrainConfig, ranks: Ranks) -> Trainer:
+    def build(cls, data: Path, base: Path | None, tcfg: TrainConfig, ranks: Ranks,
+              init: Path | None = None) -> Trainer:
         cuda = torch.cuda.is_available()
         device = ranks.device(cuda)
         dtype = torch.bfloat16 if (tcfg.dtype == "auto" and cuda) or tcfg.dtype == "bf16" else torch.float32
@@ -478,6 +534,8 @@ class Trainer:
         model = tiny_base(tcfg, seq_len, tcfg.attn_implementation) if tcfg.tiny_model else \
             load_base(base, dtype, tcfg.attn_implementation)
         peft_model = add_lora(model.to(device=device, dtype=dtype), tcfg)
+        if init is not None:
+            init_adapter(peft_model, init, tcfg)
         if tcfg.compile:
             for layer in parts(peft_model)[0].layers:
                 layer.compile()
@@ -592,7 +650,7 @@ def start(args: argparse.Namespace) -> tuple[Trainer, float]:
     if (tcfg.micro_batch_rows * tcfg.grad_accum) % ranks.world:
         raise SystemExit(f"{tcfg.micro_batch_rows * tcfg.grad_accum} rows per step (micro_batch_rows x grad_accum) "
                          f"do not split evenly over {ranks.world} processes")
-    trainer = Trainer.build(args.data, args.base, tcfg, ranks)
+    trainer = Trainer.build(args.data, args.base, tcfg, ranks, getattr(args, "init_adapter", None))
     if ranks.main:
         print(f"model ready in {time.time() - started:.0f} s: {sum(p.numel() for p in trainer.params.values()):,} "
               f"trainable params, {len(trainer.train_rows):,} train rows x {trainer.seq_len}, "
@@ -709,6 +767,11 @@ def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, st
                  "seq_len": trainer.seq_len, "train_rows": len(trainer.train_rows)},
         "data_config": data_report["config"],
         "base": str(args.base) if args.base else "tiny random Qwen2",
+        # a warm start: the adapter the run began from (None: PEFT's fresh LoRA)
+        "init_adapter": ({"path": str(args.init_adapter), "sha256": sha256_file(args.init_adapter)
+                          if args.init_adapter.is_file() else
+                          sha256_file(args.init_adapter / "adapter_model.safetensors")}
+                         if getattr(args, "init_adapter", None) else None),
         "trainable_params": sum(p.numel() for p in trainer.params.values()),
         "tokens": state["tokens"], "loss_tokens": state["loss_tokens"],
         "train_seconds": round(state["train_seconds"], 1),
@@ -727,7 +790,8 @@ def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, st
     }
     if status == "done":
         model = trainer.peft_model
-        model.peft_config["default"].base_model_name_or_path = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
+        size = {896: "0.5B", 1536: "1.5B"}.get(model.base_model.model.config.hidden_size, "tiny")
+        model.peft_config["default"].base_model_name_or_path = f"Qwen2.5-Coder-{size}-Instruct-Q4_K_M"
         model.save_pretrained(str(out / "adapter"), safe_serialization=True)
         model.eval()
         with torch.no_grad(), trainer.autocast():
@@ -782,6 +846,24 @@ def save_base_main(args: argparse.Namespace) -> dict:
     return {"status": "saved"}
 
 
+def adapter_dir_main(args: argparse.Namespace) -> dict:
+    """A GGUF LoRA (the shipped form) as a PEFT directory: what ``models.hf_generate --adapter``
+    and ``PeftModel.from_pretrained`` load, with the GGUF's own f16 values."""
+    from peft import LoraConfig
+    from safetensors.torch import save_file
+
+    state, alpha = adapter_state(args.gguf)
+    r = next(v.shape[0] for k, v in state.items() if k.endswith("lora_A.weight"))
+    config = LoraConfig(r=r, lora_alpha=int(alpha) if alpha else 2 * r, lora_dropout=0.0, bias="none",
+                        target_modules=list(TrainConfig.target_modules), task_type="CAUSAL_LM")
+    args.out.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(str(args.out))
+    save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()},
+              str(args.out / "adapter_model.safetensors"))
+    print(f"{len(state)} matrices, r {r}, alpha {config.lora_alpha} -> {args.out}")
+    return {"status": "saved"}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -800,6 +882,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run = training("run", "train (or resume) a run: adapter, log, report, checkpoints under --out")
     run.add_argument("--out", type=Path, required=True, help="run directory")
     run.add_argument("--resume", action="store_true", help="continue from --out/ckpt")
+    run.add_argument("--init-adapter", type=Path, default=None,
+                     help="start the LoRA from this trained adapter (PEFT directory or GGUF LoRA); "
+                          "a --resume from a checkpoint overrides it")
     run.add_argument("--time-budget-s", type=float, default=0.0,
                      help="checkpoint and stop (status paused) before this many seconds pass")
     run.add_argument("--stop-after-steps", type=int, default=0, help="pause at this step (tests)")
@@ -812,13 +897,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     save_base = sub.add_parser("save-base", help="save the base GGUF as a transformers directory")
     save_base.add_argument("--base", type=Path, required=True, help="the base .gguf")
     save_base.add_argument("--out", type=Path, required=True, help="directory to write")
+    adapter_dir = sub.add_parser("adapter-dir", help="write a GGUF LoRA as a PEFT adapter directory")
+    adapter_dir.add_argument("--gguf", type=Path, required=True, help="the GGUF LoRA (asm-lora.gguf)")
+    adapter_dir.add_argument("--out", type=Path, required=True, help="directory to write")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run one subcommand (``run``, ``speed``, ``save-base``); return its report."""
     args = parse_args(argv)
-    return {"run": run_main, "speed": speed_main, "save-base": save_base_main}[args.command](args)
+    return {"run": run_main, "speed": speed_main, "save-base": save_base_main,
+            "adapter-dir": adapter_dir_main}[args.command](args)
 
 
 def _steady_rate(log: Path) -> int | None:

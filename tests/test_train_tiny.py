@@ -269,3 +269,48 @@ def test_fit_budget_cuts_the_schedule_to_the_time_budget_and_ends_done(pipeline)
     assert train.fitted_schedule(tcfg, 8, [1.0, 1.0, 1.0], 1000.0).max_steps == tcfg.max_steps  # never longer
     assert train.fitted_schedule(tcfg, 8, [10.0], 100.0).max_steps == 13  # (100 - 40 - 8) / 10 more
     assert train.fitted_schedule(tcfg, 8, [10.0], 50.0).max_steps == 9  # at least one more step
+
+
+def test_init_adapter_starts_from_a_trained_adapter_and_refuses_a_mismatch(pipeline):
+    """--init-adapter: the run's LoRA begins as the given adapter (its step-0 eval is the trained
+    one's, not the base's), the report records it, and another rank is refused before training."""
+    from models import train
+
+    work, _, data, _ = pipeline
+    first = train.main(["run", "--data", str(data), "--out", str(work / "warm_a"), "--preset", "tiny",
+                        "--set", "max_steps=8"])
+    assert first["status"] == "done"
+    warm = train.main(["run", "--data", str(data), "--out", str(work / "warm_b"), "--preset", "tiny",
+                       "--set", "max_steps=2", "--init-adapter", str(work / "warm_a" / "adapter")])
+    assert warm["init_adapter"]["sha256"] == first["adapter_sha256"]
+    start_b, end_a = warm["evals"][0]["valid_fim"], first["evals"][-1]["valid_fim"]
+    assert abs(start_b - end_a) < 1e-4, (start_b, end_a)
+    assert abs(start_b - first["evals"][0]["valid_fim"]) > 0.1  # not where a fresh LoRA starts
+    with pytest.raises(SystemExit, match="rank 4"):
+        train.main(["run", "--data", str(data), "--out", str(work / "warm_c"), "--preset", "tiny",
+                    "--set", "max_steps=2", "--set", "lora_r=4",
+                    "--init-adapter", str(work / "warm_a" / "adapter")])
+
+
+def test_long_suffix_windows_take_their_share():
+    """DataConfig.long_suffix: that share of full-size windows keeps long_suffix_budget tokens
+    (~1.8 characters each) after the cursor instead of suffix_budget."""
+    from models import dataset
+    from models.config import DataConfig
+
+    text = "\n".join(["f:"] + [f"\tadd\tx{i % 28}, x{(i + 1) % 28}, #{i}" for i in range(400)] + ["\tret"])
+    record = {"id": "r", "text": text, "compiler": "gcc"}
+    functions = [{"id": "f", "start_line": 0, "end_line": 401}]
+    plain = DataConfig(holes_per_function=30.0, short_window=0.0, hole_line=1.0, hole_block=0.0, hole_rest=0.0)
+
+    def suffix_chars(cfg):
+        examples = dataset.fim_texts_for_file(record, functions, cfg, 0, None)
+        return [len(t.split("<|fim_suffix|>")[1].split("<|fim_prefix|>")[0]) for t, _ in examples]
+
+    short = suffix_chars(plain)
+    longer = suffix_chars(DataConfig(**{**plain.__dict__, "long_suffix": 1.0}))
+    half = suffix_chars(DataConfig(**{**plain.__dict__, "long_suffix": 0.5}))
+    assert len(short) > 20 and max(short) <= 2 * 160 and max(longer) <= 2 * 320
+    long_cut = [n for n in longer if n > 2 * 160]
+    assert len(long_cut) >= len(longer) - 3  # all but holes near the end of the function
+    assert 0.2 < sum(n > 2 * 160 for n in half) / len(half) < 0.8

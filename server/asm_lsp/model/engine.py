@@ -35,6 +35,7 @@ from . import llama as llama_loader
 from .decoding import CANDIDATE_TEMPERATURE, Decoder
 from .fitting import ONE_LINE_MAX_TOKENS, TOKENS_PER_LINE, cold_prompt_tokens, fit_prompt  # noqa: F401  (re-exported)
 from .kvcache import KVCache
+from .prompt import DEFAULT_SUFFIX_BUDGET
 from .llama import adapter_refused, check_adapter_applied, physical_cores, route_llama_logs  # noqa: F401
 from .scheduling import Deadlines, Interrupted, Job, Scheduler, Waiter, settle
 from .shared import SharedModel
@@ -151,13 +152,15 @@ class CompletionEngine:
         kv_shift: bool = False,
         cold_window: bool = False,
         gpu_layers: int = llama_loader.AUTO_GPU_LAYERS,
+        suffix_tokens: int = DEFAULT_SUFFIX_BUDGET,
     ) -> None:
         """``files`` may be a callable (e.g. ``lambda: resolve_model(...)``): it then runs in
         the worker, so assembling the model on first start does not block the caller.
         ``kv_shift``: when a prompt drops a span of the previous one (the prefix window moved),
         remove that span from the KV cache and shift the rest instead of evaluating it again.
         ``cold_window``: answer a cold cache from the short window (see COLD_PROMPT_TOKENS).
-        ``gpu_layers``: layers on the GPU, -1 = all when llama.cpp has a GPU backend."""
+        ``gpu_layers``: layers on the GPU, -1 = all when llama.cpp has a GPU backend.
+        ``suffix_tokens``: the full window's budget after the cursor."""
         self._files_source = files
         self.files: ModelFiles | None = files if isinstance(files, ModelFiles) else None
         self.threads = threads if threads > 0 else physical_cores()
@@ -169,6 +172,7 @@ class CompletionEngine:
         self.kv_shift = kv_shift
         self.cold_window = cold_window
         self.gpu_layers = gpu_layers
+        self.suffix_tokens = suffix_tokens
         self.placement = ""  # "CPU" / "GPU (N of M layers)" once loaded
         self.cache = SuggestionCache(cache_size)
         self.jobs = Scheduler()
@@ -306,7 +310,7 @@ class CompletionEngine:
 
     # Kept for models/evaluate.py and tests: the prompt and cache questions of the loaded model.
     def _prompt_tokens(self, hole: Hole, max_lines: int) -> list[int]:
-        return fit_prompt(hole, max_lines, self.context_size, self._llm.tokenize)
+        return fit_prompt(hole, max_lines, self.context_size, self._llm.tokenize, suffix_budget=self.suffix_tokens)
 
     def _uncached(self, tokens: list[int]) -> int:
         assert self._kv is not None

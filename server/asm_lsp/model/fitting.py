@@ -38,10 +38,12 @@ def cold_prompt_tokens(remaining_s: float, prompt_per_s: float, decode_s: float,
 
 
 def fit_prompt(hole: Hole, max_lines: int, context_size: int, tokenize: Tokenize,
-               short: bool = False, most: int | None = None) -> list[int]:
+               short: bool = False, most: int | None = None,
+               suffix_budget: int = DEFAULT_SUFFIX_BUDGET) -> list[int]:
     """Tokens of the FIM prompt for ``hole``; ``short``: the cold-cache window
     (prompt.SHORT_PREFIX_BUDGET / SHORT_SUFFIX_BUDGET) instead of the default one; ``most``:
-    a cold window of at most that many tokens, COLD_SUFFIX_SHARE of it after the cursor.
+    a cold window of at most that many tokens, COLD_SUFFIX_SHARE of it after the cursor;
+    ``suffix_budget``: the full window's tokens after the cursor.
 
     The budgets shrink together until prompt + answer (``answer_tokens``) fit ``context_size``
     (and ``most``). The hole's repo-level block (``hole.context``) then goes first if the
@@ -50,7 +52,7 @@ def fit_prompt(hole: Hole, max_lines: int, context_size: int, tokenize: Tokenize
     """
     room = context_size - answer_tokens(hole, max_lines) - 8
     prefix_budget, suffix_budget = ((SHORT_PREFIX_BUDGET, SHORT_SUFFIX_BUDGET) if short
-                                    else (DEFAULT_PREFIX_BUDGET, DEFAULT_SUFFIX_BUDGET))
+                                    else (DEFAULT_PREFIX_BUDGET, suffix_budget))
     if most is not None:
         room = min(room, max(8, most))
         # Budgets count approximate tokens, which overcount code aligned with spaces (~1.4x on
