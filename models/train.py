@@ -749,9 +749,10 @@ def fitted_schedule(tcfg: TrainConfig, step: int, recent_s: list[float], seconds
     """``tcfg`` with ``max_steps`` cut to the steps that fit in ``seconds_left`` at the recent
     step time, less the evaluations on the way and a margin for the last checkpoint."""
     step_s = sum(recent_s) / len(recent_s)
-    evals = max(1, (tcfg.max_steps - step) // tcfg.eval_every)
-    usable = seconds_left - 40.0 - evals * 8.0
-    return replace(tcfg, max_steps=max(step + 1, min(tcfg.max_steps, step + int(usable / step_s))))
+    # each step also carries its share of an evaluation (~8 s every eval_every steps) of the
+    # steps that fit, not of the planned ones: a long planned schedule must not eat the budget
+    fits = int((seconds_left - 40.0 - 8.0) / (step_s + 8.0 / tcfg.eval_every))
+    return replace(tcfg, max_steps=max(step + 1, min(tcfg.max_steps, step + fits)))
 
 
 def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, status: str,

@@ -252,6 +252,8 @@ def test_fit_budget_cuts_the_schedule_to_the_time_budget_and_ends_done(pipeline)
     import json
     import time
 
+    from dataclasses import replace
+
     from models import train
     from models.config import PRESETS
 
@@ -267,7 +269,11 @@ def test_fit_budget_cuts_the_schedule_to_the_time_budget_and_ends_done(pipeline)
     assert train.FIT_AT_STEP < report["step"] == report["max_steps"] == fitted[0]["max_steps"] < 100000
     tcfg = PRESETS["tiny"][1]
     assert train.fitted_schedule(tcfg, 8, [1.0, 1.0, 1.0], 1000.0).max_steps == tcfg.max_steps  # never longer
-    assert train.fitted_schedule(tcfg, 8, [10.0], 100.0).max_steps == 13  # (100 - 40 - 8) / 10 more
+    assert train.fitted_schedule(tcfg, 8, [10.0], 100.0).max_steps == 12  # (100 - 40 - 8) / (10 + 8 / 8) more
+    # a long planned schedule reserves evaluations only for the steps that fit (round three's second
+    # lease lost ~150 s of its 0.5B budget to 20 planned evaluations of a 2,000-step plan)
+    long_plan = replace(PRESETS["gpu3"][1], max_steps=2000, eval_every=75)
+    assert train.fitted_schedule(long_plan, 8, [0.5], 300.0).max_steps == 8 + int(252 / (0.5 + 8 / 75))
     assert train.fitted_schedule(tcfg, 8, [10.0], 50.0).max_steps == 9  # at least one more step
 
 
