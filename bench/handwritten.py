@@ -173,8 +173,9 @@ def defined_functions(configured: Path, project: Project, rel: Path) -> list[str
 
 
 # -- the server ------------------------------------------------------------------------------
-def start_server(root: Path, settings: dict[str, Any], log: Path, model: bool) -> LspClient:
-    argv = [sys.executable, "-m", "asm_lsp", "--stdio"] + ([] if model else ["--no-model"])
+def start_server(root: Path, settings: dict[str, Any], log: Path, model: bool,
+                 server_args: tuple[str, ...] = ()) -> LspClient:
+    argv = [sys.executable, "-m", "asm_lsp", "--stdio", *server_args] + ([] if model else ["--no-model"])
     client = LspClient(argv, log, env=SERVER_ENV, cwd=ROOT, settings=settings, strict=False)
     client.request("initialize", {
         "processId": os.getpid(), "clientInfo": {"name": "handwritten-bench"},
@@ -307,10 +308,10 @@ def ask(client: LspClient, hole: Hole, opened: int, timeout: float) -> tuple[str
 
 
 def completion_run(name: str, settings: dict[str, Any], root: Path, holes: list[Hole], warmup_hole: Hole,
-                   log: Path, timeout: float, minutes: float) -> dict[str, Any]:
+                   log: Path, timeout: float, minutes: float, server_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Ask at each hole in turn; stop when ``minutes`` have passed (the holes asked so far count)."""
     load = [round(x, 2) for x in os.getloadavg()]
-    client = start_server(root, settings, log, model=True)
+    client = start_server(root, settings, log, model=True, server_args=server_args)
     stats: dict[str, Any] = {}
     try:
         warm_started = time.monotonic()  # loading the model is not measured
@@ -420,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="default,lifted",
                         help="completion settings to run: default, lifted, lifted-nocheck, lifted-1.5b, default-1.5b "
                              "(comma-separated)")
+    parser.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                        help="also the variant lifted-NAME: the budget lifted, the server started with "
+                             "--adapter PATH (a candidate GGUF LoRA for the packaged base; repeatable)")
     parser.add_argument("--request-timeout", type=float, default=240.0, help="seconds to wait for one answer")
     parser.add_argument("--minutes", default="60",
                         help="stop a completion variant after this long (the holes are in random order): "
@@ -491,11 +495,17 @@ def main(argv: list[str] | None = None) -> int:
                     # the 1.5B with its round-three adapter (trained with hand-written projects)
                     "lifted-1.5b": {"completion": {"timeBudgetMs": LIFTED_MS}, "model": {"size": "1.5b"}},
                     "default-1.5b": {"model": {"size": "1.5b"}}}
+        server_args: dict[str, tuple[str, ...]] = {}
+        for spec in args.adapter:
+            label, _, path = spec.partition("=")
+            variants[f"lifted-{label}"] = variants["lifted"]
+            server_args[f"lifted-{label}"] = ("--adapter", str(Path(path).resolve()))
         for name in args.variants.split(","):
             settings = {**variants[name], "diagnostics": {"enabled": False}, "index": {"embeddings": False}}
             root = WORK / "src"  # both projects' unconfigured trees
             completion[name] = completion_run(name, settings, root, holes, warmup, logs / f"completion-{name}.log",
-                                              args.request_timeout, minutes_for(args.minutes, name))
+                                              args.request_timeout, minutes_for(args.minutes, name),
+                                              server_args.get(name, ()))
             write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
     write_results(args, argv, load_before, sources, holes, outline, diagnostics, per_file, completion)
     return 0

@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                    '{"key": sha256, "text": ...}), and exit')
     p.add_argument("--embeddings", action="append", default=[], metavar="NAME=FILE.npz",
                    help="precomputed vectors (npz: keys, vectors; models/hf_embed.py) as system NAME, full view")
+    p.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                   help="also the system NAME: the base + this GGUF LoRA, mean pooling (a candidate adapter)")
     p.add_argument("--texts", type=Path, help="with --embed-only: embed these texts (from --export-texts)")
     p.add_argument("--embed-only", action="store_true", help="fill the cache and exit")
     p.add_argument("--note", action="append", default=[], help="a line for the report (what this corpus is, ...)")
@@ -199,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = available_systems()
     wanted = [s for s in args.systems.split(",") if s]
+    for spec in args.adapter:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or name in registry:
+            raise SystemExit(f"--adapter {spec!r}: want NAME=FILE.gguf with a new system name")
+        registry[name] = (lambda n=name, a=Path(path).resolve():
+                          ModelSystem(n, f"base + {a.name}, mean pooling", "mean", a))
+        wanted.append(name)
     notes = [f"system {s!r} not available (no adapter shipped?)" for s in wanted if s not in registry]
     systems = {s: registry[s]() for s in wanted if s in registry}
     model_systems = [s for s in systems.values() if isinstance(s, ModelSystem)]
