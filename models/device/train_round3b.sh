@@ -22,6 +22,10 @@
 #   python -m models.train adapter-dir --gguf server/asm_lsp/data/asm-lora.gguf --out .device/init/round2
 #   cp -r models/work/run3/adapter .device/init/round3_15     # the 1.5B round three, PEFT fp16
 #   python -m models.evaluate export-prompts ... [--suffix-budget 320] --out .device/prompts3b/...
+# The machine goes back ~30 s after a call ends, whatever runs in the background: keep the calls
+# back to back (a follow call of up to ~9 minutes holds it), and keep each call under its 600 s
+# (train05 spends ~55 s on save-base before it follows: FOLLOW_S <= 520). Stop a background run
+# with a pattern that does not match the calling command line itself (pkill -f matches its own shell).
 # The tree that travels must stay small: the two shipped adapters (36 MB) are moved out of the
 # working tree for the carries (the init adapters travel in .device/init instead).
 # Environment: TRAIN05_S, TRAIN15_S (seconds of training each; 0 skips that model), SETS05, SETS15
