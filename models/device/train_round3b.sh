@@ -67,7 +67,7 @@ EOF
   sleep 3; echo "data build started" ;;
 train05)
   cp .device/prompts3b/*.jsonl.gz /tmp/r3b/ || exit 1
-  join_base c /tmp/base05.gguf $SHA05 /tmp/base05-hf
+  [ "${TRAIN05_S:-420}" != 0 ] && join_base c /tmp/base05.gguf $SHA05 /tmp/base05-hf  # TRAIN05_S=0: the 1.5B alone, no 0.5B pieces
   cat > /tmp/r3b/train.sh <<EOF
 export PYTHONPATH=/tmp/site:$PWD/server:$PWD TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 cd $PWD
@@ -138,7 +138,7 @@ measure15)  # after gpu_serving.sh's build phase: the 1.5B's serving latency on 
   cat /tmp/build.done; tail -2 /tmp/build.log
   M=~/.cache/asm-lsp/models && mkdir -p $M
   cp /tmp/base15.gguf $M/qwen2.5-coder-1.5b-instruct-q4_k_m-cc324af070c2.gguf
-  cp /tmp/base05.gguf $M/qwen2.5-coder-0.5b-instruct-q4_k_m-1d9614638d18.gguf
+  [ -f /tmp/base05.gguf ] && cp /tmp/base05.gguf $M/qwen2.5-coder-0.5b-instruct-q4_k_m-1d9614638d18.gguf
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/llama-site:/tmp/site:$PWD/server:$PWD
   t0=$(date +%s); python3 -m asm_lsp model fetch --model-size 1.5b 2>&1 | tail -3
