@@ -72,6 +72,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from asm_lsp.model.prompt import DEFAULT_SUFFIX_BUDGET
 from asm_lsp.model.store import sha256_file
 from asm_lsp.syntax import parse
 from bench.common import compile_argv
@@ -386,11 +387,12 @@ class _TokenizerShim:
         return self.tokenizer(text.decode("utf-8"), add_special_tokens=False)["input_ids"]
 
 
-def prompt_engine(tokenizer, context_size: int):
-    """A never-started server engine whose prompt code tokenizes with ``tokenizer``."""
+def prompt_engine(tokenizer, context_size: int, suffix_tokens: int = DEFAULT_SUFFIX_BUDGET):
+    """A never-started server engine whose prompt code tokenizes with ``tokenizer``;
+    ``suffix_tokens``: its full window's budget after the cursor."""
     from asm_lsp.model.engine import CompletionEngine
 
-    engine = CompletionEngine(lambda: None, threads=1, context_size=context_size)
+    engine = CompletionEngine(lambda: None, threads=1, context_size=context_size, suffix_tokens=suffix_tokens)
     engine._llm = _TokenizerShim(tokenizer)
     return engine
 
@@ -697,9 +699,7 @@ def export_main(args: argparse.Namespace) -> int:
 
     plan = EvalPlan.from_args(args)
     tokenizer = load_tokenizer(args.tokenizer)
-    engine = prompt_engine(tokenizer, args.context_size)
-    if args.suffix_budget:
-        engine.suffix_tokens = args.suffix_budget
+    engine = prompt_engine(tokenizer, args.context_size, args.suffix_budget)
     seen: set[str] = set()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open_text(args.out, "wt") as out:
@@ -828,9 +828,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     export.add_argument("--out", type=Path, required=True, help="prompts file to write")
     export.add_argument("--tokenizer", type=Path, default=REPO / "models" / "work" / "tokenizer",
                         help="tokenizer dir or base GGUF (counts tokens as the engine does)")
-    export.add_argument("--suffix-budget", type=int, default=None,
-                        help="the full window's tokens after the cursor (default: the server's, "
-                             "prompt.DEFAULT_SUFFIX_BUDGET)")
+    export.add_argument("--suffix-budget", type=int, default=DEFAULT_SUFFIX_BUDGET,
+                        help="the full window's tokens after the cursor (default: the server's, %(default)s)")
 
     imported = sub.add_parser("import-answers", parents=[sampling, report],
                               help="score raw continuations from models.hf_generate, cut as the server cuts")

@@ -338,6 +338,12 @@ GGUF_LORA_MODULES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
                      "ffn_down": "mlp.down_proj"}
 
 
+def adapter_file(path: Path) -> Path:
+    """The file holding an adapter's weights: a PEFT directory's adapter_model.safetensors, else
+    ``path`` itself (a .safetensors or GGUF LoRA file)."""
+    return path / "adapter_model.safetensors" if path.is_dir() else path
+
+
 def adapter_state(path: Path) -> tuple[dict[str, torch.Tensor], float | None]:
     """A trained adapter's LoRA matrices under PEFT's state-dict names, and its alpha where the
     file says: a PEFT directory (or its adapter_model.safetensors), or a GGUF LoRA as shipped
@@ -346,7 +352,7 @@ def adapter_state(path: Path) -> tuple[dict[str, torch.Tensor], float | None]:
     if path.suffix != ".gguf":
         from safetensors.torch import load_file
 
-        file = path / "adapter_model.safetensors" if path.is_dir() else path
+        file = adapter_file(path)
         config = file.parent / "adapter_config.json"
         alpha = json.loads(config.read_text()).get("lora_alpha") if config.exists() else None
         return {k: v.float() for k, v in load_file(str(file)).items()}, alpha
@@ -769,9 +775,7 @@ def write_run_report(args: argparse.Namespace, trainer: Trainer, state: dict, st
         "data_config": data_report["config"],
         "base": str(args.base) if args.base else "tiny random Qwen2",
         # a warm start: the adapter the run began from (None: PEFT's fresh LoRA)
-        "init_adapter": ({"path": str(args.init_adapter), "sha256": sha256_file(args.init_adapter)
-                          if args.init_adapter.is_file() else
-                          sha256_file(args.init_adapter / "adapter_model.safetensors")}
+        "init_adapter": ({"path": str(args.init_adapter), "sha256": sha256_file(adapter_file(args.init_adapter))}
                          if getattr(args, "init_adapter", None) else None),
         "trainable_params": sum(p.numel() for p in trainer.params.values()),
         "tokens": state["tokens"], "loss_tokens": state["loss_tokens"],

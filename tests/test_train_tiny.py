@@ -301,6 +301,8 @@ def test_init_adapter_starts_from_a_trained_adapter_and_refuses_a_mismatch(pipel
 def test_long_suffix_windows_take_their_share():
     """DataConfig.long_suffix: that share of full-size windows keeps long_suffix_budget tokens
     (~1.8 characters each) after the cursor instead of suffix_budget."""
+    from dataclasses import replace
+
     from models import dataset
     from models.config import DataConfig
 
@@ -314,8 +316,8 @@ def test_long_suffix_windows_take_their_share():
         return [len(t.split("<|fim_suffix|>")[1].split("<|fim_prefix|>")[0]) for t, _ in examples]
 
     short = suffix_chars(plain)
-    longer = suffix_chars(DataConfig(**{**plain.__dict__, "long_suffix": 1.0}))
-    half = suffix_chars(DataConfig(**{**plain.__dict__, "long_suffix": 0.5}))
+    longer = suffix_chars(replace(plain, long_suffix=1.0))
+    half = suffix_chars(replace(plain, long_suffix=0.5))
     assert len(short) > 20 and max(short) <= 2 * 160 and max(longer) <= 2 * 320
     long_cut = [n for n in longer if n > 2 * 160]
     assert len(long_cut) >= len(longer) - 3  # all but holes near the end of the function
