@@ -40,6 +40,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -869,6 +870,26 @@ def adapter_dir_main(args: argparse.Namespace) -> dict:
     return {"status": "saved"}
 
 
+def fp16_adapter_main(args: argparse.Namespace) -> dict:
+    """A finished run's adapter with its weights cast to fp16 (half the bytes to bring back from
+    the GPU machine; the shipped GGUF LoRA is f16 anyway), its other files, and the run's report
+    and log beside it."""
+    from safetensors.torch import load_file, save_file
+
+    src, out = args.run / "adapter", args.out
+    out.mkdir(parents=True, exist_ok=True)
+    state = load_file(str(adapter_file(src)))
+    save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(adapter_file(out)))
+    for f in sorted(src.iterdir()):
+        if f.suffix != ".safetensors":
+            shutil.copy(f, out / f.name)
+    for name in ("train_report.json", "log.jsonl"):
+        if (args.run / name).exists():
+            shutil.copy(args.run / name, out / name)
+    print(f"{len(state)} matrices cast to fp16 -> {out}")
+    return {"status": "saved"}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -905,6 +926,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     adapter_dir = sub.add_parser("adapter-dir", help="write a GGUF LoRA as a PEFT adapter directory")
     adapter_dir.add_argument("--gguf", type=Path, required=True, help="the GGUF LoRA (asm-lora.gguf)")
     adapter_dir.add_argument("--out", type=Path, required=True, help="directory to write")
+    fp16 = sub.add_parser("fp16-adapter", help="copy a run's adapter with fp16 weights (and its report, log)")
+    fp16.add_argument("--run", type=Path, required=True, help="run directory (its adapter/)")
+    fp16.add_argument("--out", type=Path, required=True, help="directory to write")
     return parser.parse_args(argv)
 
 
@@ -912,7 +936,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run one subcommand (``run``, ``speed``, ``save-base``); return its report."""
     args = parse_args(argv)
     return {"run": run_main, "speed": speed_main, "save-base": save_base_main,
-            "adapter-dir": adapter_dir_main}[args.command](args)
+            "adapter-dir": adapter_dir_main, "fp16-adapter": fp16_adapter_main}[args.command](args)
 
 
 def _steady_rate(log: Path) -> int | None:

@@ -298,6 +298,31 @@ def test_init_adapter_starts_from_a_trained_adapter_and_refuses_a_mismatch(pipel
                     "--init-adapter", str(work / "warm_a" / "adapter")])
 
 
+def test_fp16_adapter_halves_the_weights_and_warm_starts_the_same(pipeline):
+    """fp16-adapter (what comes back from the GPU machine): every matrix as fp16 within fp16's
+    rounding, the config, report and log beside it, and it still warm-starts a run."""
+    import torch
+    from safetensors.torch import load_file
+
+    from models import train
+
+    work, _, data, _ = pipeline
+    run = work / "half_src"
+    train.main(["run", "--data", str(data), "--out", str(run), "--preset", "tiny", "--set", "max_steps=3"])
+    assert train.main(["fp16-adapter", "--run", str(run), "--out", str(work / "half")])["status"] == "saved"
+    full, half = load_file(str(run / "adapter" / "adapter_model.safetensors")), \
+        load_file(str(work / "half" / "adapter_model.safetensors"))
+    assert full.keys() == half.keys() and full
+    for k, v in full.items():
+        assert v.dtype == torch.float32 and half[k].dtype == torch.float16
+        assert torch.allclose(half[k].float(), v, rtol=1e-3, atol=1e-6), k
+    for name in ("adapter_config.json", "train_report.json", "log.jsonl"):
+        assert (work / "half" / name).is_file(), name
+    warm = train.main(["run", "--data", str(data), "--out", str(work / "half_warm"), "--preset", "tiny",
+                       "--set", "max_steps=1", "--init-adapter", str(work / "half")])
+    assert warm["status"] == "done"
+
+
 def test_long_suffix_windows_take_their_share():
     """DataConfig.long_suffix: that share of full-size windows keeps long_suffix_budget tokens
     (~1.8 characters each) after the cursor instead of suffix_budget."""

@@ -23,12 +23,8 @@ set -u
 phase=$1; shift
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 SHA15=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
-follow() {  # print the log as it grows until $1 exists or $2 seconds pass
-  local until=$((SECONDS + $2)) seen=0
-  while [ ! -f "$1" ] && [ $SECONDS -lt $until ]; do
-    sleep 10; n=$(wc -l < /tmp/r3.log); [ "$n" -gt "$seen" ] && sed -n "$((seen + 1)),${n}p" /tmp/r3.log | cut -c1-300; seen=$n
-  done
-}
+LOG=/tmp/r3.log
+source "$(dirname "$0")/lib.sh"  # follow
 case "$phase" in
 prep)
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>/dev/null
@@ -63,18 +59,10 @@ echo "training ended after \$(( \$(date +%s) - t1 )) s" >> /tmp/r3.log
 P=/tmp/r3/prompts-test-h24b8.jsonl.gz
 [ -n "${GEN_BASE:-}" ] && python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --prompts \$P --out /tmp/out3/gen-b15.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
 python3 -m models.hf_generate --base /tmp/base15-hf --tokenizer /tmp/r3/data3 --adapter /tmp/run3/adapter --prompts \$P --out /tmp/out3/gen-r3.jsonl --batch 64 ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -2 >> /tmp/r3.log
-python3 - <<'PY' >> /tmp/r3.log 2>&1
-import os, shutil, torch, safetensors.torch as st
-os.makedirs('/tmp/a16/adapter', exist_ok=True)
-t = st.load_file('/tmp/run3/adapter/adapter_model.safetensors')
-st.save_file({k: v.to(torch.float16) for k, v in t.items()}, '/tmp/a16/adapter/adapter_model.safetensors')
-for f in os.listdir('/tmp/run3/adapter'):
-    if not f.endswith('.safetensors'): shutil.copy('/tmp/run3/adapter/' + f, '/tmp/a16/adapter/' + f)
-print('adapter cast to fp16')
-PY
+python3 -m models.train fp16-adapter --run /tmp/run3 --out /tmp/a16/adapter >> /tmp/r3.log 2>&1  # + report, log
 cp /tmp/data3/report.json /tmp/out3/data_report.json
 python3 -c "import numpy as np; np.save('/tmp/out3/valid_fim.u32.npy', np.load('/tmp/data3/valid_fim.u32.npy')[:64])"
-tar cf /tmp/a3.tar -C /tmp/a16 adapter -C /tmp/run3 train_report.json log.jsonl && echo "packed in all \$(( \$(date +%s) - t0 )) s" >> /tmp/r3.log
+tar cf /tmp/a3.tar -C /tmp/a16 adapter && echo "packed in all \$(( \$(date +%s) - t0 )) s" >> /tmp/r3.log
 touch /tmp/r3/train.done
 EOF
   mkdir -p /tmp/out3

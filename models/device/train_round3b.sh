@@ -29,27 +29,20 @@
 # The tree that travels must stay small: the two shipped adapters (36 MB) are moved out of the
 # working tree for the carries (the init adapters travel in .device/init instead).
 # Environment: TRAIN05_S, TRAIN15_S (seconds of training each; 0 skips that model), SETS05, SETS15
-# (extra --set words), PRESET (gpu3; tiny for a CPU dry run), FOLLOW_S, GEN_LIMIT.
+# (extra --set words), PRESET (gpu3; tiny for a CPU dry run), FOLLOW_S, GEN_LIMIT; the names of the
+# answers and adapters NAME05 (r3-05), NAME15 (r3b-15); INIT05 (round2: the 0.5B's init adapter under
+# .device/init); GEN05, GEN15: adapters under .device/init whose answers to give too, at the 160-token
+# suffix, as gen-<name> (GEN05 unset: the 0.5B's init adapter at both budgets, as gen-r2-05).
+# The third lease (round 3c) ran the contrastive A/B and the 1.5B on from round three:
+#   NAME05=r3c-05-nocon GEN05=round3_05 SETS05="--set contrastive_weight=0 --set max_steps=378"
+#   TRAIN05_S=600 TRAIN15_S=... NAME15=r3c-15 GEN15=round3_15 (models/TRAINING.md has the commands as run).
 set -u
 phase=$1; shift
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 SHA05=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 SHA15=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 LOG=/tmp/r3b.log
-follow() {  # print the log as it grows until $1 exists or $2 seconds pass
-  local until=$((SECONDS + $2)) seen=0
-  while [ ! -f "$1" ] && [ $SECONDS -lt $until ]; do
-    sleep 10; n=$(wc -l < $LOG); [ "$n" -gt "$seen" ] && sed -n "$((seen + 1)),${n}p" $LOG | cut -c1-300; seen=$n
-  done
-}
-join_base() {  # join /tmp/store/$1* into $2, check $3, save the transformers base to $4
-  [ -f "$2" ] || cat /tmp/store/$1* > "$2"
-  echo "$3  $2" | sha256sum -c || exit 1
-  rm -f /tmp/store/$1*
-  local t0=$(date +%s)
-  PYTHONPATH=/tmp/site:$PWD/server:$PWD python3 -m models.train save-base --base "$2" --out "$4" 2>&1 | tail -1
-  echo "$4 saved in $(( $(date +%s) - t0 )) s" | tee -a $LOG
-}
+source "$(dirname "$0")/lib.sh"  # follow, join_base
 case "$phase" in
 prep)
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>/dev/null
@@ -67,40 +60,32 @@ EOF
   sleep 3; echo "data build started" ;;
 train05)
   cp .device/prompts3b/*.jsonl.gz /tmp/r3b/ || exit 1
+  [ -d .device/init ] && cp -r .device/init /tmp/r3b/  # init adapters carried with this call too (merged in)
   [ "${TRAIN05_S:-420}" != 0 ] && join_base c /tmp/base05.gguf $SHA05 /tmp/base05-hf  # TRAIN05_S=0: the 1.5B alone, no 0.5B pieces
   cat > /tmp/r3b/train.sh <<EOF
 export PYTHONPATH=/tmp/site:$PWD/server:$PWD TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 cd $PWD
 while [ ! -f /tmp/r3b/data.done ]; do sleep 2; done
-gen() {  # base-hf adapter-dir name: answers at both suffix budgets
+gen() {  # base-hf adapter-dir name [short]: answers at both suffix budgets (short: at 160 only)
   for s in "" -s320; do
+    [ "\${4:-}" = short ] && [ -n "\$s" ] && continue
     python3 -m models.hf_generate --base \$1 --tokenizer /tmp/r3b/data3 --adapter \$2 --batch 64 \\
         --prompts /tmp/r3b/prompts-test-h24b8\$s.jsonl.gz --out /tmp/out3b/gen-\$3\$s.jsonl ${GEN_LIMIT:+--limit $GEN_LIMIT} 2>&1 | tail -1 >> $LOG
   done
 }
-fp16() {  # run-dir name: the adapter cast to fp16 under /tmp/a16/name
-  python3 - \$1 \$2 <<'PY' >> $LOG 2>&1
-import os, shutil, sys, torch, safetensors.torch as st
-src, dst = sys.argv[1] + '/adapter', '/tmp/a16/' + sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-t = st.load_file(src + '/adapter_model.safetensors')
-st.save_file({k: v.to(torch.float16) for k, v in t.items()}, dst + '/adapter_model.safetensors')
-for f in os.listdir(src):
-    if not f.endswith('.safetensors'): shutil.copy(src + '/' + f, dst + '/' + f)
-shutil.copy(sys.argv[1] + '/train_report.json', dst + '/train_report.json')
-shutil.copy(sys.argv[1] + '/log.jsonl', dst + '/log.jsonl')
-print('adapter', sys.argv[2], 'cast to fp16')
-PY
+fp16() {  # run-dir name: the adapter cast to fp16 under /tmp/a16/name, with the run's report and log
+  python3 -m models.train fp16-adapter --run \$1 --out /tmp/a16/\$2 >> $LOG 2>&1
 }
 if [ "${TRAIN05_S:-420}" != 0 ]; then
   t1=\$(date +%s)
   python3 -m models.train run --data /tmp/data3b --base /tmp/base05-hf --out /tmp/run05 --preset ${PRESET:-gpu3} \\
-      --init-adapter /tmp/r3b/init/round2 --time-budget-s ${TRAIN05_S:-420} --fit-budget ${SETS05:-} 2>&1 \\
+      --init-adapter /tmp/r3b/init/${INIT05:-round2} --time-budget-s ${TRAIN05_S:-420} --fit-budget ${SETS05:-} 2>&1 \\
       | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> $LOG
   echo "0.5B training ended after \$(( \$(date +%s) - t1 )) s" >> $LOG
-  gen /tmp/base05-hf /tmp/run05/adapter r3-05
-  gen /tmp/base05-hf /tmp/r3b/init/round2 r2-05
-  fp16 /tmp/run05 r3-05
+  gen /tmp/base05-hf /tmp/run05/adapter ${NAME05:-r3-05}
+  [ -z "${GEN05+set}" ] && gen /tmp/base05-hf /tmp/r3b/init/${INIT05:-round2} r2-05
+  for a in ${GEN05:-}; do gen /tmp/base05-hf /tmp/r3b/init/\$a \$a short; done
+  fp16 /tmp/run05 ${NAME05:-r3-05}
 fi
 while [ ! -f /tmp/base15-hf/model.safetensors ] || [ ! -f /tmp/r3b/base15.done ]; do sleep 2; done
 if [ "${TRAIN15_S:-400}" != 0 ]; then
@@ -110,8 +95,9 @@ if [ "${TRAIN15_S:-400}" != 0 ]; then
       --set lr=1e-4 --set max_steps=2000 --set warmup_steps=10 --set seed=4321 ${SETS15:-} 2>&1 \\
       | grep -E '^\{|^model ready|^done|^paused|Error|error' | cut -c1-400 >> $LOG
   echo "1.5B training ended after \$(( \$(date +%s) - t2 )) s" >> $LOG
-  gen /tmp/base15-hf /tmp/run15/adapter r3b-15
-  fp16 /tmp/run15 r3b-15
+  gen /tmp/base15-hf /tmp/run15/adapter ${NAME15:-r3b-15}
+  for a in ${GEN15:-}; do gen /tmp/base15-hf /tmp/r3b/init/\$a \$a short; done
+  fp16 /tmp/run15 ${NAME15:-r3b-15}
 fi
 cp /tmp/data3b/report.json /tmp/out3b/data_report.json
 python3 -c "import numpy as np; np.save('/tmp/out3b/valid_fim.u32.npy', np.load('/tmp/data3b/valid_fim.u32.npy')[:64])"
