@@ -94,3 +94,39 @@ def test_every_case_test_passes_when_built_from_c(tmp_path):
     cases = bench.all_cases()
     assert len(cases) >= 32 and "add_two_arrays" in cases
     assert bench.verify_tests(cases, jobs=2, run_timeout=5.0, root=tmp_path) == {}
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_lsp_accept_takes_a_block_line_by_line_from_the_real_server(tmp_path):
+    """``lsp-accept:default``: ask at the hole, accept, Enter, ask again on the new line, with
+    the real server and model. The fill is the accepted lines (at most the hole's count, none
+    blank), each asked for at the line after the last; the latency is the waits alone."""
+    from bench.exec_completion import fillers
+    from bench.samples import FACT
+
+    lines = FACT.split("\n")
+    start = next(i for i, text in enumerate(lines) if text.startswith("\tmul\t")) - 1
+    hole = Hole("fact", "gcc", "O1", "block", start, 3, FACT)
+    filler = fillers.make_filler("lsp-accept:default", tmp_path, request_timeout=60.0, warmup_timeout=120.0)
+    asked: list[int] = []
+    request = fillers.LspClient.request
+
+    def spy(self, method, params=None, timeout=10.0):
+        if method == "textDocument/inlineCompletion":
+            asked.append(params["position"]["line"])
+        return request(self, method, params, timeout)
+
+    try:
+        fillers.LspClient.request = spy
+        fill = filler.fill(hole)
+    finally:
+        fillers.LspClient.request = request
+        filler.close()
+    assert filler.name == "lsp-accept:default"
+    assert fill.text, fill.error
+    got = fill.text.split("\n")
+    assert 1 <= len(got) <= 3 and all(line.strip() for line in got), got
+    session = asked[len(asked) - 1 - asked[::-1].index(start):]  # from the last ask at the hole (after the warm-up's)
+    assert session[:len(got)] == list(range(start, start + len(got))), asked
+    assert 0 < fill.seconds < 3 * 2.0 + 1.0  # three waits of at most the 2 s budget, no reading time

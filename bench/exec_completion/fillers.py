@@ -3,7 +3,14 @@
 - `oracle`: the original text. Must pass 100%; it checks the harness.
 - `empty`: nothing. The floor; shows the tests notice missing code.
 - `lsp:<adapter>`: the real server over stdio, `textDocument/inlineCompletion`
-  at the hole, with `model.adapter` = `none`, `default` or a path.
+  at the hole, with `model.adapter` = `none`, `default` or a path. One request: what
+  the first answer holds is the fill.
+- `lsp-accept:<adapter>`: the same server, used the way a user takes a block with Tab:
+  ask at the hole, read the suggestion (`READ_S`), accept it (the document changes),
+  press Enter, ask again on the new line, until the hole's line count is filled or an
+  answer is empty. The engine answers at the first line and keeps decoding behind it,
+  so the later lines come from its cache or running decoding. The latency is the time
+  spent waiting for answers (reading time left out).
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from bench.exec_completion.holes import Hole
 from bench.lsp_client import LspClient, LspError
 
 REPO = Path(__file__).resolve().parents[2]
+READ_S = 0.3  # the typing replay's reading time before an accept (bench/typing_replay.py)
 
 
 @dataclass
@@ -79,10 +87,11 @@ class LspFiller:
 
     def __init__(self, adapter: str, log_dir: Path, request_timeout: float = 60.0,
                  warmup_timeout: float = 120.0, server_cmd: list[str] | None = None,
-                 extra_settings: dict[str, Any] | None = None) -> None:
+                 extra_settings: dict[str, Any] | None = None, accept: bool = False) -> None:
         self.adapter = adapter
         self.extra_settings = extra_settings or {}
-        self.name = f"lsp:{adapter}"
+        self.accept = accept
+        self.name = f"{'lsp-accept' if accept else 'lsp'}:{adapter}"
         self.log_dir = log_dir
         self.request_timeout = request_timeout
         self.warmup_timeout = warmup_timeout
@@ -105,7 +114,7 @@ class LspFiller:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), env.get("PYTHONPATH")]))
         safe = "".join(c if c.isalnum() else "_" for c in self.adapter)
-        log_path = self.log_dir / f"lsp-{safe}-maxlines{max_lines}.stderr.log"
+        log_path = self.log_dir / f"{self.name.partition(':')[0]}-{safe}-maxlines{max_lines}.stderr.log"
         settings = self.settings(max_lines)
         client = LspClient(self.server_cmd, log_path, env=env, cwd=REPO, settings=settings, strict=False)
         client.request("initialize", {
@@ -163,6 +172,61 @@ class LspFiller:
             end = (r["end"]["line"], r["end"]["character"])
         return Fill(item_text(item), seconds, end)
 
+    def _accept_lines(self, client: LspClient, hole: Hole) -> Fill:
+        """Ask, accept, Enter, ask again: until ``hole.n_lines`` lines are in or an answer is
+        empty (see the module docstring). The fill is the accepted lines."""
+        self._opened += 1
+        uri = f"file:///exec-bench/{self._opened}/{hole.case}-{hole.compiler}-{hole.opt}.s"
+        lines = hole.holed_text().split("\n")
+        version = 1
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "asm", "version": version, "text": "\n".join(lines)}})
+        accepted: list[str] = []
+        waited, row, error = 0.0, hole.start, ""
+        try:
+            while len(accepted) < hole.n_lines:
+                start = time.monotonic()
+                try:
+                    result = client.request("textDocument/inlineCompletion", {
+                        "textDocument": {"uri": uri}, "position": {"line": row, "character": 0},
+                        "context": {"triggerKind": 2}},  # Automatic: typing, as after Enter
+                        timeout=self.request_timeout)
+                except TimeoutError:
+                    error = "timeout"
+                    break
+                except LspError as exc:
+                    error = str(exc)
+                    break
+                finally:
+                    waited += time.monotonic() - start
+                items = inline_items(result)
+                text = item_text(items[0]) if items else ""
+                r = items[0].get("range") if items else None
+                if isinstance(r, dict) and (r["start"]["line"], r["start"]["character"]) != (row, 0):
+                    error = f"range does not start at the cursor: {r}"
+                    break
+                taken = [t for t in text.split("\n")][: hole.n_lines - len(accepted)]
+                while taken and not taken[-1].strip():
+                    taken.pop()
+                if not taken:
+                    error = "no items"
+                    break
+                time.sleep(READ_S)
+                accepted += taken
+                lines[row:row + 1] = taken
+                row += len(taken)
+                if len(accepted) < hole.n_lines:  # Enter at the end of the accepted text
+                    lines.insert(row, "")
+                version += 1
+                client.notify("textDocument/didChange", {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"text": "\n".join(lines)}]})
+        finally:
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        if not accepted:
+            return Fill(None, waited, error=error or "no items")
+        return Fill("\n".join(accepted), waited)
+
     def fill(self, hole: Hole) -> Fill:
         client = self.clients.get(hole.n_lines)
         if client is None or client.proc.poll() is not None:
@@ -171,7 +235,7 @@ class LspFiller:
             except (LspError, TimeoutError, OSError) as exc:
                 return Fill(None, 0.0, error=f"server start failed: {exc}")
         try:
-            return self._ask(client, hole)
+            return self._accept_lines(client, hole) if self.accept else self._ask(client, hole)
         except OSError as exc:
             return Fill(None, 0.0, error=f"server gone: {exc}")
 
@@ -187,6 +251,9 @@ def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout
         return OracleFiller()
     if spec == "empty":
         return EmptyFiller()
-    if spec.startswith("lsp:") and len(spec) > 4:
-        return LspFiller(spec[4:], log_dir, request_timeout, warmup_timeout, extra_settings=extra_settings)
-    raise ValueError(f"unknown filler {spec!r}; use oracle, empty, lsp:none, lsp:default or lsp:<adapter path>")
+    kind, _, adapter = spec.partition(":")
+    if kind in ("lsp", "lsp-accept") and adapter:
+        return LspFiller(adapter, log_dir, request_timeout, warmup_timeout, extra_settings=extra_settings,
+                         accept=kind == "lsp-accept")
+    raise ValueError(f"unknown filler {spec!r}; use oracle, empty, lsp:none, lsp:default, lsp:<adapter path> "
+                     "or lsp-accept:<adapter>")

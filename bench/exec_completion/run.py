@@ -229,7 +229,10 @@ def markdown(report: dict) -> str:
         "- A hole passes when the filled `.s` assembles, links with the case's test and the test exits 0 "
         "under qemu-aarch64. Exact = same code after dropping comments and normalising whitespace.",
         "- Fillers: `oracle` = the original text (sanity check, must be 100%), `empty` = hole deleted (floor), "
-        "`lsp:X` = the server's inline completion with `model.adapter` = X. Latency is the filler's answer time.",
+        "`lsp:X` = the server's inline completion with `model.adapter` = X (one request). "
+        "`lsp-accept:X` = the same server used as a user takes a block with Tab: ask, read 0.3 s, accept, Enter, "
+        "ask again, up to the hole's line count or an empty answer. Latency is the filler's answer time "
+        "(for lsp-accept: all its waits for answers, reading time left out).",
         "",
         "## By filler and hole kind",
         "",
@@ -328,7 +331,8 @@ def run_benchmark(cases: list[str], filler_specs: list[str], holes_per_file: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fillers", default="oracle,empty",
-                        help="comma list: oracle, empty, lsp:none, lsp:default, lsp:<adapter path>")
+                        help="comma list: oracle, empty, lsp:none, lsp:default, lsp:<adapter path>, lsp-accept:<adapter> "
+                             "(a block taken line by line: ask, read, accept, Enter, ask again)")
     parser.add_argument("--cases", default="", help="comma list of case names (default: all in cases/)")
     parser.add_argument("--holes-per-file", type=int, default=4, help="holes of each kind per compiled file")
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing holes")
@@ -365,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                                        root, args.request_timeout, args.warmup_timeout, progress=True,
                                        lsp_settings=args.lsp_settings)
     finally:
-        if args.workdir is None and not any(s.startswith("lsp:") for s in args.fillers.split(",")):
+        if args.workdir is None and not any(s.startswith(("lsp:", "lsp-accept:")) for s in args.fillers.split(",")):
             shutil.rmtree(root, ignore_errors=True)
 
     status_names = ["pass", "run_fail", "timeout", "link_error", "undefined_label", "assemble_error", "no_answer"]
@@ -389,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         for o in outcomes:
             f.write(json.dumps(asdict(o)) + "\n")
     print(markdown(report).split("## By compiler")[0])
-    if any(s.startswith("lsp:") for s in specs):
+    if any(s.startswith(("lsp:", "lsp-accept:")) for s in specs):
         print(f"server stderr logs: {root}", file=sys.stderr)
     return 0
 

@@ -530,9 +530,14 @@ class CompletionEngine:
             self._follow_up(job, accept(job.hole, text), request)
 
     def _follow_up(self, after: Job | None, hole: Hole, request: CompletionRequest) -> None:
-        """Predict the line after ``hole``'s in idle time, unless it is cached already."""
+        """Predict the line after ``hole``'s in idle time, unless it is cached already. Its
+        deadline is when a request there would give up if it came now (Tab, Enter, ask: the
+        request waits on this job): past the cold-prompt threshold, the follow-up is fitted to
+        it like a cold completion, so the next line comes in time after a cold first one."""
         if self.cache.lookup(hole) is None:
-            self.jobs.speculate(after, Job("follow", hole, after.seq if after else self.jobs.seq, request))
+            deadline = time.monotonic() + request.time_budget_ms / 1000.0
+            self.jobs.speculate(after, Job("follow", hole, after.seq if after else self.jobs.seq, request,
+                                           deadline=deadline))
 
     def _answer(self, job: Job, text: str, info: dict[str, float]) -> None:
         request = job.request
@@ -593,7 +598,7 @@ class CompletionEngine:
         """The prompt for ``job`` and whether it is a cold window (fitted to the time left)."""
         assert self._kv is not None
         tokens = self._prompt_tokens(job.hole, max_lines)
-        cost = self._kv.uncached(tokens) if self.cold_window and job.kind == "complete" else 0
+        cost = self._kv.uncached(tokens) if self.cold_window and job.kind in ("complete", "follow") else 0
         if cost <= COLD_PROMPT_TOKENS:
             return tokens, False
         most = cold_prompt_tokens(job.deadline - time.monotonic(), self.rates.prompt_per_s, self.rates.decode_s,
