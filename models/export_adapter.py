@@ -145,6 +145,17 @@ def llama_nll(model_path: Path, lora: Path | None, docs: list[tuple[list[int], i
     return total / max(count, 1), count
 
 
+
+def package_version(distribution: str) -> str:
+    """`` 0.9.0``: the installed version of a base's chunk package, for the shipped record's
+    base label; "" where it is not installed (the sha256 beside the label identifies the base)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f" {version(distribution)}"
+    except PackageNotFoundError:
+        return ""
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
                          f"pass the Qwen2.5-Coder-0.5B or -1.5B Q4_K_M GGUF")
     model_size = sizes[base_sha]
     spec = model_spec(model_size)
-    base_label = f"{spec.name} (packages {spec.packages_label})"
+    base_label = f"{spec.name} (packages {spec.packages_label}{package_version(spec.distributions[0])})"
     ship_gguf, ship_json = packaged_adapter(model_size)
     report = json.loads((args.run / "train_report.json").read_text())
     if report.get("status") != "done":
