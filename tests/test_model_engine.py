@@ -50,6 +50,22 @@ def wait_idle(engine: CompletionEngine, timeout: float = 60) -> None:
         time.sleep(0.02)
 
 
+def cold_document(engine: CompletionEngine, blank: str) -> tuple[str, int, int]:
+    """A ~800-token document (12 renamed copies of FACT) with the line 4 from the end replaced by
+    ``blank``, nothing of it cached (as after opening a file), cold windows on and the rates set
+    to a loaded machine's (60 prompt tokens a second): the text, that line, and the cold-window
+    count so far."""
+    wait_idle(engine)
+    copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
+    lines = "\n".join(copies).split("\n")
+    at = len(lines) - 4
+    engine.cache.clear()
+    engine._llm.n_tokens = 0
+    engine.cold_window = True
+    engine.rates.prompt_per_s, engine.rates.decode_s = 60.0, 0.05
+    return "\n".join(lines[:at] + [blank] + lines[at:]), at, engine.stats["cold_windows"]
+
+
 @pytest.mark.model
 @pytest.mark.slow
 class TestRealModel:
@@ -225,16 +241,7 @@ class TestRealModel:
         ~800), and the full window is evaluated right after for the requests that follow. The
         rates are set to a loaded machine's (60 prompt tokens a second) so that the budget, not
         this machine's speed, decides."""
-        wait_idle(engine)
-        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
-        lines = "\n".join(copies).split("\n")
-        at = len(lines) - 4
-        text = "\n".join(lines[:at] + ["\t"] + lines[at:])
-        engine.cache.clear()
-        engine._llm.n_tokens = 0  # nothing cached: as after opening a file
-        colds = engine.stats["cold_windows"]
-        engine.cold_window = True
-        engine.rates.prompt_per_s, engine.rates.decode_s = 60.0, 0.05
+        text, at, colds = cold_document(engine, "\t")
         try:
             engine.submit(CompletionRequest(text, at, 1, max_lines=1, time_budget_ms=4000,
                                             follow_up=False)).result(120)
@@ -253,40 +260,6 @@ class TestRealModel:
         engine.cold_window = False
         assert engine.stats["cold_windows"] == colds + 1  # warm now: the full window answers
         assert engine.last_timings["prompt_tokens"] == len(full)
-
-    def test_tab_enter_after_a_cold_answer_gets_the_next_line_in_time(self, engine):
-        """Tab, Enter, ask: after a first line from a cold window, the follow-up (the next line,
-        computed while the user reads) is fitted to the time a request there would wait, like a
-        cold completion, instead of evaluating the whole window (seconds on a slow machine); the
-        request at the next line waits on it and gets its line within the budget. The rates are
-        pinned to a loaded machine's (60 prompt tokens a second) so the budget, not this
-        machine's speed, decides."""
-        wait_idle(engine)
-        copies = [FACT.replace(".L", f".L{i}_").replace("fact", f"fact{i}") for i in range(12)]
-        lines = "\n".join(copies).split("\n")
-        at = len(lines) - 4
-        text = "\n".join(lines[:at] + [""] + lines[at:])
-        engine.cache.clear()
-        engine._llm.n_tokens = 0  # nothing cached: as after opening a file
-        colds = engine.stats["cold_windows"]
-        engine.cold_window = True
-        engine.rates.prompt_per_s, engine.rates.decode_s = 60.0, 0.05
-        engine.rates.prompt = engine.rates.decode = lambda *args: None  # pinned (instance attributes)
-        try:
-            first = engine.submit(CompletionRequest(text, at, 0, max_lines=1, time_budget_ms=4000)).result(120)
-            assert first is not None and first.text.strip(), first
-            time.sleep(0.3)  # reading it
-            hole = accept(Hole.at(text, at, 0), first.text)
-            after = hole.prefix + hole.suffix
-            t0 = time.monotonic()
-            nxt = engine.submit(CompletionRequest(after, at + 1, 0, max_lines=1, time_budget_ms=4000)).result(120)
-            waited = time.monotonic() - t0
-        finally:
-            engine.cold_window = False
-            del engine.rates.prompt, engine.rates.decode
-        assert nxt is not None and nxt.text.strip(), (nxt, waited)
-        assert nxt.source in ("cache", "decoding"), nxt  # the follow-up's line, not a new job's
-        assert engine.stats["cold_windows"] >= colds + 2  # the answer's window and the follow-up's
 
     def test_answers_at_the_first_line_and_decodes_the_rest_into_the_cache(self, engine):
         """The request is answered with one complete line; the next lines arrive in the cache

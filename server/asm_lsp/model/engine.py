@@ -15,9 +15,7 @@ model stops; the job then decodes on, up to ``max_lines``, into the suggestion c
 accepting the line, accepting it word by word and the next line come from the cache. A newer
 request preempts that background work; a request typed along it waits for it instead. The
 time budget bounds how long a request waits, never what is decoded: a late line still goes to
-the cache. After a finished suggestion, the next line is predicted in idle time (follow-up);
-where its window is not cached, it is fitted like a cold completion to the time a request
-there would wait.
+the cache. After a finished suggestion, the next line is predicted in idle time (follow-up).
 
 The loaded model is lent to the similar-functions embedder (``shared_model``, model/shared.py),
 which makes its own context on the same weights. While the worker has jobs it holds the
@@ -55,7 +53,6 @@ FOLLOW_UP_LINES = 1  # speculative next line: one line keeps idle CPU use small
 # full window is prefilled in the background for the requests that follow. Training mixes short
 # windows in (DataConfig.short_window). A full window costing at most this many is always used.
 COLD_PROMPT_TOKENS = 48
-READ_S = 0.3  # the least a user looks at a suggestion before Tab: a follow-up's head start
 LINE_TOKENS = 16  # the first line's tokens when the prefix shows no line to measure
 
 
@@ -533,15 +530,9 @@ class CompletionEngine:
             self._follow_up(job, accept(job.hole, text), request)
 
     def _follow_up(self, after: Job | None, hole: Hole, request: CompletionRequest) -> None:
-        """Predict the line after ``hole``'s in idle time, unless it is cached already. Its
-        deadline is when a request there would give up if it came after the user read the
-        suggestion (Tab, Enter, ask: the request waits on this job): where the window itself is
-        not cached (more than twice the suffix to evaluate), the follow-up is fitted to it like
-        a cold completion, so the next line comes in time after a cold first one."""
+        """Predict the line after ``hole``'s in idle time, unless it is cached already."""
         if self.cache.lookup(hole) is None:
-            deadline = time.monotonic() + READ_S + request.time_budget_ms / 1000.0
-            self.jobs.speculate(after, Job("follow", hole, after.seq if after else self.jobs.seq, request,
-                                           deadline=deadline))
+            self.jobs.speculate(after, Job("follow", hole, after.seq if after else self.jobs.seq, request))
 
     def _answer(self, job: Job, text: str, info: dict[str, float]) -> None:
         request = job.request
@@ -602,10 +593,8 @@ class CompletionEngine:
         """The prompt for ``job`` and whether it is a cold window (fitted to the time left)."""
         assert self._kv is not None
         tokens = self._prompt_tokens(job.hole, max_lines)
-        cost = self._kv.uncached(tokens) if self.cold_window and job.kind in ("complete", "follow") else 0
-        # A follow-up always re-evaluates the suffix (it comes after the grown prefix); only a
-        # window that is itself not cached (a file just opened) makes it cold.
-        if cost <= (COLD_PROMPT_TOKENS if job.kind == "complete" else 2 * self.suffix_tokens):
+        cost = self._kv.uncached(tokens) if self.cold_window and job.kind == "complete" else 0
+        if cost <= COLD_PROMPT_TOKENS:
             return tokens, False
         most = cold_prompt_tokens(job.deadline - time.monotonic(), self.rates.prompt_per_s, self.rates.decode_s,
                                   self._line_tokens(job.hole))
