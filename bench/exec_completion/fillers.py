@@ -141,75 +141,64 @@ class LspFiller:
         self.warmup_seconds[max_lines] = round(time.monotonic() - start, 2)
         return client
 
-    def _ask(self, client: LspClient, hole: Hole) -> Fill:
+    def _open(self, client: LspClient, hole: Hole) -> str:
+        """Open the holed document under a fresh virtual URI; that URI."""
         self._opened += 1
         uri = f"file:///exec-bench/{self._opened}/{hole.case}-{hole.compiler}-{hole.opt}.s"
         client.notify("textDocument/didOpen", {"textDocument": {
             "uri": uri, "languageId": "asm", "version": 1, "text": hole.holed_text()}})
+        return uri
+
+    def _first_item(self, client: LspClient, uri: str, line: int, trigger: int) -> tuple[dict | None, float, str]:
+        """Ask for an inline completion at (``line``, 0): the first item (None, and why, where
+        there is none or its range starts elsewhere) and the seconds waited for the answer."""
         start = time.monotonic()
         try:
             result = client.request("textDocument/inlineCompletion", {
                 "textDocument": {"uri": uri},
-                "position": {"line": hole.start, "character": 0},
-                "context": {"triggerKind": 1},  # Invoked
+                "position": {"line": line, "character": 0},
+                "context": {"triggerKind": trigger},
             }, timeout=self.request_timeout)
         except TimeoutError:
-            return Fill(None, time.monotonic() - start, error="timeout")
+            return None, time.monotonic() - start, "timeout"
         except LspError as exc:
-            return Fill(None, time.monotonic() - start, error=str(exc))
-        finally:
-            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            return None, time.monotonic() - start, str(exc)
         seconds = time.monotonic() - start
         items = inline_items(result)
         if not items:
-            return Fill(None, seconds, error="no items")
-        item = items[0]
-        end = None
-        if isinstance(item.get("range"), dict):
-            r = item["range"]
-            if (r["start"]["line"], r["start"]["character"]) != (hole.start, 0):
-                return Fill(None, seconds, error=f"range does not start at the hole: {r}")
-            end = (r["end"]["line"], r["end"]["character"])
+            return None, seconds, "no items"
+        r = items[0].get("range")
+        if isinstance(r, dict) and (r["start"]["line"], r["start"]["character"]) != (line, 0):
+            return None, seconds, f"range does not start at the hole: {r}"
+        return items[0], seconds, ""
+
+    def _ask(self, client: LspClient, hole: Hole) -> Fill:
+        uri = self._open(client, hole)
+        try:
+            item, seconds, error = self._first_item(client, uri, hole.start, 1)  # Invoked
+        finally:
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        if item is None:
+            return Fill(None, seconds, error=error)
+        r = item.get("range")
+        end = (r["end"]["line"], r["end"]["character"]) if isinstance(r, dict) else None
         return Fill(item_text(item), seconds, end)
 
     def _accept_lines(self, client: LspClient, hole: Hole) -> Fill:
         """Ask, accept, Enter, ask again: until ``hole.n_lines`` lines are in or an answer is
         empty (see the module docstring). The fill is the accepted lines."""
-        self._opened += 1
-        uri = f"file:///exec-bench/{self._opened}/{hole.case}-{hole.compiler}-{hole.opt}.s"
+        uri = self._open(client, hole)
         lines = hole.holed_text().split("\n")
-        version = 1
-        client.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "asm", "version": version, "text": "\n".join(lines)}})
-        accepted: list[str] = []
-        waited, row, error = 0.0, hole.start, ""
+        version, accepted, waited, row, error = 1, [], 0.0, hole.start, ""
         try:
             while len(accepted) < hole.n_lines:
-                start = time.monotonic()
-                try:
-                    result = client.request("textDocument/inlineCompletion", {
-                        "textDocument": {"uri": uri}, "position": {"line": row, "character": 0},
-                        "context": {"triggerKind": 2}},  # Automatic: typing, as after Enter
-                        timeout=self.request_timeout)
-                except TimeoutError:
-                    error = "timeout"
-                    break
-                except LspError as exc:
-                    error = str(exc)
-                    break
-                finally:
-                    waited += time.monotonic() - start
-                items = inline_items(result)
-                text = item_text(items[0]) if items else ""
-                r = items[0].get("range") if items else None
-                if isinstance(r, dict) and (r["start"]["line"], r["start"]["character"]) != (row, 0):
-                    error = f"range does not start at the cursor: {r}"
-                    break
-                taken = [t for t in text.split("\n")][: hole.n_lines - len(accepted)]
+                item, seconds, error = self._first_item(client, uri, row, 2)  # Automatic: as after Enter
+                waited += seconds
+                taken = item_text(item).split("\n")[: hole.n_lines - len(accepted)] if item else []
                 while taken and not taken[-1].strip():
                     taken.pop()
                 if not taken:
-                    error = "no items"
+                    error = error or "no items"
                     break
                 time.sleep(READ_S)
                 accepted += taken
@@ -224,7 +213,7 @@ class LspFiller:
         finally:
             client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         if not accepted:
-            return Fill(None, waited, error=error or "no items")
+            return Fill(None, waited, error=error)
         return Fill("\n".join(accepted), waited)
 
     def fill(self, hole: Hole) -> Fill:
@@ -245,6 +234,11 @@ class LspFiller:
         self.clients.clear()
 
 
+def uses_server(spec: str) -> bool:
+    """The filler ``spec`` runs the LSP server (``lsp:X`` or ``lsp-accept:X``)."""
+    return spec.partition(":")[0] in ("lsp", "lsp-accept") and ":" in spec
+
+
 def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout: float,
                 extra_settings: dict[str, Any] | None = None) -> Filler:
     if spec == "oracle":
@@ -252,7 +246,7 @@ def make_filler(spec: str, log_dir: Path, request_timeout: float, warmup_timeout
     if spec == "empty":
         return EmptyFiller()
     kind, _, adapter = spec.partition(":")
-    if kind in ("lsp", "lsp-accept") and adapter:
+    if uses_server(spec) and adapter:
         return LspFiller(adapter, log_dir, request_timeout, warmup_timeout, extra_settings=extra_settings,
                          accept=kind == "lsp-accept")
     raise ValueError(f"unknown filler {spec!r}; use oracle, empty, lsp:none, lsp:default, lsp:<adapter path> "

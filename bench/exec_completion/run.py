@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bench.common import command_line, percentile, rounded, write_report
 from bench.exec_completion import toolchain
-from bench.exec_completion.fillers import Fill, Filler, make_filler
+from bench.exec_completion.fillers import Fill, Filler, make_filler, uses_server
 from bench.exec_completion.holes import HOLE_KINDS, Hole, normalize_code, pick_holes, undefined_local_labels
 
 HERE = Path(__file__).resolve().parent
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                                        root, args.request_timeout, args.warmup_timeout, progress=True,
                                        lsp_settings=args.lsp_settings)
     finally:
-        if args.workdir is None and not any(s.startswith(("lsp:", "lsp-accept:")) for s in args.fillers.split(",")):
+        if args.workdir is None and not any(uses_server(s) for s in args.fillers.split(",")):
             shutil.rmtree(root, ignore_errors=True)
 
     status_names = ["pass", "run_fail", "timeout", "link_error", "undefined_label", "assemble_error", "no_answer"]
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         for o in outcomes:
             f.write(json.dumps(asdict(o)) + "\n")
     print(markdown(report).split("## By compiler")[0])
-    if any(s.startswith(("lsp:", "lsp-accept:")) for s in specs):
+    if any(uses_server(s) for s in specs):
         print(f"server stderr logs: {root}", file=sys.stderr)
     return 0
 
