@@ -145,17 +145,6 @@ def llama_nll(model_path: Path, lora: Path | None, docs: list[tuple[list[int], i
     return total / max(count, 1), count
 
 
-
-def package_version(distribution: str) -> str:
-    """`` 0.9.0``: the installed version of a base's chunk package, for the shipped record's
-    base label; "" where it is not installed (the sha256 beside the label identifies the base)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f" {version(distribution)}"
-    except PackageNotFoundError:
-        return ""
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -176,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     started = time.time()
-    from asm_lsp.model.store import MODEL_SIZES, model_spec, packaged_adapter
+    from asm_lsp.model.store import MODEL_SIZES, installed_version, model_spec, packaged_adapter
 
     base_sha = sha256_file(args.base)
     sizes = {model_spec(size).sha256: size for size in MODEL_SIZES}  # the packaged bases: what we train on
@@ -185,7 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
                          f"pass the Qwen2.5-Coder-0.5B or -1.5B Q4_K_M GGUF")
     model_size = sizes[base_sha]
     spec = model_spec(model_size)
-    base_label = f"{spec.name} (packages {spec.packages_label}{package_version(spec.distributions[0])})"
+    # the chunk packages' installed version where there is one (the sha256 beside it identifies the base)
+    version = installed_version(spec.distributions[0])
+    base_label = f"{spec.name} (packages {spec.packages_label}{f' {version}' if version else ''})"
     ship_gguf, ship_json = packaged_adapter(model_size)
     report = json.loads((args.run / "train_report.json").read_text())
     if report.get("status") != "done":

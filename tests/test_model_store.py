@@ -467,3 +467,10 @@ def test_model_status_says_where_the_model_runs(tmp_path, monkeypatch):
     assert placement(tmp_path / "base.gguf") == "GPU (all of 24 layers offloaded)"
     assert placement(tmp_path / "base.gguf", 10) == "GPU and CPU (10 of 24 layers offloaded)"
     assert placement(tmp_path / "base.gguf", 0).startswith("CPU (asmLsp.model.gpuLayers is 0")
+
+
+def test_installed_version_reads_metadata_and_says_none_when_absent():
+    """``installed_version``: a distribution's version from its metadata (the export's base label
+    and ``llama_cpp_version`` use it), None for one that is not installed."""
+    assert store.installed_version("pytest") == pytest.__version__
+    assert store.installed_version("no-such-distribution-asm-lsp") is None

@@ -545,14 +545,19 @@ def resolve_model(
     return dataclasses.replace(files, notes=tuple(notes))
 
 
-def llama_cpp_version() -> str:
-    """Installed llama-cpp-python version without importing it (importing loads the C library)."""
+def installed_version(distribution: str) -> str | None:
+    """An installed distribution's version without importing it, None where it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("llama-cpp-python")
+        return version(distribution)
     except PackageNotFoundError:
-        return "not installed"
+        return None
+
+
+def llama_cpp_version() -> str:
+    """Installed llama-cpp-python version without importing it (importing loads the C library)."""
+    return installed_version("llama-cpp-python") or "not installed"
 
 
 WEIGHTS_WORDS = {
